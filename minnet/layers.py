@@ -1,0 +1,299 @@
+"""Layers. Each forward caches what its backward needs; backward fills `grads` and returns dL/dx.
+
+Shapes use N for the batch size. Built-in layers also accept extra leading axes, (K, N, F),
+which lets the gradient checker push K perturbed copies of a batch through in one pass.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+INITS = ("he", "xavier")
+
+
+class Layer:
+    """Base class: `params` and `grads` share keys and shapes; backward overwrites `grads`."""
+
+    kink: float | None = None  # input value where forward has a corner (ReLU: 0.0)
+    smooth: bool = False  # forward is differentiable everywhere (no corner anywhere)
+    frozen: bool = False  # a frozen layer draws no new randomness and updates no state
+    stackable: bool = False  # forward accepts a stack (K, N, F) of K batches at once
+
+    def __init__(self) -> None:
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
+        self.training = True
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self.forward(x)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def zero_grad(self) -> None:
+        for g in self.grads.values():
+            g[...] = 0
+
+    def freeze(self, frozen: bool = True) -> None:
+        """Make forward a fixed function of (x, params), as the gradient checker needs."""
+        self.frozen = frozen
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays that are not parameters but are saved with the model (running statistics)."""
+        return {}
+
+    def config(self) -> dict:
+        """Constructor arguments, so that Model.load can rebuild the layer."""
+        return {}
+
+    def astype(self, dtype: np.dtype) -> Layer:
+        for d in (self.params, self.grads):
+            for k, v in d.items():
+                d[k] = v.astype(dtype)
+        for k, v in self.state().items():
+            setattr(self, k, v.astype(dtype))
+        return self
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items() if k != "seed")
+        return f"{type(self).__name__}({args})"
+
+
+class Dense(Layer):
+    """Fully connected layer: y = x W + b.
+
+    forward:  x (N, in) -> y (N, out);  W (in, out), b (out,)
+    backward: dW = xᵀ dy,  db = Σₙ dy,  dx = dy Wᵀ
+    init: "he" draws W ~ N(0, 2/in) (for ReLU), "xavier" W ~ N(0, 2/(in+out)) (for tanh, sigmoid).
+    """
+
+    stackable = True
+    smooth = True
+
+    def __init__(self, in_features: int, out_features: int, init: str = "he",
+                 seed: int | None = None) -> None:
+        super().__init__()
+        for name, n in (("in_features", in_features), ("out_features", out_features)):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"Dense: {name} must be a positive integer, got {n!r}")
+        if init not in INITS:
+            raise ValueError(f"Dense: unknown init {init!r}; expected one of {INITS}")
+        self.in_features, self.out_features = int(in_features), int(out_features)
+        self.init, self.seed = init, seed
+        fan = in_features if init == "he" else (in_features + out_features) / 2
+        rng = np.random.default_rng(seed)
+        self.params = {"W": rng.standard_normal((in_features, out_features)) * np.sqrt(2 / fan),
+                       "b": np.zeros(out_features)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim < 2 or x.shape[-1] != self.in_features:
+            raise ValueError(f"{self!r} expects input of shape (N, {self.in_features}), "
+                             f"got {x.shape}")
+        self.x = x
+        return x @ self.params["W"] + self.params["b"]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self.grads["W"] = self.x.T @ dout
+        self.grads["b"] = dout.sum(axis=0)
+        return dout @ self.params["W"].T
+
+    def nudged(self, x: np.ndarray, name: str, index: np.ndarray, delta: np.ndarray) -> np.ndarray:
+        """Outputs (K, N, out) when entry index[k] of params[name] moves by delta[k].
+
+        y is linear in W and b: moving W[i, j] by d moves only column j of y, by d * x[:, i].
+        The gradient checker uses this to avoid recomputing x W for every entry.
+        """
+        y = np.repeat((x @ self.params["W"] + self.params["b"])[None], len(index), axis=0)
+        k = np.arange(len(index))
+        if name == "W":
+            i, j = np.unravel_index(index, self.params["W"].shape)
+            y[k, :, j] += delta[:, None] * x[:, i].T
+        else:
+            y[k, :, index] += delta[:, None]
+        return y
+
+    def config(self) -> dict:
+        return {"in_features": self.in_features, "out_features": self.out_features,
+                "init": self.init, "seed": self.seed}
+
+
+class Activation(Layer):
+    """An elementwise y = f(x) with dx = dout * f'(x). Subclasses give f and its derivative."""
+
+    stackable = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        self.x = x
+        self.y = self.f(x)
+        return self.y
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout * self.df(self.x, self.y)
+
+    def f(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def df(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class ReLU(Activation):
+    """y = max(0, x);  dy/dx = 1 where x > 0, else 0.  Any shape -> same shape."""
+
+    kink = 0.0
+
+    def f(self, x):
+        return np.maximum(x, 0)
+
+    def df(self, x, y):
+        return (x > 0).astype(x.dtype)
+
+
+class LeakyReLU(Activation):
+    """y = x if x > 0 else alpha x;  dy/dx = 1 or alpha.  Any shape -> same shape."""
+
+    kink = 0.0
+
+    def __init__(self, alpha: float = 0.01) -> None:
+        super().__init__()
+        if not np.isfinite(alpha) or alpha < 0:
+            raise ValueError(f"LeakyReLU: alpha must be a finite number >= 0, got {alpha!r}")
+        self.alpha = float(alpha)
+
+    def f(self, x):
+        return np.where(x > 0, x, self.alpha * x)
+
+    def df(self, x, y):
+        return np.where(x > 0, 1, self.alpha).astype(x.dtype)
+
+    def config(self) -> dict:
+        return {"alpha": self.alpha}
+
+
+class Sigmoid(Activation):
+    """y = 1 / (1 + e⁻ˣ) = exp(-log(1 + e⁻ˣ));  dy/dx = y (1 - y).  Any shape -> same shape."""
+
+    smooth = True
+
+    def f(self, x):
+        return np.exp(-np.logaddexp(0, -x))  # never overflows, even at x = -1000
+
+    def df(self, x, y):
+        return y * (1 - y)
+
+
+class Tanh(Activation):
+    """y = tanh(x);  dy/dx = 1 - y².  Any shape -> same shape."""
+
+    smooth = True
+
+    def f(self, x):
+        return np.tanh(x)
+
+    def df(self, x, y):
+        return 1 - y**2
+
+
+class Dropout(Layer):
+    """Inverted dropout: y = x * m / (1 - p), m ~ Bernoulli(1 - p) per entry; y = x in eval mode.
+
+    forward/backward: any shape -> same shape;  dx = dout * m / (1 - p).
+    p is the probability of *dropping*. A frozen Dropout keeps its mask from call to call.
+    """
+
+    stackable = True
+    smooth = True
+
+    def __init__(self, p: float = 0.5, seed: int | None = None) -> None:
+        super().__init__()
+        if not 0 <= p < 1:
+            raise ValueError(f"Dropout: p is the drop probability and must be in [0, 1), got {p!r}")
+        self.p, self.seed = float(p), seed
+        self.rng = np.random.default_rng(seed)
+        self.mask: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if not self.training:
+            self.mask = None
+            return x
+        if not self.frozen or self.mask is None:
+            keep = self.rng.random(x.shape) >= self.p
+            self.mask = keep.astype(x.dtype) / x.dtype.type(1 - self.p)
+        return x * self.mask
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout if self.mask is None else dout * self.mask
+
+    def freeze(self, frozen: bool = True) -> None:
+        super().freeze(frozen)
+        self.mask = None  # the next forward draws the mask that stays
+
+    def config(self) -> dict:
+        return {"p": self.p, "seed": self.seed}
+
+
+class BatchNorm(Layer):
+    """Batch normalization over features: y = gamma x̂ + beta, x̂ = (x - mean) / sqrt(var + eps).
+
+    forward:  x (N, F) -> y (N, F); batch mean and var while training, running ones in eval mode.
+    backward: dgamma = Σₙ dy x̂,  dbeta = Σₙ dy,
+              dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / sqrt(var + eps),  dx̂ = dy gamma.
+    running = momentum * running + (1 - momentum) * batch  (running var unbiased, as in PyTorch).
+    """
+
+    stackable = True
+    smooth = True
+
+    def __init__(self, num_features: int, momentum: float = 0.9, eps: float = 1e-5) -> None:
+        super().__init__()
+        if isinstance(num_features, bool) or not isinstance(num_features, (int, np.integer)) \
+                or num_features < 1:
+            raise ValueError(f"BatchNorm: num_features must be a positive integer, "
+                             f"got {num_features!r}")
+        if not 0 <= momentum < 1 or not eps > 0:
+            raise ValueError(f"BatchNorm: need 0 <= momentum < 1 and eps > 0, "
+                             f"got momentum={momentum!r}, eps={eps!r}")
+        self.num_features, self.momentum, self.eps = int(num_features), float(momentum), eps
+        self.params = {"gamma": np.ones(num_features), "beta": np.zeros(num_features)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.running_mean = np.zeros(num_features)
+        self.running_var = np.ones(num_features)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim < 2 or x.shape[-1] != self.num_features:
+            raise ValueError(f"{self!r} expects input of shape (N, {self.num_features}), "
+                             f"got {x.shape}")
+        if self.training:
+            n = x.shape[-2]
+            if n < 2:
+                raise ValueError(f"{self!r} needs at least 2 samples per batch while training, "
+                                 f"got {n}")
+            mean, var = x.mean(axis=-2, keepdims=True), x.var(axis=-2, keepdims=True)
+            if not self.frozen:
+                m = self.momentum
+                self.running_mean[...] = m * self.running_mean + (1 - m) * mean[0]
+                self.running_var[...] = m * self.running_var + (1 - m) * var[0] * n / (n - 1)
+        else:
+            mean, var = self.running_mean, self.running_var
+        self.std = np.sqrt(var + self.eps)
+        self.xhat = (x - mean) / self.std
+        return self.params["gamma"] * self.xhat + self.params["beta"]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        xhat = self.xhat
+        self.grads["gamma"] = (dout * xhat).sum(axis=0)
+        self.grads["beta"] = dout.sum(axis=0)
+        dxhat = dout * self.params["gamma"]
+        if not self.training:
+            return dxhat / self.std
+        return (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / self.std
+
+    def state(self) -> dict[str, np.ndarray]:
+        return {"running_mean": self.running_mean, "running_var": self.running_var}
+
+    def config(self) -> dict:
+        return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps}

@@ -1,0 +1,127 @@
+"""Losses: forward(scores, y) returns the mean loss over the batch, backward() returns dL/dscores.
+
+`values(scores, y)` is the same loss without caching, and it accepts extra leading axes
+(K, N, C) -> (K,): the gradient checker uses it to score many perturbed copies at once.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class Loss:
+    """Base class: a scalar loss of the scores and the targets."""
+
+    def __call__(self, scores: np.ndarray, y: np.ndarray) -> float:
+        return self.forward(scores, y)
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def backward(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def check_target(self, y: np.ndarray, n: int, width: int) -> None:
+        """Raise ValueError or TypeError unless y fits n samples of `width` scores."""
+        if len(y) != n:
+            raise ValueError(f"{self!r}: X has {n} samples but y has {len(y)}")
+
+    def config(self) -> dict:
+        return {}
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def log_softmax(s: np.ndarray) -> np.ndarray:
+    """log softmax(s) along the last axis, as s - max - log Σ exp(s - max): no overflow."""
+    shifted = s - s.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+
+
+class SoftmaxCE(Loss):
+    """Softmax cross-entropy: L = -(1/N) Σₙ log softmax(sₙ)[yₙ].
+
+    forward:  scores (N, C), y (N,) integer labels in 0..C-1 -> float
+    backward: dL/ds = (softmax(s) - onehot(y)) / N,  shape (N, C)
+    """
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        self.check_target(y, *scores.shape)
+        logp = log_softmax(scores)
+        self.probs, self.y = np.exp(logp), y
+        return float(-logp[np.arange(len(y)), y].mean())
+
+    def backward(self) -> np.ndarray:
+        n = len(self.y)
+        d = self.probs.copy()
+        d[np.arange(n), self.y] -= 1
+        return d / n
+
+    def values(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return -log_softmax(scores)[..., np.arange(len(y)), y].mean(axis=-1)
+
+    def check_target(self, y: np.ndarray, n: int, width: int) -> None:
+        super().check_target(y, n, width)
+        y = np.asarray(y)
+        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+            raise TypeError(f"{self!r}: y must be a 1-D array of integer class labels, "
+                            f"got dtype {y.dtype} and shape {y.shape} (try y.astype(int))")
+        if len(y) and (y.min() < 0 or y.max() >= width):
+            raise ValueError(f"{self!r}: labels must lie in 0..{width - 1} for {width} scores "
+                             f"per sample, got labels from {y.min()} to {y.max()}")
+
+
+class MSE(Loss):
+    """Mean squared error over every entry: L = mean((s - y)²).
+
+    forward:  scores (N, D), y (N, D) (or (N,) when D = 1) -> float
+    backward: dL/ds = 2 (s - y) / (N D)
+    """
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        self.check_target(y, *scores.shape)
+        self.diff = scores - np.reshape(y, scores.shape)
+        return float(np.mean(self.diff**2))
+
+    def backward(self) -> np.ndarray:
+        return 2 * self.diff / self.diff.size
+
+    def values(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+        return ((scores - np.reshape(y, scores.shape[-2:])) ** 2).mean(axis=(-2, -1))
+
+    def check_target(self, y: np.ndarray, n: int, width: int) -> None:
+        super().check_target(y, n, width)
+        y = np.asarray(y)
+        if not (y.shape == (n, width) or (width == 1 and y.shape == (n,))):
+            raise ValueError(f"{self!r}: y must have shape ({n}, {width}) like the scores, "
+                             f"got {y.shape}")
+        if not np.issubdtype(y.dtype, np.number) or not np.isfinite(y).all():
+            raise ValueError(f"{self!r}: y must be finite numbers")
+
+
+class SigmoidBCE(Loss):
+    """Binary cross-entropy on logits: L = mean(log(1 + eˢ) - y s), y in {0, 1}.
+
+    forward:  scores (N, 1), y (N,) or (N, 1) of 0/1 -> float
+    backward: dL/ds = (sigmoid(s) - y) / N
+    """
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        self.check_target(y, *scores.shape)
+        self.s, self.t = scores, np.reshape(y, scores.shape).astype(scores.dtype)
+        return float(np.mean(np.logaddexp(0, scores) - self.t * scores))
+
+    def backward(self) -> np.ndarray:
+        return (np.exp(-np.logaddexp(0, -self.s)) - self.t) / self.s.size
+
+    def values(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+        t = np.reshape(y, scores.shape[-2:])
+        return (np.logaddexp(0, scores) - t * scores).mean(axis=(-2, -1))
+
+    def check_target(self, y: np.ndarray, n: int, width: int) -> None:
+        super().check_target(y, n, width)
+        y = np.asarray(y)
+        if width != 1 or y.size != n or not np.isin(y, (0, 1)).all():
+            raise ValueError(f"{self!r}: needs one score per sample and labels 0 or 1, "
+                             f"got scores of width {width} and y of shape {y.shape}")

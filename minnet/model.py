@@ -1,0 +1,401 @@
+"""Model: a stack of layers and a loss, with flat parameters, training, and save / load."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from . import layers as L
+from . import losses as losses_
+from . import params as P
+from .datasets import batches
+from .gradcheck import debug_check, debug_requested
+from .optim import Adam, Optimizer
+
+SHAPE_KEEPING = (L.Activation, L.Dropout, L.BatchNorm)
+EVAL_CHUNK = 4096  # rows per forward pass in evaluate / predict, to bound memory
+
+
+@dataclass
+class History:
+    """Per-epoch metrics of a fit; accuracy entries are None for regression losses."""
+
+    loss: list[float] = field(default_factory=list)
+    accuracy: list[float | None] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float | None] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class Model:
+    """Layers applied in order, then a loss; J = loss + 0.5 * l2 * Σ W² over Dense weights."""
+
+    def __init__(self, layers: list, loss: losses_.Loss, l2: float = 0.0) -> None:
+        layers = list(layers)
+        for i, layer in enumerate(layers):
+            if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads")):
+                raise TypeError(f"layer {i} ({layer!r}) is not a Layer: it needs forward, "
+                                f"backward, params and grads")
+        if not (hasattr(loss, "forward") and hasattr(loss, "backward")):
+            raise TypeError(f"loss must be a Loss with forward and backward, got {loss!r}")
+        if isinstance(l2, bool) or not np.isfinite(l2) or l2 < 0:
+            raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
+        self.layers, self.loss, self.l2 = layers, loss, float(l2)
+        self.n_inputs, self.n_outputs = _check_widths(layers)
+
+    # ---- the computation -------------------------------------------------------------
+
+    def train(self) -> Model:
+        for layer in self.layers:
+            layer.training = True
+        return self
+
+    def eval(self) -> Model:
+        for layer in self.layers:
+            layer.training = False
+        return self
+
+    def forward(self, X: np.ndarray) -> np.ndarray:
+        """X (N, in) -> scores (N, out)."""
+        h = X
+        for i, layer in enumerate(self.layers):
+            try:
+                h = layer.forward(h)
+            except (ValueError, TypeError) as e:
+                raise type(e)(f"layer {i}: {e}") from None
+        return h
+
+    def penalty(self) -> float:
+        """0.5 * l2 * Σ W² over the weights of Dense layers."""
+        if self.l2 == 0:
+            return 0.0
+        return 0.5 * self.l2 * sum(float(np.sum(W**2)) for W, _ in self._penalized())
+
+    def compute_loss(self, X: np.ndarray, y: np.ndarray) -> float:
+        """Forward pass, data loss and l2 penalty. Checks X and y first."""
+        X, y = self._check_data(X, y)
+        return self._loss(X, y)
+
+    def _loss(self, X: np.ndarray, y: np.ndarray) -> float:
+        return self.loss.forward(self.forward(X), y) + self.penalty()
+
+    def backward(self) -> None:
+        """After compute_loss: fill every layer's grads, l2 term included."""
+        d = self.loss.backward()
+        for layer in reversed(self.layers):
+            d = layer.backward(d)
+        for W, dW in self._penalized():
+            dW += self.l2 * W
+
+    def _penalized(self):
+        if self.l2:
+            for layer in self.layers:
+                if isinstance(layer, L.Dense):
+                    yield layer.params["W"], layer.grads["W"]
+
+    # ---- parameters ------------------------------------------------------------------
+
+    def named_parameters(self) -> list[tuple[str, np.ndarray]]:
+        return [(f"{i}.{k}", p) for i, layer in enumerate(self.layers)
+                for k, p in layer.params.items()]
+
+    def parameters(self) -> list[np.ndarray]:
+        return [p for _, p in self.named_parameters()]
+
+    def gradients(self) -> list[np.ndarray]:
+        return [layer.grads[k] for layer in self.layers for k in layer.params]
+
+    def slots(self) -> list[P.Slot]:
+        """Where each parameter tensor sits in the flat vector (see params.locate)."""
+        return P.layout(self.layers)
+
+    def zero_grad(self) -> None:
+        for layer in self.layers:
+            layer.zero_grad()
+
+    def get_flat_params(self) -> np.ndarray:
+        return P.flatten(self.parameters())
+
+    def set_flat_params(self, v: np.ndarray) -> None:
+        v = np.asarray(v)
+        if not np.issubdtype(v.dtype, np.floating) or not np.isfinite(v).all():
+            raise ValueError("set_flat_params: the vector must hold finite floating-point values")
+        P.unflatten(v, self.parameters())
+
+    def get_flat_grads(self) -> np.ndarray:
+        return P.flatten(self.gradients())
+
+    @property
+    def dtype(self) -> np.dtype:
+        ps = self.parameters()
+        return ps[0].dtype if ps else np.dtype(np.float64)
+
+    def astype(self, dtype) -> Model:
+        """Cast every parameter, gradient and state array; training then stays in `dtype`."""
+        dtype = np.dtype(dtype)
+        if not np.issubdtype(dtype, np.floating):
+            raise TypeError(f"astype: a model needs a floating-point dtype, got {dtype}")
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    # ---- training ----------------------------------------------------------------------
+
+    def fit(self, X: np.ndarray, y: np.ndarray, epochs: int = 10, batch_size: int = 32,
+            optimizer: Optimizer | None = None, validation_data: tuple | None = None,
+            seed: int = 0, progress: bool = True, debug: bool = False) -> History:
+        """Mini-batch training on shuffled batches drawn from `seed`.
+
+        debug=True (or MINNET_DEBUG=1) runs the gradient checker on a small batch first and
+        raises GradientCheckError, before any step, if backprop is wrong.
+        """
+        X, y = self._check_data(X, y)
+        if validation_data is not None:
+            validation_data = self._check_data(*validation_data)
+        for name, n in (("epochs", epochs), ("batch_size", batch_size)):
+            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+                raise ValueError(f"fit: {name} must be a positive integer, got {n!r}")
+        optimizer = optimizer or Adam()
+        rng = np.random.default_rng(seed)
+        if debug_requested(debug):
+            debug_check(self, X, y, seed=seed)
+
+        history = History()
+        steps = -(-len(X) // batch_size)
+        bar = tqdm(total=epochs * steps, disable=not progress, unit="step", leave=True)
+        try:
+            for epoch in range(epochs):
+                self.train()
+                total = correct = 0.0
+                for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng)):
+                    loss, hits = self._train_step(xb, yb, optimizer, epoch, step)
+                    total, correct = total + loss * len(xb), correct + hits
+                    bar.update()
+                self._record(history, total / len(X), correct / len(X), validation_data)
+                bar.set_postfix(_postfix(history), refresh=False)
+                bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=True)
+        finally:
+            bar.close()
+            self.train()
+        return history
+
+    def _train_step(self, X, y, optimizer, epoch, step) -> tuple[float, float]:
+        scores = self.forward(X)
+        loss = self.loss.forward(scores, y) + self.penalty()
+        self.backward()
+        if not (np.isfinite(loss) and all(np.isfinite(g.sum()) for g in self.gradients())):
+            raise FloatingPointError(
+                f"training diverged at epoch {epoch + 1}, step {step + 1}: the loss or a "
+                f"gradient is {loss if not np.isfinite(loss) else 'not finite'}; the "
+                f"parameters are kept from the last finite step (try a smaller learning rate)")
+        optimizer.step(self)
+        hits = self._hits(scores, y)
+        return loss, hits
+
+    def _hits(self, scores: np.ndarray, y: np.ndarray) -> float:
+        if isinstance(self.loss, losses_.SoftmaxCE):
+            return float(np.count_nonzero(scores.argmax(axis=1) == y))
+        if isinstance(self.loss, losses_.SigmoidBCE):
+            return float(np.count_nonzero((scores.ravel() > 0) == (np.ravel(y) == 1)))
+        return np.nan
+
+    def _record(self, history, loss, accuracy, validation_data) -> None:
+        classify = not np.isnan(accuracy)
+        history.loss.append(loss)
+        history.accuracy.append(accuracy if classify else None)
+        if validation_data is not None:
+            metrics = self._evaluate(*validation_data)
+            history.val_loss.append(metrics["loss"])
+            history.val_accuracy.append(metrics["accuracy"])
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> dict:
+        """In eval mode: {"loss": data loss + l2 penalty, "accuracy": fraction correct or None}."""
+        return self._evaluate(*self._check_data(X, y))
+
+    def _evaluate(self, X, y) -> dict:
+        scores = self._scores(X)
+        loss = self.loss.forward(scores, y) + self.penalty()
+        hits = self._hits(scores, y)
+        return {"loss": loss, "accuracy": None if np.isnan(hits) else hits / len(X)}
+
+    def _scores(self, X: np.ndarray) -> np.ndarray:
+        """Eval-mode scores, computed in chunks; the layers' training flags are restored."""
+        modes = [layer.training for layer in self.layers]
+        self.eval()
+        try:
+            return np.concatenate([self.forward(X[i:i + EVAL_CHUNK])
+                                   for i in range(0, len(X), EVAL_CHUNK)])
+        finally:
+            for layer, mode in zip(self.layers, modes):
+                layer.training = mode
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        """Class probabilities (N, C) for SoftmaxCE, P(y = 1) (N,) for SigmoidBCE."""
+        scores = self._scores(self._check_data(X)[0])
+        if isinstance(self.loss, losses_.SoftmaxCE):
+            return np.exp(losses_.log_softmax(scores))
+        if isinstance(self.loss, losses_.SigmoidBCE):
+            return np.exp(-np.logaddexp(0, -scores.ravel()))
+        raise TypeError(f"predict_proba needs a classification loss, not {self.loss!r}")
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Class labels for classification losses, raw outputs for regression (MSE)."""
+        scores = self._scores(self._check_data(X)[0])
+        if isinstance(self.loss, losses_.SoftmaxCE):
+            return scores.argmax(axis=1)
+        if isinstance(self.loss, losses_.SigmoidBCE):
+            return (scores.ravel() > 0).astype(int)
+        return scores
+
+    def _check_data(self, X, y=None):
+        """Validate X (and y) before anything runs; returns X in the model's dtype."""
+        X = np.asarray(X)
+        if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
+            raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
+        if X.ndim != 2:
+            raise ValueError(f"X must be 2-D (samples, features), got shape {X.shape}")
+        if len(X) == 0:
+            raise ValueError("X is an empty batch (0 samples)")
+        if self.n_inputs is not None and X.shape[1] != self.n_inputs:
+            raise ValueError(f"layer 0 ({self.layers[0]!r}) expects input of shape "
+                             f"(N, {self.n_inputs}), got {X.shape}")
+        if not np.isfinite(X).all():
+            bad = np.argwhere(~np.isfinite(X))
+            raise ValueError(f"X holds {len(bad)} NaN or infinite values, the first at "
+                             f"row {bad[0][0]}, column {bad[0][1]}")
+        X = X.astype(self.dtype, copy=False)  # documented: inputs take the model's dtype
+        if y is None:
+            return X, None
+        y = np.asarray(y)
+        if y.ndim == 0 or len(y) != len(X):
+            raise ValueError(f"X has {len(X)} samples but y has shape {y.shape}")
+        if self.n_outputs is not None and hasattr(self.loss, "check_target"):
+            self.loss.check_target(y, len(X), self.n_outputs)
+        return X, y
+
+    # ---- save and load -------------------------------------------------------------
+
+    def spec(self) -> dict:
+        """The architecture as plain data: layer classes and constructor arguments."""
+        return {"format": "minnet", "version": 1, "l2": self.l2, "dtype": str(self.dtype),
+                "loss": type(self.loss).__name__,
+                "layers": [{"class": type(layer).__name__, "config": layer.config()}
+                           for layer in self.layers]}
+
+    def _arrays(self) -> dict[str, np.ndarray]:
+        arrays = dict(self.named_parameters())
+        for i, layer in enumerate(self.layers):
+            state = layer.state() if hasattr(layer, "state") else {}
+            arrays.update({f"{i}.{k}": v for k, v in state.items()})
+        return arrays
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write an .npz file atomically: a crash mid-save leaves any old file whole."""
+        path = Path(path)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, __spec__=np.array(json.dumps(self.spec())), **self._arrays())
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Model:
+        """Rebuild a saved model (built-in layers and losses only)."""
+        spec, arrays = _read_checkpoint(path)
+        known = {c.__name__: c for c in (L.Dense, L.ReLU, L.LeakyReLU, L.Sigmoid, L.Tanh,
+                                         L.Dropout, L.BatchNorm)}
+        losses = {c.__name__: c for c in (losses_.SoftmaxCE, losses_.MSE, losses_.SigmoidBCE)}
+        names = [d["class"] for d in spec["layers"]] + [spec["loss"]]
+        unknown = [n for n in names if n not in known and n not in losses]
+        if unknown:
+            raise ValueError(f"{path}: minnet cannot rebuild {unknown}; build the model "
+                             f"yourself and call model.load_weights(path)")
+        model = cls([known[d["class"]](**d["config"]) for d in spec["layers"]],
+                    loss=losses[spec["loss"]](), l2=spec["l2"])
+        model.astype(spec["dtype"])
+        model._assign(arrays, path)
+        return model
+
+    def load_weights(self, path: str | os.PathLike) -> None:
+        """Fill this model from a checkpoint of the same architecture."""
+        spec, arrays = _read_checkpoint(path)
+        ours = [d["class"] for d in self.spec()["layers"]]
+        theirs = [d["class"] for d in spec["layers"]]
+        if ours != theirs:
+            raise ValueError(f"{path} holds a model with layers {theirs}, this model has {ours}")
+        self._assign(arrays, path)
+
+    def _assign(self, arrays: dict[str, np.ndarray], path) -> None:
+        """Copy arrays in place, after checking every name and shape (all or nothing)."""
+        ours = self._arrays()
+        if set(ours) != set(arrays):
+            raise ValueError(f"{path} holds arrays {sorted(arrays)}, this model has {sorted(ours)}")
+        for k, v in ours.items():
+            if arrays[k].shape != v.shape:
+                raise ValueError(f"{path}: array {k} has shape {arrays[k].shape}, this model "
+                                 f"needs {v.shape}")
+        for k, v in ours.items():
+            v[...] = arrays[k]
+
+    def __repr__(self) -> str:
+        body = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        return f"Model([\n{body}\n], loss={self.loss!r}, l2={self.l2})"
+
+
+def _check_widths(layers) -> tuple[int | None, int | None]:
+    """Check that consecutive layers agree on widths; return (input width, output width)."""
+    first = width = None
+    for i, layer in enumerate(layers):
+        need = getattr(layer, "in_features", getattr(layer, "num_features", None))
+        if need is not None and width is not None and need != width:
+            raise ValueError(f"layer {i} ({layer!r}) expects {need} features, but the layers "
+                             f"before it produce {width}")
+        if i == 0:
+            first = need
+        if hasattr(layer, "out_features"):
+            width = layer.out_features
+        elif need is not None:
+            width = need
+        elif not isinstance(layer, SHAPE_KEEPING):
+            width = None  # a layer of the user's own: its output width is unknown
+    return first, width
+
+
+def _read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"no saved model at {path}")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        spec = json.loads(str(arrays.pop("__spec__")))
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as e:
+        raise ValueError(f"{path} is not a minnet model file (truncated or foreign): {e}") from None
+    if not isinstance(spec, dict) or spec.get("format") != "minnet":
+        raise ValueError(f"{path} is not a minnet model file")
+    return spec, arrays
+
+
+def _postfix(history: History) -> dict:
+    shown = {"loss": f"{history.loss[-1]:.4f}"}
+    if history.accuracy[-1] is not None:
+        shown["acc"] = f"{history.accuracy[-1]:.3f}"
+    if history.val_loss:
+        shown["val_loss"] = f"{history.val_loss[-1]:.4f}"
+    if history.val_accuracy and history.val_accuracy[-1] is not None:
+        shown["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
+    return shown
