@@ -50,6 +50,7 @@ class ParamCheck:
     hint: str | None
     mode: str = "full"
     wrong: int = 0  # checked entries (or directions) whose own error is above tolerance
+    errors: np.ndarray | None = field(default=None, repr=False)  # analytic - numeric per entry
 
     @property
     def where(self) -> str:
@@ -71,7 +72,12 @@ class LayerCheck:
     input: ParamCheck | None = None
 
     def __str__(self) -> str:
-        return _table([c for c in [self.input, *self.params] if c is not None])
+        verdict = "PASSED" if self.passed else f"FAILED: {self.hint}"
+        head = f"Layer check of layer {self.layer_index} ({self.layer_name}) {verdict}"
+        return head + "\n\n" + _table([c for c in [self.input, *self.params] if c is not None])
+
+    def to_dict(self) -> dict:
+        return _plain(asdict(self))
 
 
 @dataclass
@@ -177,6 +183,7 @@ class GradientChecker:
         passed = all(c.passed for c in checks) and not problems
         layers = [] if passed else self._localize(model, probe, rng)
         suspects = [lc for lc in layers if not lc.passed]
+        _blame_downstream(checks, suspects)
         report = CheckReport(passed, difference, mode, self.eps, checks, layers, suspects,
                              self.tol, probe.J0, note, problems)
         report.advice = _advice(report, model)
@@ -564,10 +571,14 @@ def compare(a, n, idx, g, tol, atol, layer_index, layer_name, param, mode,
                                                             np.unravel_index(idx[w], shape)))
     wrong = int(np.count_nonzero(err > atol + tol * (np.abs(a) + np.abs(n))))
     hint = None if passed else pattern(a, n, g, idx, mode, batch)
+    errors = None
+    if not passed and mode != "directional":
+        errors = np.full(shape, np.nan)
+        errors.flat[idx] = a - n
     return ParamCheck(layer_index, layer_name, param, shape, rel, where,
                       float(a[w]) if w is not None else 0.0,
                       float(n[w]) if w is not None else 0.0,
-                      len(a), 0, passed, hint, mode, wrong)
+                      len(a), 0, passed, hint, mode, wrong, errors)
 
 
 def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:
@@ -579,6 +590,9 @@ def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:
         return None
     if na <= 1e-12 * nn:
         return "zero: the analytic gradient is all zeros (never computed, or never stored)"
+    mask = _mask_pattern(a, n)
+    if mask:
+        return mask
     if g is not None and mode != "directional" and g.ndim == 2 and g.shape[0] == g.shape[1]:
         if _rel_error(g.T.ravel()[idx], n) < 1e-4:
             return "transposed: analytic ≈ numericᵀ (check the order in the matrix product)"
@@ -593,6 +607,20 @@ def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:
             text += f" ({'a missing' if c > 1 else 'an extra'} division by {why} = {k}?)"
             break
     return text
+
+
+def _mask_pattern(a, n) -> str | None:
+    """Entries where exactly one of analytic and numeric is zero: a mask gone wrong."""
+    za, zn = a == 0, n == 0
+    if not zn.any() or zn.all():
+        return None
+    if np.mean(za != zn) >= 0.95:
+        return "inverted mask: analytic is zero exactly where numeric is not, and vice versa"
+    leaked = ~za & zn
+    if leaked.any() and not (za & ~zn).any():
+        return (f"mask ignored: analytic is nonzero at {int(leaked.sum())} of {len(a)} entries "
+                f"where numeric is exactly zero (is a mask missing in backward?)")
+    return None
 
 
 def _l2_hint(model, layer, name, a, n, idx) -> str | None:
@@ -635,6 +663,17 @@ def _first_difference(inputs1, inputs2):
     return None
 
 
+def _blame_downstream(checks: list[ParamCheck], suspects: list[LayerCheck]) -> None:
+    """A tensor of a sound layer below a suspect fails because of the suspect: say so."""
+    sound = {s.layer_index for s in suspects}
+    for c in checks:
+        later = [s for s in suspects if s.layer_index > c.layer_index]
+        if not c.passed and c.layer_index not in sound and later:
+            s = later[0]
+            c.hint = (f"follows: layer {s.layer_index} ({s.layer_name}) sends it a wrong "
+                      f"gradient; this layer is right on its own")
+
+
 def _advice(report: CheckReport, model) -> str | None:
     if report.passed:
         return None
@@ -667,7 +706,7 @@ def _table(checks: list[ParamCheck]) -> str:
 def _plain(x):
     """Make dataclass dicts JSON-able: tuples to lists, numpy scalars to Python ones."""
     if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items() if not k.startswith("_")}
+        return {k: _plain(v) for k, v in x.items() if k != "errors"}
     if isinstance(x, (list, tuple)):
         return [_plain(v) for v in x]
     if isinstance(x, np.generic):
@@ -768,3 +807,57 @@ def debug_check(model, X: np.ndarray, y: np.ndarray, seed: int = 0) -> CheckRepo
 def debug_requested(debug: bool) -> bool:
     """fit(debug=True), or MINNET_DEBUG set to anything but "" or "0"."""
     return debug or os.environ.get("MINNET_DEBUG", "") not in ("", "0")
+
+
+# ---- the eps sweep --------------------------------------------------------------------------
+
+
+def eps_sweep(model, X: np.ndarray, y: np.ndarray, eps_values=None,
+              dtypes=(np.float64, np.float32), entries: int = 64, seed: int = 0) -> dict:
+    """Relative error of centered differences against backprop, for each eps and dtype.
+
+    Too large an eps: truncation error, about eps². Too small: round-off, about u / eps
+    (u = 1.1e-16 in float64, 6e-8 in float32). The best eps sits at the bottom of the V.
+    Returns {"eps": array, "float64": errors, "float32": errors, "default": DEFAULT_EPS}.
+    """
+    eps_values = np.logspace(-12, -1, 23) if eps_values is None else np.asarray(eps_values)
+    with Preserved(model.layers + [model.loss]):
+        ref = copy.deepcopy(model).astype(np.float64)
+        probe = _Probe(ref, *ref._check_data(X, y), DEFAULT_EPS, fast=True)
+        g = np.concatenate([probe.grads[i][k].ravel() for i, layer in enumerate(ref.layers)
+                            for k in layer.params])
+        picks = np.random.default_rng(seed).choice(g.size, min(entries, g.size), replace=False)
+        out = {"eps": eps_values, "default": DEFAULT_EPS}
+        for dtype in dtypes:
+            m = copy.deepcopy(ref).astype(dtype)
+            Xd = np.asarray(X, dtype=dtype)
+            theta = m.parameters()
+            errors = []
+            for eps in eps_values:
+                num = np.array([_slope(m, Xd, y, theta, i, eps) for i in picks])
+                errors.append(_rel_error(g[picks], num))
+            out[np.dtype(dtype).name] = np.array(errors)
+    return out
+
+
+def _slope(model, X, y, theta, flat_index, eps) -> float:
+    """Centered difference in the model's own dtype, over the step actually taken."""
+    slot, entry = _locate_in(theta, flat_index)
+    p = theta[slot]
+    old = p[entry]
+    try:
+        p[entry] = old + p.dtype.type(eps)
+        up, J_up = p[entry], model._loss(X, y)
+        p[entry] = old - p.dtype.type(eps)
+        down, J_down = p[entry], model._loss(X, y)
+    finally:
+        p[entry] = old
+    return (J_up - J_down) / (float(up) - float(down)) if up != down else 0.0
+
+
+def _locate_in(arrays, flat_index):
+    for i, a in enumerate(arrays):
+        if flat_index < a.size:
+            return i, np.unravel_index(flat_index, a.shape)
+        flat_index -= a.size
+    raise IndexError(flat_index)
