@@ -1,0 +1,186 @@
+"""A corpus of planted backprop bugs, the kinds students make, each a small subclass."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+import minnet as mn
+
+
+class DenseTimes2(mn.Dense):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["W"] = 2 * self.grads["W"]
+        return dx
+
+
+class DenseOverN(mn.Dense):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["W"] = self.grads["W"] / len(dout)
+        return dx
+
+
+class DenseSignW(mn.Dense):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["W"] = -self.grads["W"]
+        return dx
+
+
+class DenseTransposedW(mn.Dense):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["W"] = dout.T @ self.x
+        return dx
+
+
+class DenseForgetsBias(mn.Dense):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["b"] = np.zeros_like(self.params["b"])
+        return dx
+
+
+class DenseBiasNotSummed(mn.Dense):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["b"] = dout.mean(axis=0)
+        return dx
+
+
+class DenseInputNotTransposed(mn.Dense):
+    def backward(self, dout):
+        super().backward(dout)
+        return dout @ self.params["W"]  # needs Wᵀ; only square W lets this run
+
+
+class DenseAccumulates(mn.Dense):
+    def backward(self, dout):
+        self.grads["W"] = self.grads["W"] + self.x.T @ dout
+        self.grads["b"] = dout.sum(axis=0)
+        return dout @ self.params["W"].T
+
+
+class SigmoidForgetsOneMinus(mn.Sigmoid):
+    def df(self, x, y):
+        return y
+
+
+class TanhWrongDerivative(mn.Tanh):
+    def df(self, x, y):
+        return 1 - y
+
+
+class ReLUInvertedMask(mn.ReLU):
+    def df(self, x, y):
+        return (x <= 0).astype(x.dtype)
+
+
+class LeakyReLUForgetsAlpha(mn.LeakyReLU):
+    def df(self, x, y):
+        return (x > 0).astype(x.dtype)
+
+
+class SigmoidSignFlipped(mn.Sigmoid):
+    def backward(self, dout):
+        return -super().backward(dout)
+
+
+class DropoutIgnoresMask(mn.Dropout):
+    def backward(self, dout):
+        return dout
+
+
+class BatchNormNoMeanTerms(mn.BatchNorm):
+    def backward(self, dout):
+        super().backward(dout)
+        return dout * self.params["gamma"] / self.std
+
+
+class BatchNormWrongGamma(mn.BatchNorm):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["gamma"] = dout.sum(axis=0)
+        return dx
+
+
+class SoftmaxCEForgetsOneHot(mn.SoftmaxCE):
+    def backward(self):
+        return self.probs / len(self.y)
+
+
+class SoftmaxCEForgetsN(mn.SoftmaxCE):
+    def backward(self):
+        return super().backward() * len(self.y)
+
+
+class MSEForgetsTwo(mn.MSE):
+    def backward(self):
+        return self.diff / self.diff.size
+
+
+class ModelForgetsL2(mn.Model):
+    def backward(self):
+        d = self.loss.backward()
+        for layer in reversed(self.layers):
+            d = layer.backward(d)
+
+
+@dataclass
+class Bug:
+    """A planted bug: the model that carries it, the suspect it must produce, the hint words."""
+
+    name: str
+    build: object  # seed -> (model, X, y)
+    suspect: int | None  # layer index that must be the single suspect; None: not layer-local
+    hint: str | None  # a word the failing tensor's hint must contain
+
+
+def data(seed: int, n: int = 12, d: int = 5, classes: int = 3):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)), rng.integers(0, classes, n)
+
+
+def mlp(first=mn.Dense, act=mn.Tanh, last=mn.Dense, loss=mn.SoftmaxCE, hidden=5, extra=(),
+        l2=0.0, model=mn.Model, init="xavier"):
+    """A builder for Dense(5, hidden) - act - extra... - Dense(hidden, 3) with the given classes."""
+    def build(seed):
+        X, y = data(seed)
+        layers = [first(5, hidden, init=init, seed=seed), act(), *[make() for make in extra],
+                  last(hidden, 3, init=init, seed=seed + 1)]
+        if issubclass(loss, mn.MSE):
+            y = np.random.default_rng(seed).standard_normal((len(X), 3))
+        return model(layers, loss=loss(), l2=l2), X, y
+    return build
+
+
+BUGS = [
+    Bug("dW times 2", mlp(first=DenseTimes2), 0, "factor"),
+    Bug("dW divided by N", mlp(last=DenseOverN), 2, "division by the batch size"),
+    Bug("dW sign flipped", mlp(first=DenseSignW), 0, "sign"),
+    Bug("dW transposed (square)",
+        mlp(extra=(lambda: DenseTransposedW(5, 5, init="xavier", seed=7),)), 2, "transposed"),
+    Bug("dW transposed (not square)", mlp(first=DenseTransposedW), 0, "transposed"),
+    Bug("bias gradient forgotten", mlp(first=DenseForgetsBias), 0, "zero"),
+    Bug("bias gradient averaged, not summed", mlp(last=DenseBiasNotSummed), 2, "factor"),
+    Bug("dx without Wᵀ", mlp(last=DenseInputNotTransposed, hidden=3), 2, None),
+    Bug("gradients accumulate", mlp(first=DenseAccumulates), 0, "accumulating"),
+    Bug("sigmoid derivative y instead of y(1-y)", mlp(act=SigmoidForgetsOneMinus), 1, None),
+    Bug("tanh derivative 1-y instead of 1-y²", mlp(act=TanhWrongDerivative), 1, None),
+    Bug("ReLU mask inverted", mlp(act=ReLUInvertedMask, init="he"), 1, "inverted mask"),
+    Bug("LeakyReLU forgets alpha", mlp(act=lambda: LeakyReLUForgetsAlpha(0.1), init="he"), 1,
+        "partly zero"),
+    Bug("sigmoid backward sign flipped", mlp(act=SigmoidSignFlipped), 1, "sign"),
+    Bug("dropout backward ignores its mask",
+        mlp(extra=(lambda: DropoutIgnoresMask(0.5, seed=3),)), 2, "mask ignored"),
+    Bug("batchnorm backward without its mean terms",
+        mlp(extra=(lambda: BatchNormNoMeanTerms(5),)), 2, None),
+    Bug("batchnorm dgamma without x̂", mlp(extra=(lambda: BatchNormWrongGamma(5),)), 2, None),
+    Bug("softmax CE forgets the one-hot", mlp(loss=SoftmaxCEForgetsOneHot), 3, None),
+    Bug("softmax CE forgets 1/N", mlp(loss=SoftmaxCEForgetsN), 3, "division by the batch size"),
+    Bug("MSE forgets the 2", mlp(loss=MSEForgetsTwo), 3, "factor: analytic ≈ 0.5"),
+    Bug("l2 term missing from backward", mlp(model=ModelForgetsL2, l2=0.1), None, "l2"),
+]

@@ -1,0 +1,462 @@
+"""The gradient checker: planted bugs are caught and located, correct networks always pass."""
+
+import json
+
+import numpy as np
+import pytest
+from planted import BUGS, DenseForgetsBias, DenseTimes2, ReLUInvertedMask, mlp
+from randnets import random_net
+
+import minnet as mn
+from minnet import gradcheck
+from minnet.testing import assert_gradients_ok
+
+
+def check(model, X, y, **options):
+    options.setdefault("progress", False)
+    return mn.GradientChecker(**options).check(model, X, y)
+
+
+def failing_hints(report):
+    """Every hint the report gives for what failed: tensors, suspects and their tensors."""
+    hints = [c.hint for c in report.params if not c.passed]
+    for s in report.suspects:
+        hints += [s.hint] + [c.hint for c in [s.input, *s.params] if c and not c.passed]
+    return " | ".join(h for h in hints if h)
+
+
+# ---- the planted-bug corpus ---------------------------------------------------------------
+
+
+def test_corpus_has_at_least_15_bugs_of_distinct_kinds():
+    assert len(BUGS) >= 15
+    assert len({b.name for b in BUGS}) == len(BUGS)
+
+
+@pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_planted_bug_fails_names_its_layer_and_its_pattern(bug, seed):
+    model, X, y = bug.build(seed)
+    report = check(model, X, y, mode="full")
+    assert not report.passed
+    suspects = [s.layer_index for s in report.suspects]
+    if bug.suspect is None:
+        assert suspects == []
+    else:
+        assert suspects == [bug.suspect], str(report)
+    if bug.hint:
+        assert bug.hint in failing_hints(report), str(report)
+
+
+def test_loss_counts_as_the_layer_after_the_last_one():
+    bug = next(b for b in BUGS if b.name == "softmax CE forgets the one-hot")
+    model, X, y = bug.build(0)
+    report = check(model, X, y)
+    assert [s.layer_index for s in report.suspects] == [len(model.layers)]
+    assert report.suspects[0].layer_name == "SoftmaxCEForgetsOneHot"
+
+
+def test_wrong_activation_is_named_not_the_dense_layers_it_spoils():
+    model, X, y = mlp(act=ReLUInvertedMask, init="he")(0)
+    report = check(model, X, y)
+    assert [s.layer_index for s in report.suspects] == [1]
+    spoiled = [c for c in report.params if not c.passed]
+    assert spoiled and all(c.layer_index == 0 for c in spoiled)
+    assert all("follows from layer 1" in c.hint for c in spoiled)
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_factor_hint_prints_the_factor(fast):
+    model, X, y = mlp(first=DenseTimes2)(0)
+    report = check(model, X, y, fast=fast)
+    w = report.params[0]
+    assert (w.param, w.passed) == ("W", False)
+    assert w.hint.startswith("factor: analytic ≈ 2 × numeric")
+    assert w.analytic == pytest.approx(2 * w.numeric, rel=1e-4)
+
+
+def test_worst_entry_points_at_the_largest_error():
+    model, X, y = mlp(first=DenseForgetsBias)(0)
+    b = check(model, X, y).params[1]
+    assert (b.param, b.passed, b.analytic) == ("b", False, 0.0)
+    assert abs(b.numeric) == pytest.approx(np.nanmax(np.abs(b.errors)))
+    model.layers[0].__class__ = mn.Dense  # the same weights with the correct backward
+    model.compute_loss(X, y)
+    model.backward()
+    true_db = model.layers[0].grads["b"]
+    assert b.worst_index == (int(np.argmax(np.abs(true_db))),)
+    assert b.numeric == pytest.approx(true_db[b.worst_index], rel=1e-6)
+
+
+# ---- correct networks never raise a false alarm ------------------------------------------
+
+
+@pytest.mark.parametrize("start", range(0, 200, 50))
+def test_correct_random_networks_pass(start):
+    for seed in range(start, start + 50):
+        model, X, y = random_net(seed)
+        report = check(model, X, y, mode="full")
+        assert report.passed, f"seed {seed}\n{report}"
+        assert report.suspects == [] and report.layers == []
+
+
+def test_random_networks_cover_every_layer_l2_and_loss():
+    kinds = set()
+    for seed in range(200):
+        model, _, _ = random_net(seed)
+        kinds |= {type(layer).__name__ for layer in model.layers}
+        kinds |= {type(model.loss).__name__, "l2" if model.l2 else "no l2"}
+    assert kinds >= {"ReLU", "LeakyReLU", "Sigmoid", "Tanh", "BatchNorm", "Dropout", "l2",
+                     "no l2", "SoftmaxCE", "MSE", "SigmoidBCE"}
+
+
+@pytest.mark.parametrize("mode", ["sample", "directional", "auto"])
+def test_other_modes_pass_correct_networks_and_catch_bugs(mode):
+    for seed in range(20):
+        model, X, y = random_net(seed)
+        assert check(model, X, y, mode=mode).passed, seed
+    for bug in BUGS:
+        model, X, y = bug.build(0)
+        assert not check(model, X, y, mode=mode).passed, bug.name
+
+
+def test_fast_path_gives_the_generic_paths_verdicts():
+    cases = [random_net(seed) for seed in range(30)] + [b.build(0) for b in BUGS]
+    for model, X, y in cases:
+        fast, slow = check(model, X, y, fast=True), check(model, X, y, fast=False)
+        assert [c.passed for c in fast.params] == [c.passed for c in slow.params]
+        assert [s.layer_index for s in fast.suspects] == [s.layer_index for s in slow.suspects]
+        assert [c.kinks for c in fast.params] == [c.kinks for c in slow.params]
+        for f, s in zip(fast.params, slow.params):
+            assert f.rel_error == pytest.approx(s.rel_error, rel=1e-2, abs=1e-7)
+
+
+def test_a_wrong_bias_hidden_by_the_global_number_is_caught_per_tensor():
+    """dW dwarfs db, so a zero bias gradient moves the global difference by < 1e-7."""
+    rng = np.random.default_rng(0)
+    X = 100 * rng.standard_normal((16, 4))
+    layer = DenseForgetsBias(4, 2, seed=0)
+    y = X @ layer.params["W"] + rng.standard_normal((16, 2))
+    residual = (X @ layer.params["W"] - y).mean(axis=0)
+    layer.params["b"][:] = -residual + 5e-7  # db = 2 * 5e-7 / 2 per output: tiny, not zero
+    report = check(mn.Model([layer], loss=mn.MSE()), X, y)
+    assert report.difference < 1e-7
+    assert not report.passed
+    W, b = report.params
+    assert W.passed and not b.passed and b.hint.startswith("zero")
+
+
+# ---- modes, kinks, numerics ----------------------------------------------------------------
+
+
+def test_sample_mode_is_seeded():
+    model, X, y = mlp(first=DenseTimes2)(0)
+    a = check(model, X, y, mode="sample", samples=5, seed=1)
+    b = check(model, X, y, mode="sample", samples=5, seed=1)
+    c = check(model, X, y, mode="sample", samples=5, seed=2)
+    assert a.to_dict() == b.to_dict()
+    assert a.params[0].worst_index != c.params[0].worst_index or \
+        a.params[0].rel_error != c.params[0].rel_error
+    assert a.params[0].checked == 5
+
+
+def test_auto_mode_is_full_for_small_models_and_sampled_above_the_limit():
+    model, X, y = mlp()(0)
+    assert check(model, X, y).mode == "full"
+    big = mn.Model([mn.Dense(150, 150, seed=0), mn.Tanh(), mn.Dense(150, 3, seed=1)],
+                   loss=mn.SoftmaxCE())
+    assert big.get_flat_params().size > gradcheck.FULL_LIMIT
+    X = np.random.default_rng(0).standard_normal((8, 150))
+    report = check(big, X, np.arange(8) % 3)
+    assert report.mode == "sample+directional" and report.passed
+    w = report.params[0]
+    assert w.checked == gradcheck.SAMPLES + gradcheck.DIRECTIONS
+
+
+def test_directions_have_no_tiny_components():
+    rng = np.random.default_rng(0)
+    for shape in [(3,), (5, 7), (64, 10)]:
+        u = np.abs(gradcheck._direction(rng, shape))
+        assert np.linalg.norm(u) == pytest.approx(1.0)
+        assert u.min() >= 0.5 * u.max()
+
+
+def test_kinks_are_counted_and_kept_out_of_the_verdict():
+    """Bias 0 and a dead input row put a ReLU input exactly on its corner at x = 0."""
+    model = mn.Model([mn.Dense(3, 4, seed=0), mn.ReLU(), mn.Dense(4, 2, seed=1)],
+                     loss=mn.SoftmaxCE())
+    X = np.random.default_rng(0).standard_normal((6, 3))
+    X[0] = 0.0
+    report = check(model, X, np.array([0, 1, 0, 1, 0, 1]))
+    b = report.params[1]
+    assert b.kinks > 0 and report.passed
+    # and the kink is real: there the centered difference is off by half the one-sided slope
+    num, kinks = _numeric_bias(model, X)
+    assert kinks.all()
+
+
+def _numeric_bias(model, X):
+    y = np.array([0, 1, 0, 1, 0, 1])
+    with gradcheck.Preserved(model.layers + [model.loss]):
+        probe = gradcheck._Probe(model, X, y, gradcheck.DEFAULT_EPS, fast=True)
+        return probe.entries(0, "b", np.arange(4))
+
+
+class HomemadeReLU(mn.Layer):
+    """A student's own ReLU: it declares no kink, so the checker must find corners itself."""
+
+    def forward(self, x):
+        self.x = x
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        return dout * (self.x > 0)
+
+
+def test_kinks_of_an_undeclared_layer_are_found_by_the_bend_test():
+    model = mn.Model([mn.Dense(3, 4, seed=0), HomemadeReLU(), mn.Dense(4, 2, seed=1)],
+                     loss=mn.SoftmaxCE())
+    X = np.random.default_rng(0).standard_normal((6, 3))
+    X[0] = 0.0
+    report = check(model, X, np.array([0, 1, 0, 1, 0, 1]))
+    assert report.passed and report.params[1].kinks > 0
+
+
+def test_float32_model_is_checked_on_a_float64_copy():
+    model, X, y = mlp()(0)
+    model.astype(np.float32)
+    before = [p.copy() for p in model.parameters()]
+    report = check(model, X, y)
+    assert report.passed and "float64 copy" in report.dtype_note and "float64 copy" in str(report)
+    assert all(p.dtype == np.float32 for p in model.parameters())
+    assert all(np.array_equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_eps_sweep_draws_a_v_with_float32_above_float64():
+    model, X, y = mlp()(0)
+    sweep = gradcheck.eps_sweep(model, X, y)
+    eps, e64, e32 = sweep["eps"], sweep["float64"], sweep["float32"]
+    at = lambda e: e64[np.argmin(np.abs(np.log(eps / e)))]  # noqa: E731
+    assert at(sweep["default"]) < 1e-8
+    assert at(sweep["default"]) < at(1e-12) / 100 and at(sweep["default"]) < at(1e-1) / 100
+    best = eps[np.argmin(e64)]
+    assert 1e-7 <= best <= 1e-3  # the default sits near the bottom of the V
+    assert e32.min() > 100 * e64.min()
+
+
+# ---- state, determinism, restoration ----------------------------------------------------
+
+
+def state_of(model):
+    """Everything a check must leave alone, copied."""
+    out = []
+    for layer in model.layers:
+        out.append({k: v.copy() for k, v in layer.params.items()})
+        out.append({k: v.copy() for k, v in layer.grads.items()})
+        out.append({k: v.copy() for k, v in layer.state().items()})
+        out.append(layer.training)
+        if isinstance(layer, mn.Dropout):
+            out.append(json.dumps(layer.rng.bit_generator.state))
+            out.append(None if layer.mask is None else layer.mask.copy())
+    return out
+
+
+def same_state(a, b):
+    def eq(x, y):
+        if isinstance(x, dict):
+            return x.keys() == y.keys() and all(eq(x[k], y[k]) for k in x)
+        if isinstance(x, np.ndarray):
+            return isinstance(y, np.ndarray) and x.dtype == y.dtype and np.array_equal(x, y)
+        return x == y
+    return len(a) == len(b) and all(eq(x, y) for x, y in zip(a, b))
+
+
+def trained_model_with_state():
+    model = mn.Model([mn.Dense(5, 6, seed=0), mn.BatchNorm(6), mn.ReLU(),
+                      mn.Dropout(0.3, seed=1), mn.Dense(6, 3, seed=2)], loss=mn.SoftmaxCE(),
+                     l2=1e-3)
+    X = np.random.default_rng(0).standard_normal((20, 5))
+    y = np.arange(20) % 3
+    model.fit(X, y, epochs=2, batch_size=8, progress=False)
+    model.eval()
+    model.layers[2].training = True  # a mixed set of flags must come back as it was
+    return model, X[:10], y[:10]
+
+
+def test_check_leaves_the_model_bit_identical():
+    model, X, y = trained_model_with_state()
+    before = state_of(model)
+    check(model, X, y)
+    assert same_state(before, state_of(model))
+
+
+class Boom(Exception):
+    pass
+
+
+@pytest.mark.parametrize("error", [Boom, KeyboardInterrupt])
+@pytest.mark.parametrize("where, after", [("forward", 1), ("forward", 3), ("forward", 40),
+                                          ("backward", 1), ("backward", 2)])
+def test_model_restored_when_a_layer_raises_mid_check(error, where, after, monkeypatch):
+    model, X, y = trained_model_with_state()
+    before = state_of(model)
+    layer = model.layers[1]
+    calls = {"n": 0}
+    original = getattr(type(layer), where)
+
+    def failing(self, *args):
+        calls["n"] += 1
+        if calls["n"] >= after:
+            raise error("raised mid-check")
+        return original(self, *args)
+
+    monkeypatch.setattr(type(layer), where, failing)
+    with pytest.raises(error):
+        check(model, X, y, fast=False)
+    monkeypatch.undo()
+    assert same_state(before, state_of(model))
+
+
+def test_check_layer_leaves_the_layer_as_it_was():
+    layer = mn.Dropout(0.5, seed=0)
+    layer.forward(np.ones((4, 3)))
+    rng_state, mask = json.dumps(layer.rng.bit_generator.state), layer.mask.copy()
+    assert mn.check_layer(layer, np.random.default_rng(1).standard_normal((4, 3))).passed
+    assert json.dumps(layer.rng.bit_generator.state) == rng_state
+    assert np.array_equal(layer.mask, mask) and not layer.frozen
+
+
+class NoisyLayer(mn.Layer):
+    """Adds fresh noise on every call and has no freeze(): the loss is not a function of θ."""
+
+    def __init__(self):
+        super().__init__()
+        self.rng = np.random.default_rng(0)
+
+    def forward(self, x):
+        return x + 1e-3 * self.rng.standard_normal(x.shape)
+
+    def backward(self, dout):
+        return dout
+
+    def freeze(self, frozen=True):
+        pass
+
+
+def test_nondeterminism_is_reported_with_its_layer():
+    model = mn.Model([mn.Dense(5, 4, seed=0), NoisyLayer(), mn.Dense(4, 3, seed=1)],
+                     loss=mn.SoftmaxCE())
+    X = np.random.default_rng(0).standard_normal((8, 5))
+    report = check(model, X, np.arange(8) % 3)
+    assert not report.passed
+    problem = " ".join(report.problems)
+    assert "nondeterminism" in problem and "layer 1 (NoisyLayer" in problem
+
+
+def test_accumulating_gradients_are_reported():
+    bug = next(b for b in BUGS if b.name == "gradients accumulate")
+    model, X, y = bug.build(0)
+    report = check(model, X, y)
+    assert any("accumulating" in p for p in report.problems)
+    assert "2 × the first" in report.params[0].hint
+
+
+# ---- bad arguments ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kwargs", [{"eps": 0}, {"eps": -1e-6}, {"eps": float("nan")},
+                                    {"eps": float("inf")}, {"eps": "small"}, {"mode": "fast"},
+                                    {"tol": 0}])
+def test_bad_checker_arguments_raise_value_error(kwargs):
+    with pytest.raises(ValueError, match="GradientChecker"):
+        mn.GradientChecker(**kwargs)
+
+
+def test_bad_data_raises_and_leaves_the_model_alone():
+    model, X, y = trained_model_with_state()
+    before = state_of(model)
+    for bad_X, bad_y, words in [(X[:0], y[:0], "empty"), (X, y[:-1], "samples"),
+                                (X[:, :3], y, "shape")]:
+        with pytest.raises(ValueError, match=words):
+            check(model, bad_X, bad_y)
+    assert same_state(before, state_of(model))
+
+
+def test_model_without_parameters_is_refused():
+    with pytest.raises(ValueError, match="no parameters"):
+        check(mn.Model([mn.ReLU()], loss=mn.MSE()), np.ones((2, 2)), np.ones((2, 2)))
+
+
+def test_check_layer_refuses_a_loss_without_targets_and_empty_input():
+    with pytest.raises(ValueError, match="targets"):
+        mn.check_layer(mn.SoftmaxCE(), np.ones((2, 3)))
+    with pytest.raises(ValueError, match="non-empty"):
+        mn.check_layer(mn.ReLU(), np.ones((0, 3)))
+
+
+# ---- check_layer on every built-in ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("make", [lambda: mn.Dense(4, 3, seed=0), mn.ReLU, mn.Sigmoid, mn.Tanh,
+                                  lambda: mn.LeakyReLU(0.2), lambda: mn.Dropout(0.4, seed=0),
+                                  lambda: mn.BatchNorm(4)])
+@pytest.mark.parametrize("training", [True, False])
+def test_check_layer_passes_every_built_in_layer(make, training):
+    layer = make()
+    layer.training = training
+    x = np.random.default_rng(0).standard_normal((6, 4))
+    result = mn.check_layer(layer, x)
+    assert result.passed, str(result)
+    assert result.input_rel_error < 1e-5
+    assert [c.param for c in result.params] == list(layer.params)
+
+
+@pytest.mark.parametrize("loss, y", [(mn.SoftmaxCE(), np.array([0, 2, 1, 2])),
+                                     (mn.MSE(), np.arange(12.0).reshape(4, 3)),
+                                     (mn.SigmoidBCE(), np.array([0, 1, 1, 0]))])
+def test_check_layer_passes_every_built_in_loss(loss, y):
+    width = 1 if isinstance(loss, mn.SigmoidBCE) else 3
+    scores = np.random.default_rng(0).standard_normal((4, width))
+    result = mn.check_layer(loss, scores, y=y)
+    assert result.passed and result.params == [] and result.input_rel_error < 1e-6
+
+
+def test_check_layer_names_the_pattern_of_a_wrong_layer():
+    result = mn.check_layer(ReLUInvertedMask(), np.random.default_rng(0).standard_normal((5, 4)))
+    assert not result.passed and "inverted mask" in result.hint
+    assert "FAILED" in str(result) and "input" in str(result)
+
+
+# ---- the report as a user interface ------------------------------------------------------
+
+
+def test_report_table_says_where_and_what():
+    model, X, y = mlp(act=ReLUInvertedMask, init="he")(0)
+    text = str(check(model, X, y))
+    for words in ["Gradient check FAILED", "rel_error", "worst at", "analytic", "numeric",
+                  "kinks", "Suspects", "layer 1 ReLUInvertedMask", "inverted mask",
+                  "What to do"]:
+        assert words in text, words
+
+
+def test_report_to_dict_is_json_with_the_contract_names():
+    model, X, y = mlp(first=DenseTimes2)(0)
+    data = json.loads(json.dumps(check(model, X, y).to_dict()))
+    assert {"passed", "difference", "mode", "eps", "params", "layers", "suspects"} <= set(data)
+    assert {"layer_index", "layer_name", "param", "shape", "rel_error", "worst_index",
+            "analytic", "numeric", "checked", "kinks", "passed", "hint"} <= set(data["params"][0])
+    assert {"layer_index", "layer_name", "passed", "input_rel_error", "params",
+            "hint"} <= set(data["suspects"][0])
+
+
+def test_assert_gradients_ok_fails_with_the_table_and_passes_quietly():
+    model, X, y = mlp(first=DenseTimes2)(0)
+    with pytest.raises(AssertionError, match="factor: analytic ≈ 2") as info:
+        assert_gradients_ok(model, X, y)
+    assert isinstance(info.value, mn.GradientCheckError) and not info.value.report.passed
+    good, X, y = mlp()(0)
+    assert assert_gradients_ok(good, X, y).passed
+    assert assert_gradients_ok(mn.Tanh(), X).passed
+    assert assert_gradients_ok(mn.SoftmaxCE(), X[:, :3], y).passed
+    with pytest.raises(AssertionError, match="inverted mask"):
+        assert_gradients_ok(ReLUInvertedMask(), X)
