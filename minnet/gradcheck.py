@@ -345,12 +345,17 @@ class _Probe:
         """Numeric directional derivatives dJ/dθ · u for each unit direction u."""
         layer, x = self.layers[li], self.inputs[li]
         p = layer.params[name]
+        saved = p.copy()
         outs, change = [], []
-        for sign in (1, -1):  # all the +ε copies first, then all the -ε ones
-            for u in dirs:
-                step = sign * self.eps * u
-                outs.append(_moved(layer, p, slice(None), step, x))
-                change.append(self._penalty_change(layer, name, p, step).sum())
+        try:
+            for sign in (1.0, -1.0):  # all the +ε copies first, then all the -ε ones
+                for u in dirs:
+                    step = sign * self.eps * u
+                    np.add(saved, step, out=p)
+                    outs.append(layer.forward(x))
+                    change.append(np.sum(self._penalty_change(layer, name, saved, step)))
+        finally:
+            p[...] = saved
         J, bent = self._downstream(np.stack(outs), li + 1)
         J += np.array(change)
         if bar is not None:
@@ -379,7 +384,7 @@ class _Probe:
     def _penalty_change(self, layer, name, w, d):
         """Exact change of 0.5 * l2 * Σ W² when entries w of a Dense W move by d."""
         if not (self.model.l2 and isinstance(layer, Dense) and name == "W"):
-            return np.zeros(np.shape(d))
+            return 0.0
         return 0.5 * self.model.l2 * (2 * w * d + d * d)
 
     def _chunk(self, li) -> int:
@@ -498,14 +503,14 @@ class _LayerProbe:
         return c
 
 
-def _moved(layer, p, where, d, x):
-    """layer.forward(x) with p[where] moved by d, then p put back exactly."""
-    old = p.flat[where].copy() if isinstance(where, slice) else p.flat[where]
+def _moved(layer, p, i, d, x):
+    """layer.forward(x) with entry p.flat[i] moved by d, then put back exactly."""
+    old = p.flat[i]
     try:
-        p.flat[where] = old + (d.ravel() if isinstance(where, slice) else d)
+        p.flat[i] = old + d
         return layer.forward(x)
     finally:
-        p.flat[where] = old
+        p.flat[i] = old
 
 
 def _forward_stack(layer, h, fast):
@@ -545,7 +550,8 @@ def _bends(plus, minus, base):
 
 def _direction(rng, shape):
     """A random unit direction whose entries are all at least half the typical size."""
-    u = rng.uniform(0.5, 1.0, shape) * rng.choice([-1.0, 1.0], shape)
+    u = rng.uniform(0.5, 1.0, shape)
+    u[rng.random(shape) < 0.5] *= -1
     return u / np.linalg.norm(u)
 
 
