@@ -27,8 +27,10 @@ ATOL = 1e-8  # ...or when no entry is off by more than this times max(1, |J|): r
 FULL_LIMIT = 20_000  # "auto" checks every weight of a model with at most this many
 SAMPLES = 24  # "auto" above FULL_LIMIT: entries per tensor ...
 DIRECTIONS = 6  # ... and random directions per tensor
+LAYER_SAMPLES = 96  # entries per tensor when a layer too big for a full check is checked alone
 DEBUG_BATCH = 32  # samples checked by fit(debug=True)
 STACK_BUDGET = 2**17  # floats per stacked pass: K perturbed copies of the batch at once
+PROGRESS_FROM = 20_000  # perturbed passes from which a check shows a progress bar
 BEND = 1e-4  # second difference / first difference above this: an output has a corner
 
 
@@ -169,9 +171,9 @@ class GradientChecker:
         problems = probe.problems()
         mode = self._mode(model)
         checks, a_all, n_all = [], [], []
-        bar = tqdm(total=probe.work(mode, self.samples, self.directions), unit="pass",
-                   disable=not self.progress or probe.work(mode, 1, 1) < 4000,
-                   desc="gradient check", leave=False)
+        total = probe.work(mode, self.samples, self.directions)
+        bar = tqdm(total=total, unit="pass", desc="gradient check", leave=False,
+                   disable=not self.progress or total < PROGRESS_FROM)
         with bar:
             for li, layer in enumerate(model.layers):
                 for name, p in layer.params.items():
@@ -222,15 +224,13 @@ class GradientChecker:
     def _verdict(self, probe, li, name, g, a, n, kinks, idx, mode):
         """ParamCheck of one tensor, with the (analytic, numeric) pairs it compared."""
         layer = probe.layers[li]
-        a, n, idx = a[~kinks], n[~kinks], idx[~kinks]
-        c = compare(a, n, idx, g, self.tol, ATOL * max(1, abs(probe.J0)), li,
-                    type(layer).__name__, name, mode, batch=probe.n)
-        c.kinks = int(kinks.sum())
+        c = judge(a, n, kinks, idx, g, self.tol, ATOL * max(1, abs(probe.J0)),
+                  (li, type(layer).__name__, name), mode, probe.n,
+                  probe.accumulated.get((li, name)))
+        keep = ~kinks
         if not c.passed and c.hint is None and mode != "directional":
-            c.hint = _l2_hint(probe.model, layer, name, a, n, idx)
-        if (li, name) in probe.accumulated:
-            c.passed, c.hint = False, probe.accumulated[(li, name)]
-        return c, a, n
+            c.hint = _l2_hint(probe.model, layer, name, a[keep], n[keep], idx[keep])
+        return c, a[keep], n[keep]
 
     def _localize(self, model, probe, rng) -> list[LayerCheck]:
         """Check each layer, then the loss, on the input it saw in the model's forward pass."""
@@ -260,9 +260,10 @@ def check_layer(layer, x: np.ndarray, y: np.ndarray | None = None, eps: float = 
 
 def _check_one(layer, x, y, eps, mode, seed, tol, index, fast) -> LayerCheck:
     with Preserved([layer]):
-        if getattr(layer, "params", None):
-            for k, v in layer.params.items():
-                layer.params[k] = v.astype(np.float64, copy=False)
+        params = getattr(layer, "params", {})
+        if any(p.dtype != np.float64 for p in params.values()):
+            layer = copy.deepcopy(layer)  # checked in float64, on a copy
+            layer.params = {k: p.astype(np.float64) for k, p in params.items()}
         return _LayerProbe(layer, x, y, eps, seed, fast).check(mode, tol, index)
 
 
@@ -327,15 +328,10 @@ class _Probe:
         k = self._chunk(li)
         for start in range(0, len(idx), k):
             part = idx[start:start + k]
-            both = np.concatenate([part, part])
-            delta = np.repeat([self.eps, -self.eps], len(part))
-            if self.fast and hasattr(layer, "nudged"):
-                out = layer.nudged(x, name, both, delta)
-            else:
-                out = np.stack([_moved(layer, p, i, d, x) for i, d in zip(both, delta)])
+            out, both, delta = _nudged(layer, x, name, part, self.eps, self.fast)
             J, bent = self._downstream(out, li + 1)
             J += self._penalty_change(layer, name, p.flat[both], delta)
-            nums.append((J[:len(part)] - J[len(part):]) / (2 * self.eps))
+            nums.append(_slopes(J, self.eps))
             kinks.append(bent[:len(part)] | bent[len(part):])
             if bar is not None:
                 bar.update(len(both))
@@ -361,7 +357,7 @@ class _Probe:
         if bar is not None:
             bar.update(len(outs))
         k = len(dirs)
-        return (J[:k] - J[k:]) / (2 * self.eps), bent[:k] | bent[k:]
+        return _slopes(J, self.eps), bent[:k] | bent[k:]
 
     def _downstream(self, h, start):
         """Run layers[start:] and the loss on a stack h (K, N, F): J (K,) and kink flags (K,)."""
@@ -439,16 +435,14 @@ class _LayerProbe:
 
     def check(self, mode, tol, index) -> LayerCheck:
         name = type(self.layer).__name__
-        full = mode == "full" or (mode == "auto" and self.x.size <= FULL_LIMIT)
-        idx = np.arange(self.x.size) if full else \
-            self.rng.choice(self.x.size, min(self.x.size, 4 * SAMPLES), replace=False)
-        num, kinks = self._input_entries(idx)
         atol = ATOL * max(1, abs(self.J0))
-        inp = compare(self.dx.ravel()[idx][~kinks], num[~kinks], idx[~kinks], self.dx, tol,
-                      atol, index, name, "input", "full" if full else "sample", batch=len(self.x))
-        inp.kinks = int(kinks.sum())
         if self.dx.shape != self.x.shape:
             inp = _shape_mismatch(index, name, "input", self.x.shape, self.dx.shape)
+        else:
+            full, idx = self._entries(self.x.size, mode)
+            num, kinks = self._input_entries(idx)
+            inp = judge(self.dx.ravel()[idx], num, kinks, idx, self.dx, tol, atol,
+                        (index, name, "input"), "full" if full else "sample", len(self.x))
         params = [self._param(index, name, k, p, tol, atol, mode)
                   for k, p in getattr(self.layer, "params", {}).items()]
         checks = [inp, *params]
@@ -472,7 +466,7 @@ class _LayerProbe:
             flat[len(part) + np.arange(len(part)), part] -= self.eps
             outs = self._stack(xs)
             J = outs if self.is_loss else self._score(outs)
-            nums.append((J[:len(part)] - J[len(part):]) / (2 * self.eps))
+            nums.append(_slopes(J, self.eps))
             flags = _crosses(self.layer, xs[:len(part)], xs[len(part):], self.x)
             if not self.is_loss and not _declared(self.layer):
                 flags |= _bends(outs[:len(part)], outs[len(part):], self.base_out)
@@ -483,24 +477,38 @@ class _LayerProbe:
         g = self.grads.get(key)
         if g is None or g.shape != p.shape:
             return _shape_mismatch(index, name, key, p.shape, None if g is None else g.shape)
-        full = mode == "full" or (mode == "auto" and p.size <= FULL_LIMIT)
-        idx = np.arange(p.size) if full else self.rng.choice(p.size, 4 * SAMPLES, replace=False)
-        both = np.concatenate([idx, idx])
-        delta = np.repeat([self.eps, -self.eps], len(idx))
-        if self.fast and hasattr(self.layer, "nudged"):
-            outs = self.layer.nudged(self.x, key, both, delta)
-        else:
-            outs = np.stack([_moved(self.layer, p, i, d, self.x) for i, d in zip(both, delta)])
-        J = self._score(outs)
-        num = (J[:len(idx)] - J[len(idx):]) / (2 * self.eps)
+        full, idx = self._entries(p.size, mode)
+        outs, _, _ = _nudged(self.layer, self.x, key, idx, self.eps, self.fast)
+        num = _slopes(self._score(outs), self.eps)
         kinks = np.zeros(len(idx), dtype=bool) if _declared(self.layer) else \
             _bends(outs[:len(idx)], outs[len(idx):], self.base_out)
-        c = compare(g.ravel()[idx][~kinks], num[~kinks], idx[~kinks], g, tol, atol, index, name,
-                    key, "full" if full else "sample", batch=len(self.x))
-        c.kinks = int(kinks.sum())
-        if (0, key) in self.accumulated:
-            c.passed, c.hint = False, self.accumulated[(0, key)]
-        return c
+        return judge(g.ravel()[idx], num, kinks, idx, g, tol, atol, (index, name, key),
+                     "full" if full else "sample", len(self.x), self.accumulated.get((0, key)))
+
+    def _entries(self, size, mode) -> tuple[bool, np.ndarray]:
+        """All entries ("full", or "auto" when small), else LAYER_SAMPLES random ones."""
+        if mode == "full" or (mode == "auto" and size <= FULL_LIMIT):
+            return True, np.arange(size)
+        return False, self.rng.choice(size, min(size, LAYER_SAMPLES), replace=False)
+
+
+def _nudged(layer, x, name, idx, eps, fast):
+    """Layer outputs with entry idx[k] of params[name] at +eps (first K copies), then -eps.
+
+    Returns the stack (2K, N, out), and the entries and steps it used.
+    """
+    both = np.concatenate([idx, idx])
+    delta = np.repeat([eps, -eps], len(idx))
+    if fast and hasattr(layer, "nudged"):
+        return layer.nudged(x, name, both, delta), both, delta
+    p = layer.params[name]
+    return np.stack([_moved(layer, p, i, d, x) for i, d in zip(both, delta)]), both, delta
+
+
+def _slopes(J, eps):
+    """Centered differences from the values J(+eps) (first half) and J(-eps) (second half)."""
+    k = len(J) // 2
+    return (J[:k] - J[k:]) / (2 * eps)
 
 
 def _moved(layer, p, i, d, x):
@@ -562,6 +570,16 @@ def _rel_error(a, n) -> float:
     """‖a - n‖ / (‖a‖ + ‖n‖), and 0 when both are zero."""
     denom = np.linalg.norm(a) + np.linalg.norm(n)
     return float(np.linalg.norm(a - n) / denom) if denom > 0 else 0.0
+
+
+def judge(a, n, kinks, idx, g, tol, atol, where, mode, batch, accumulated=None) -> ParamCheck:
+    """Verdict on the entries that are not kinks; `where` = (layer_index, layer_name, param)."""
+    keep = ~kinks
+    c = compare(a[keep], n[keep], idx[keep], g, tol, atol, *where, mode, batch=batch)
+    c.kinks = int(kinks.sum())
+    if accumulated:
+        c.passed, c.hint = False, accumulated
+    return c
 
 
 def compare(a, n, idx, g, tol, atol, layer_index, layer_name, param, mode,
