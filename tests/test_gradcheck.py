@@ -460,3 +460,18 @@ def test_assert_gradients_ok_fails_with_the_table_and_passes_quietly():
     assert assert_gradients_ok(mn.SoftmaxCE(), X[:, :3], y).passed
     with pytest.raises(AssertionError, match="inverted mask"):
         assert_gradients_ok(ReLUInvertedMask(), X)
+
+
+def test_check_layer_checks_a_float32_layer_in_float64_and_leaves_it_alone():
+    layer = mn.Dense(4, 3, seed=0).astype(np.float32)
+    W = layer.params["W"]
+    before = W.copy()
+    result = mn.check_layer(layer, np.random.default_rng(0).standard_normal((5, 4)))
+    assert result.passed and result.params[0].rel_error < 1e-6
+    assert layer.params["W"] is W and W.dtype == np.float32 and np.array_equal(W, before)
+
+
+def test_check_layer_sample_mode_on_small_tensors_checks_what_there_is():
+    result = mn.check_layer(mn.Dense(2, 2, seed=0), np.ones((3, 2)), mode="sample")
+    assert result.passed
+    assert [c.checked for c in [result.input, *result.params]] == [6, 4, 2]
