@@ -475,3 +475,45 @@ def test_check_layer_sample_mode_on_small_tensors_checks_what_there_is():
     result = mn.check_layer(mn.Dense(2, 2, seed=0), np.ones((3, 2)), mode="sample")
     assert result.passed
     assert [c.checked for c in [result.input, *result.params]] == [6, 4, 2]
+
+
+class Square(mn.Layer):
+    """A smooth layer of the user's own that declares nothing: y = x², dx = 2x dout."""
+
+    def forward(self, x):
+        self.x = x
+        return x**2
+
+    def backward(self, dout):
+        return 2 * self.x * dout
+
+
+def test_a_smooth_undeclared_layer_gets_no_false_kinks():
+    model = mn.Model([mn.Dense(6, 16, seed=0), Square(), mn.Dense(16, 3, seed=1)],
+                     loss=mn.SoftmaxCE())
+    X = np.random.default_rng(0).standard_normal((32, 6))
+    report = check(model, X, np.arange(32) % 3)
+    assert report.passed and sum(c.kinks for c in report.params) == 0
+
+
+def test_a_corner_barely_crossed_is_caught_by_the_second_look(monkeypatch):
+    """z = 0.95 eps: ±eps crosses the corner of an undeclared ReLU, but only just."""
+    eps = gradcheck.DEFAULT_EPS
+    first = mn.Dense(1, 2, seed=0)
+    first.params["W"][:] = [[1.0, 1.0]]
+    first.params["b"][:] = [0.95 * eps, 0.5]
+    model = mn.Model([first, HomemadeReLU(), mn.Dense(2, 2, seed=1)], loss=mn.SoftmaxCE())
+    X, y = np.array([[0.0], [1.0]]), np.array([0, 1])
+    report = check(model, X, y)
+    assert report.passed and report.params[1].kinks == 1
+    monkeypatch.setattr(gradcheck, "SECOND_LOOK", 1)  # no smaller step: the corner shows
+    assert not check(model, X, y).passed
+
+
+@pytest.mark.parametrize("start", [0, 40])
+def test_random_networks_with_a_homemade_relu_pass(start):
+    for seed in range(start, start + 40):
+        model, X, y = random_net(seed)
+        model.layers = [HomemadeReLU() if isinstance(layer, mn.ReLU) else layer
+                        for layer in model.layers]
+        assert check(model, X, y, mode="full").passed, seed
