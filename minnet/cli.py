@@ -1,0 +1,447 @@
+"""The `minnet` command line (also `python -m minnet`): demo, train and check.
+
+Exit codes: 0 done (and the gradient check passed); 1 a gradient check failed or training
+diverged; 2 bad arguments or unreadable data, reported in one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib
+import importlib.util
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__, datasets, plot
+from .gradcheck import (
+    DEFAULT_EPS,
+    MODES,
+    CheckReport,
+    GradientChecker,
+    GradientCheckError,
+    eps_sweep,
+)
+from .layers import BatchNorm, Dense, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+from .losses import SoftmaxCE
+from .model import Model
+from .optim import SGD, Adam, Momentum
+
+BUILT_IN_DATA = ("digits", "spiral", "moons", "xor")
+ACTIVATIONS = {"relu": (ReLU, "he"), "leaky_relu": (LeakyReLU, "he"),
+               "tanh": (Tanh, "xavier"), "sigmoid": (Sigmoid, "xavier")}
+OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
+DEMO_LR = 3e-3
+EPILOG = ("exit codes: 0 done, 1 the gradient check failed (or training diverged), "
+          "2 bad arguments or unreadable data")
+
+
+class UsageError(Exception):
+    """A mistake in the command line or the data: reported in one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+# ---- argument types ------------------------------------------------------------------------
+
+
+def _number(kind, test, what):
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
+        if not (math.isfinite(value) and test(value)):
+            raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
+        return value
+    return parse
+
+
+positive_int = _number(int, lambda v: v > 0, "a positive integer")
+positive_float = _number(float, lambda v: v > 0, "a number > 0")
+nonnegative_float = _number(float, lambda v: v >= 0, "a number >= 0")
+fraction = _number(float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
+probability = _number(float, lambda v: 0 <= v < 1, "a probability in [0, 1)")
+
+
+# ---- the parser ------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The `minnet` parser with its three subcommands."""
+    parser = _Parser(prog="minnet", epilog=EPILOG, description=(
+        "minnet: a small neural-network framework in numpy with a gradient checker that "
+        "says where backprop is wrong."))
+    parser.add_argument("--version", action="version", version=f"minnet {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,train,check}")
+
+    demo = sub.add_parser("demo", epilog=EPILOG, help="check, train and test a 64-64-10 "
+                          "network on the digits, and draw pictures",
+                          description="Gradient-check a 64-64-10 ReLU network on the UCI "
+                          "digits, train it with Adam, print the test accuracy, and write "
+                          "pictures and the model to a folder.")
+    demo.add_argument("--epochs", type=positive_int, default=40, help="default: 40")
+    demo.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    _add_output(demo)
+    demo.set_defaults(run=run_demo)
+
+    train = sub.add_parser("train", epilog=EPILOG, help="train a network on a data set or "
+                           "a CSV file", description="Train a fully connected network; "
+                           "save the model and pictures to --out.")
+    _add_model(train)
+    train.add_argument("--epochs", type=positive_int, default=30, help="default: 30")
+    train.add_argument("--lr", type=positive_float, default=0.01, help="learning rate "
+                       "(default: 0.01)")
+    train.add_argument("--batch-size", type=positive_int, default=32, help="default: 32")
+    train.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam")
+    train.add_argument("--test-size", type=fraction, default=0.2,
+                       help="fraction held out for testing (default: 0.2)")
+    train.add_argument("--debug", action="store_true",
+                       help="gradient-check a batch first; stop (exit 1) if it fails")
+    _add_output(train)
+    train.set_defaults(run=run_train)
+
+    check = sub.add_parser("check", epilog=EPILOG, help="gradient-check a network and "
+                           "print the report", description="Build the network `train` "
+                           "would build and compare its backprop with numerical gradients. "
+                           "Exit code 0 when it passes, 1 when it fails.")
+    _add_model(check)
+    check.add_argument("--mode", choices=MODES, default="auto",
+                       help="full: every weight; sample / directional: a few per tensor; "
+                       "auto: full for small models (default)")
+    check.add_argument("--eps", type=positive_float, default=DEFAULT_EPS,
+                       help=f"step of the centered difference (default: {DEFAULT_EPS:g})")
+    check.add_argument("--batch-size", type=positive_int, default=32,
+                       help="samples in the checked batch (default: 32)")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.add_argument("--out", type=Path, default=None,
+                       help="also draw the report (and failing tensors) into this folder")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(run=run_check)
+    return parser
+
+
+def _add_model(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", default="digits", help="digits, spiral, moons, xor, or a CSV "
+                   "file: features, then an integer class label in the last column "
+                   "(default: digits)")
+    p.add_argument("--hidden", type=positive_int, nargs="*", default=[64], metavar="N",
+                   help="hidden layer sizes, e.g. --hidden 64 32 (default: 64; none: "
+                   "softmax regression)")
+    p.add_argument("--activation", default="relu", help=f"{', '.join(ACTIVATIONS)}, or a "
+                   f"layer class of your own: my_layers.py:MyReLU (default: relu)")
+    p.add_argument("--dropout", type=probability, default=0.0,
+                   help="dropout probability after each hidden layer (default: 0, none)")
+    p.add_argument("--batchnorm", action="store_true", help="BatchNorm before each activation")
+    p.add_argument("--l2", type=nonnegative_float, default=0.0, help="weight decay (default: 0)")
+    p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+
+
+def _add_output(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", type=Path, default=Path("minnet-out"),
+                   help="folder for the model and pictures (default: minnet-out)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+# ---- data and model --------------------------------------------------------------------------
+
+
+def load_data(name: str, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A built-in data set by name, or a CSV file whose last column holds the labels."""
+    if name == "digits":
+        return datasets.load_digits()
+    if name == "spiral":
+        return datasets.spiral(100, 3, 0.2, seed=seed)
+    if name == "moons":
+        return datasets.moons(300, 0.15, seed=seed)
+    if name == "xor":
+        return datasets.xor(300, 0.1, seed=seed)
+    return read_csv(name)
+
+
+def read_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
+    """Numbers separated by commas, an optional header line; the last column is the label."""
+    table = _parse_rows(_read_lines(path), path)
+    if table.shape[1] < 2:
+        raise UsageError(f"{path}: needs feature columns and a label column, found "
+                         f"{table.shape[1]} column")
+    X, labels = table[:, :-1], table[:, -1]
+    bad = np.flatnonzero((labels != np.round(labels)) | (labels < 0))
+    if len(bad):
+        raise UsageError(f"{path}: the last column must hold class labels 0, 1, 2, ...; "
+                         f"data row {bad[0] + 1} has {labels[bad[0]]:g}")
+    if len(np.unique(labels)) < 2:
+        raise UsageError(f"{path}: all {len(labels)} rows have the same label; a classifier "
+                         f"needs at least two classes")
+    return X, labels.astype(np.int64)
+
+
+def _read_lines(path: str) -> list[str]:
+    opener = gzip.open if str(path).endswith(".gz") else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            return f.read().splitlines()
+    except FileNotFoundError:
+        names = ", ".join(BUILT_IN_DATA)
+        raise UsageError(f"no data set or file named {path!r} (built in: {names}; or give "
+                         f"the path of a CSV file)") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read {path}: {getattr(e, 'strerror', None) or e}") from None
+
+
+def _parse_rows(lines: list[str], path: str) -> np.ndarray:
+    rows: list[list[float]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            rows.append([float(v) for v in line.split(",")])
+        except ValueError:
+            if number == 1:
+                continue  # a header line
+            raise UsageError(f"{path}, line {number}: {line[:40]!r} is not a row of "
+                             f"numbers separated by commas") from None
+        if len(rows[-1]) != len(rows[0]):
+            raise UsageError(f"{path}, line {number}: {len(rows[-1])} columns, but the "
+                             f"first row has {len(rows[0])}")
+        if not all(math.isfinite(v) for v in rows[-1]):
+            raise UsageError(f"{path}, line {number}: holds NaN or infinity")
+    if not rows:
+        raise UsageError(f"{path}: no rows of numbers in the file")
+    return np.array(rows)
+
+
+def load_activation(name: str) -> tuple[type, str]:
+    """(layer class, Dense init) of a built-in activation, or of your own: file.py:Class."""
+    if name in ACTIVATIONS:
+        return ACTIVATIONS[name]
+    where, _, cls = name.rpartition(":")
+    if not where or not cls:
+        raise UsageError(f"unknown activation {name!r}: choose from {', '.join(ACTIVATIONS)}, "
+                         f"or give a layer of your own as my_layers.py:MyReLU")
+    try:
+        return getattr(_import(where), cls), "he"
+    except Exception as e:  # importing runs the user's code, which may raise anything
+        raise UsageError(f"cannot load {name}: {type(e).__name__}: {e}") from None
+
+
+def _import(where: str):
+    """A module from a .py file path, or by name (the current folder comes first)."""
+    if where.endswith(".py"):
+        spec = importlib.util.spec_from_file_location(Path(where).stem, where)
+        if spec is None or not Path(where).is_file():
+            raise FileNotFoundError(f"no file {where}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    if "" not in sys.path:
+        sys.path.insert(0, "")
+    return importlib.import_module(where)
+
+
+def build_model(n_inputs: int, n_classes: int, hidden: list[int], activation: str = "relu",
+                seed: int = 0, dropout: float = 0.0, batchnorm: bool = False,
+                l2: float = 0.0) -> Model:
+    """Dense layers of the given widths, each hidden one followed by the activation."""
+    act, init = load_activation(activation)
+    sizes = [n_inputs, *hidden, n_classes]
+    layers: list = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
+        layers.append(Dense(a, b, init=init, seed=seed + i))
+        if i < len(hidden):
+            layers += [BatchNorm(b)] if batchnorm else []
+            layers.append(act())
+            layers += [Dropout(dropout, seed=seed + 1000 + i)] if dropout else []
+    return Model(layers, loss=SoftmaxCE(), l2=l2)
+
+
+def _prepare(args: argparse.Namespace) -> tuple:
+    """Load and split the data named by args, and build the model for it."""
+    X, y = load_data(args.data, args.seed)
+    split = datasets.train_test_split(X, y, test_size=getattr(args, "test_size", 0.2),
+                                      seed=args.seed)
+    if min(len(split[0]), len(split[1])) == 0:
+        raise UsageError(f"{args.data}: {len(X)} rows are too few to split into a training "
+                         f"and a test set")
+    try:
+        model = build_model(X.shape[1], int(y.max()) + 1, args.hidden, args.activation,
+                            args.seed, args.dropout, args.batchnorm, args.l2)
+    except (TypeError, ValueError) as e:  # a layer of the user's own that does not fit
+        raise UsageError(f"cannot build the network: {e}") from None
+    return split, model
+
+
+def _architecture(model: Model) -> str:
+    widths = [model.n_inputs] + [layer.out_features for layer in model.layers
+                                 if isinstance(layer, Dense)]
+    others = sorted({type(layer).__name__ for layer in model.layers
+                     if not isinstance(layer, Dense)})
+    return "-".join(map(str, widths)) + (f" ({', '.join(others)})" if others else "")
+
+
+def _output_folder(path: Path) -> Path:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create the output folder {path}: "
+                         f"{e.strerror or e}") from None
+    return path
+
+
+def _checked_batch(X, y, size: int, seed: int):
+    idx = np.random.default_rng(seed).choice(len(X), min(size, len(X)), replace=False)
+    return X[idx], y[idx]
+
+
+# ---- the commands --------------------------------------------------------------------------
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """minnet demo: gradient check, training, test accuracy, pictures."""
+    out = _output_folder(args.out)
+    X, y = datasets.load_digits()
+    Xtr, Xte, ytr, yte = datasets.train_test_split(X, y, test_size=0.2, seed=args.seed)
+    model = build_model(64, 10, [64], "relu", seed=args.seed)
+    print(f"minnet demo: a 64-64-10 ReLU network on the UCI handwritten digits (8x8 images), "
+          f"{len(Xtr)} for training, {len(Xte)} for testing, seed {args.seed}\n")
+
+    print("1. Gradient check: backprop against centered differences, on 32 training images")
+    Xc, yc = _checked_batch(Xtr, ytr, 32, args.seed)
+    report = GradientChecker(seed=args.seed, progress=not args.quiet).check(model, Xc, yc)
+    print(report, "\n")
+    plot.check_report(report, out / "gradient_check.png")
+    if not report.passed:
+        print(f"minnet: the gradient check failed; picture in {out / 'gradient_check.png'}",
+              file=sys.stderr)
+        return 1
+    plot.eps_sweep(eps_sweep(model, Xc, yc, seed=args.seed), out / "eps_sweep.png")
+
+    print(f"2. Training: {args.epochs} epochs of Adam (lr {DEMO_LR:g}), batches of 32")
+    history = model.fit(Xtr, ytr, epochs=args.epochs, batch_size=32, optimizer=Adam(DEMO_LR),
+                        validation_data=(Xte, yte), seed=args.seed, progress=not args.quiet)
+    test = model.evaluate(Xte, yte)
+    print(f"\n3. Test accuracy: {test['accuracy']:.1%} "
+          f"({round(test['accuracy'] * len(Xte))} of {len(Xte)} test images; "
+          f"train accuracy {history.accuracy[-1]:.1%})\n")
+
+    plot.history(history, out / "history.png")
+    plot.misclassified(model, Xte, yte, path=out / "misclassified.png")
+    model.save(out / "model.npz")
+    _print_files(out, ["history.png", "gradient_check.png", "eps_sweep.png",
+                       "misclassified.png", "model.npz"])
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """minnet train: fit a network, print train and test accuracy, save model and pictures."""
+    out = _output_folder(args.out)
+    (Xtr, Xte, ytr, yte), model = _prepare(args)
+    optimizer = OPTIMIZERS[args.optimizer](args.lr)
+    print(f"minnet train: {args.data}, {len(Xtr)} training and {len(Xte)} test samples, "
+          f"{Xtr.shape[1]} features, {model.n_outputs} classes")
+    print(f"network {_architecture(model)}; {args.epochs} epochs of {optimizer!r}, batches "
+          f"of {args.batch_size}, seed {args.seed}")
+    try:
+        history = model.fit(Xtr, ytr, epochs=args.epochs, batch_size=args.batch_size,
+                            optimizer=optimizer, validation_data=(Xte, yte), seed=args.seed,
+                            progress=not args.quiet, debug=args.debug)
+    except GradientCheckError as e:
+        print(e.report)
+        plot.check_report(e.report, out / "gradient_check.png")
+        print(f"minnet: the gradient check failed, training did not start; picture in "
+              f"{out / 'gradient_check.png'}", file=sys.stderr)
+        return 1
+    except FloatingPointError as e:
+        print(f"minnet: {e}", file=sys.stderr)
+        return 1
+    test = model.evaluate(Xte, yte)
+    print(f"train: loss {history.loss[-1]:.4f}, accuracy {history.accuracy[-1]:.1%}   "
+          f"test: loss {test['loss']:.4f}, accuracy {test['accuracy']:.1%}")
+    files = ["model.npz", "history.png"]
+    model.save(out / files[0])
+    plot.history(history, out / files[1])
+    if Xtr.shape[1] == 2:
+        files.append("decision_boundary.png")
+        plot.decision_boundary(model, Xtr, ytr, out / files[-1])
+    if args.data == "digits":
+        files.append("misclassified.png")
+        plot.misclassified(model, Xte, yte, path=out / files[-1])
+    _print_files(out, files)
+    return 0
+
+
+def run_check(args: argparse.Namespace) -> int:
+    """minnet check: print the gradient-check report; exit 0 if it passes, 1 if not."""
+    (Xtr, _, ytr, _), model = _prepare(args)
+    X, y = _checked_batch(Xtr, ytr, args.batch_size, args.seed)
+    checker = GradientChecker(eps=args.eps, mode=args.mode, seed=args.seed,
+                              progress=not (args.quiet or args.json))
+    report = checker.check(model, X, y)
+    if args.json:
+        print(json.dumps(_json_safe(report.to_dict()), indent=2))
+    else:
+        print(f"minnet check: network {_architecture(model)} on {len(X)} samples of "
+              f"{args.data}, seed {args.seed}\n")
+        print(report)
+    if args.out is not None:
+        _draw_check(report, _output_folder(args.out), quiet=args.json)
+    return 0 if report.passed else 1
+
+
+def _draw_check(report: CheckReport, out: Path, quiet: bool) -> None:
+    files = ["gradient_check.png"]
+    plot.check_report(report, out / files[0])
+    for c in report.params:
+        if c.errors is not None:
+            files.append(f"errors_{c.layer_index}.{c.param}.png")
+            plot.error_heatmap(c, out / files[-1])
+    if not quiet:
+        _print_files(out, files)
+
+
+def _print_files(out: Path, files: list[str]) -> None:
+    print(f"Wrote to {out}/: {', '.join(files)}")
+
+
+def _json_safe(x):
+    """NaN and infinity are not JSON: write them as null."""
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_json_safe(v) for v in x]
+    if isinstance(x, float) and not math.isfinite(x):
+        return None
+    return x
+
+
+# ---- entry point -----------------------------------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 done, 1 check failed, 2 usage error)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        return args.run(args)
+    except UsageError as e:
+        print(f"minnet: error: {e}", file=sys.stderr)
+        return 2
+    except SystemExit as e:  # --help and --version
+        return e.code if isinstance(e.code, int) else 0
+    except KeyboardInterrupt:
+        print("minnet: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # e.g. `minnet check --json | head`: the reader left early
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
