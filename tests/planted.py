@@ -163,7 +163,7 @@ BUGS = [
     Bug("dW sign flipped", mlp(first=DenseSignW), 0, "sign"),
     Bug("dW transposed (square)",
         mlp(extra=(lambda: DenseTransposedW(5, 5, init="xavier", seed=7),)), 2, "transposed"),
-    Bug("dW transposed (not square)", mlp(first=DenseTransposedW), 0, "transposed"),
+    Bug("dW transposed (not square)", mlp(first=DenseTransposedW, hidden=4), 0, "transposed"),
     Bug("bias gradient forgotten", mlp(first=DenseForgetsBias), 0, "zero"),
     Bug("bias gradient averaged, not summed", mlp(last=DenseBiasNotSummed), 2, "factor"),
     Bug("dx without Wᵀ", mlp(last=DenseInputNotTransposed, hidden=3), 2, None),
