@@ -16,8 +16,8 @@ import sys
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from ._progress import tqdm
 from .layers import Dense
 
 MODES = ("auto", "full", "sample", "directional")
@@ -73,10 +73,12 @@ class LayerCheck:
     params: list[ParamCheck]
     hint: str | None
     input: ParamCheck | None = None
+    in_model: bool = True  # False for check_layer on a lone layer
 
     def __str__(self) -> str:
         verdict = "PASSED" if self.passed else f"FAILED: {self.hint}"
-        head = f"Layer check of layer {self.layer_index} ({self.layer_name}) {verdict}"
+        who = f"layer {self.layer_index} ({self.layer_name})" if self.in_model else self.layer_name
+        head = f"Layer check of {who} {verdict}"
         return head + "\n\n" + _table([c for c in [self.input, *self.params] if c is not None])
 
     def to_dict(self) -> dict:
@@ -97,8 +99,9 @@ class CheckReport:
     tol: float = DEFAULT_TOL
     loss: float = float("nan")
     dtype_note: str | None = None
-    problems: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)  # each one fails the check
     advice: str | None = None
+    warnings: list[str] = field(default_factory=list)  # worth knowing, not a failure
 
     def to_dict(self) -> dict:
         return _plain(asdict(self))
@@ -113,6 +116,7 @@ class CheckReport:
             lines.append(self.dtype_note)
         lines += ["", _table(self.params)]
         lines += [f"problem: {p}" for p in self.problems]
+        lines += [f"warning: {w}" for w in self.warnings]
         if self.suspects:
             lines += ["", "Suspects: layers whose own backward is wrong, each checked alone:"]
             for s in self.suspects:
@@ -190,6 +194,9 @@ class GradientChecker:
         report = CheckReport(passed, difference, mode, self.eps, checks, layers, suspects,
                              self.tol, probe.J0, note, problems)
         report.advice = _advice(report, model)
+        report.warnings = [f"layer {c.layer_index} {c.param}: every entry checked straddles a "
+                           f"kink, so nothing was compared; try another batch" for c in checks
+                           if c.checked == 0 and c.kinks]
         return report
 
     def _mode(self, model) -> str:
@@ -264,7 +271,9 @@ def check_layer(layer, x: np.ndarray, y: np.ndarray | None = None, eps: float = 
         raise ValueError(f"check_layer: {layer!r} needs a non-empty input, got shape {x.shape}")
     if _is_loss(layer) and y is None:
         raise ValueError(f"check_layer: {layer!r} is a loss and needs its targets: y=...")
-    return _check_one(layer, x, y, eps, mode, seed, tol, 0, True)
+    result = _check_one(layer, x, y, eps, mode, seed, tol, 0, True)
+    result.in_model = False
+    return result
 
 
 def _check_one(layer, x, y, eps, mode, seed, tol, index, fast) -> LayerCheck:

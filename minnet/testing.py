@@ -32,8 +32,10 @@ def assert_close(actual: np.ndarray, expected: np.ndarray, rtol: float = 1e-7,
     if actual.shape != expected.shape:
         raise AssertionError(f"{name}: shape {actual.shape}, expected {expected.shape}")
     err = np.abs(actual - expected) - atol - rtol * np.abs(expected)
-    if err.size and err.max() > 0:
-        i = np.unravel_index(np.argmax(err), err.shape)
-        raise AssertionError(f"{name}: {int((err > 0).sum())} of {err.size} entries differ; "
-                             f"worst at {tuple(int(k) for k in i)}: {actual[i]!r} vs "
-                             f"expected {expected[i]!r}")
+    bad = ~(err <= 0)  # NaN compares False, so it counts as a difference
+    if bad.any():
+        i = np.unravel_index(np.argmax(np.where(bad, np.nan_to_num(err, nan=np.inf), -np.inf)),
+                             err.shape)
+        raise AssertionError(f"{name}: {int(bad.sum())} of {err.size} entries differ; "
+                             f"worst at {tuple(int(k) for k in i)}: {actual[i].item()!r} vs "
+                             f"expected {expected[i].item()!r}")

@@ -517,3 +517,19 @@ def test_random_networks_with_a_homemade_relu_pass(start):
         model.layers = [HomemadeReLU() if isinstance(layer, mn.ReLU) else layer
                         for layer in model.layers]
         assert check(model, X, y, mode="full").passed, seed
+
+
+def test_a_tensor_whose_entries_are_all_kinks_is_passed_with_a_warning():
+    """Zero biases and a blank input row: every bias entry of the first layer sits on x = 0."""
+    model = mn.Model([mn.Dense(3, 2, seed=0), mn.ReLU(), mn.Dense(2, 2, seed=1)],
+                     loss=mn.SoftmaxCE())
+    report = check(model, np.zeros((4, 3)), np.array([0, 1, 0, 1]))
+    b = report.params[1]
+    assert (b.checked, b.kinks, b.passed) == (0, 2, True)
+    assert report.passed and "layer 0 b: every entry checked straddles a kink" in report.warnings[0]
+    assert "warning: layer 0 b" in str(report) and "none checked" in str(report)
+
+
+def test_a_lone_layer_check_does_not_talk_about_layer_0():
+    text = str(mn.check_layer(mn.Tanh(), np.ones((2, 3))))
+    assert text.startswith("Layer check of Tanh PASSED")

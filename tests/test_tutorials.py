@@ -189,18 +189,6 @@ def test_runs_top_to_bottom(kernel, path):
             assert images(cell), f"{path.name}, cell {i}: the figure was not drawn"
 
 
-def _has_ipywidgets() -> bool:
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-@pytest.mark.xfail(not _has_ipywidgets(), strict=True,
-                   reason="minnet imports tqdm.auto, which warns 'IProgress not found' at "
-                          "`import minnet` in a notebook when ipywidgets (not a dependency) is "
-                          "missing; remove this mark once minnet avoids that warning")
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_no_warnings_in_outputs(kernel, path):
     nb, _, _ = run_once(path)
