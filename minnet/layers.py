@@ -83,9 +83,9 @@ class Dense(Layer):
             raise ValueError(f"Dense: unknown init {init!r}; expected one of {INITS}")
         self.in_features, self.out_features = int(in_features), int(out_features)
         self.init, self.seed = init, seed
-        fan = in_features if init == "he" else (in_features + out_features) / 2
+        var = 2 / in_features if init == "he" else 2 / (in_features + out_features)
         rng = np.random.default_rng(seed)
-        self.params = {"W": rng.standard_normal((in_features, out_features)) * np.sqrt(2 / fan),
+        self.params = {"W": rng.standard_normal((in_features, out_features)) * np.sqrt(var),
                        "b": np.zeros(out_features)}
         self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
 
@@ -220,7 +220,7 @@ class Dropout(Layer):
         if not self.training:
             self.mask = None
             return x
-        if not self.frozen or self.mask is None:
+        if not self.frozen or self.mask is None or self.mask.shape != x.shape[-self.mask.ndim:]:
             keep = self.rng.random(x.shape) >= self.p
             self.mask = keep.astype(x.dtype) / x.dtype.type(1 - self.p)
         return x * self.mask

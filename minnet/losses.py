@@ -75,13 +75,13 @@ class SoftmaxCE(Loss):
 class MSE(Loss):
     """Mean squared error over every entry: L = mean((s - y)²).
 
-    forward:  scores (N, D), y (N, D) (or (N,) when D = 1) -> float
+    forward:  scores (N, D), y (N, D) (or (N,) when D = 1) -> float; y takes the scores' dtype
     backward: dL/ds = 2 (s - y) / (N D)
     """
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
         self.check_target(y, *scores.shape)
-        self.diff = scores - np.reshape(y, scores.shape)
+        self.diff = scores - np.reshape(y, scores.shape).astype(scores.dtype, copy=False)
         return float(np.mean(self.diff**2))
 
     def backward(self) -> np.ndarray:

@@ -10,11 +10,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from . import layers as L
 from . import losses as losses_
 from . import params as P
+from ._progress import tqdm
 from .datasets import batches
 from .gradcheck import debug_check, debug_requested
 from .optim import Adam, Optimizer
@@ -164,6 +164,11 @@ class Model:
         for name, n in (("epochs", epochs), ("batch_size", batch_size)):
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
                 raise ValueError(f"fit: {name} must be a positive integer, got {n!r}")
+        smallest = len(X) % batch_size or batch_size
+        if smallest < 2 and any(isinstance(layer, L.BatchNorm) for layer in self.layers):
+            raise ValueError(f"fit: {len(X)} samples in batches of {batch_size} give a batch of "
+                             f"1 sample, which BatchNorm cannot normalize; choose another "
+                             f"batch_size")
         optimizer = optimizer or Adam()
         rng = np.random.default_rng(seed)
         if debug_requested(debug):
@@ -303,6 +308,7 @@ class Model:
         path = Path(path)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
+            os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
             with os.fdopen(fd, "wb") as f:
                 np.savez(f, __spec__=np.array(json.dumps(self.spec())), **self._arrays())
                 f.flush()
@@ -387,6 +393,9 @@ def _read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:
         raise ValueError(f"{path} is not a minnet model file (truncated or foreign): {e}") from None
     if not isinstance(spec, dict) or spec.get("format") != "minnet":
         raise ValueError(f"{path} is not a minnet model file")
+    missing = {"layers", "loss", "l2", "dtype"} - set(spec)
+    if missing:
+        raise ValueError(f"{path} is a damaged minnet model file: it lacks {sorted(missing)}")
     return spec, arrays
 
 

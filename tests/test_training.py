@@ -1,0 +1,168 @@
+"""Training: divergence stops at the first non-finite step, runs repeat bit for bit, and a real
+network learns the digits."""
+
+import re
+
+import numpy as np
+import pytest
+from numpy.testing import assert_array_equal
+
+import minnet as mn
+from minnet.datasets import load_digits, moons, train_test_split
+
+# ---- divergence -------------------------------------------------------------------------
+
+
+class Recorder:
+    """Wraps an optimizer and keeps a copy of the flat parameters after every step it makes."""
+
+    def __init__(self, optimizer):
+        self.optimizer, self.after_step = optimizer, []
+
+    def step(self, model):
+        self.optimizer.step(model)
+        self.after_step.append(model.get_flat_params())
+
+
+def small_model():
+    return mn.Model([mn.Dense(4, 8, seed=0), mn.ReLU(), mn.Dense(8, 3, seed=1)],
+                    loss=mn.SoftmaxCE())
+
+
+def toy_data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, 4)), rng.integers(0, 3, n)
+
+
+@pytest.mark.parametrize("lr", [1e10, 1e30, 1e300])
+def test_huge_learning_rate_stops_with_the_epoch_and_step_and_keeps_the_last_finite_params(lr):
+    model, (X, y) = small_model(), toy_data()
+    opt = Recorder(mn.SGD(lr))
+    with np.errstate(over="ignore", invalid="ignore"), \
+            pytest.raises(FloatingPointError) as e:
+        model.fit(X, y, epochs=50, batch_size=16, optimizer=opt, progress=False)
+    done = len(opt.after_step)  # steps that finished; the next one, done + 1, diverged
+    assert done >= 1
+    epoch, step = done // 4 + 1, done % 4 + 1  # 64 samples in batches of 16: 4 steps an epoch
+    assert re.search(fr"diverged at epoch {epoch}, step {step}\b", str(e.value))
+    assert "kept from the last finite step" in str(e.value)
+    assert_array_equal(model.get_flat_params(), opt.after_step[-1])
+    assert np.isfinite(model.get_flat_params()).all()
+
+
+def test_a_diverging_run_ends_in_a_later_epoch_with_the_right_count():
+    """With lr = 1e10 this run takes 17 finite steps, then diverges in epoch 5, step 2."""
+    model, (X, y) = small_model(), toy_data()
+    opt = Recorder(mn.SGD(1e10))
+    with np.errstate(over="ignore", invalid="ignore"), \
+            pytest.raises(FloatingPointError, match=r"epoch 5, step 2:"):
+        model.fit(X, y, epochs=50, batch_size=16, optimizer=opt, progress=False)
+    assert len(opt.after_step) == 17
+
+
+def test_data_that_overflows_at_once_stops_at_the_first_step_with_the_model_untouched():
+    model, (X, y) = small_model(), toy_data()
+    X[7] = np.finfo(np.float64).max  # finite, but x W overflows to ±inf: the loss is nan
+    before = model.get_flat_params()
+    opt = Recorder(mn.Adam())
+    with np.errstate(over="ignore", invalid="ignore"), \
+            pytest.raises(FloatingPointError, match=r"epoch 1, step 1: the loss or a gradient"):
+        model.fit(X, y, epochs=3, batch_size=64, optimizer=opt, progress=False)
+    assert opt.after_step == []
+    assert_array_equal(model.get_flat_params(), before)
+    assert opt.optimizer.state == {}
+
+
+def test_an_infinite_loss_also_stops_training():
+    model = mn.Model([mn.Dense(2, 2)], loss=mn.SoftmaxCE())
+    model.layers[0].params["W"][...] = [[1e308, -1e308], [0.0, 0.0]]
+    X, y = np.array([[1.0, 0.0], [1.0, 0.0]]), np.array([1, 1])
+    # scores [1e308, -1e308]: -log softmax(s)[1] = 1e308 - (-1e308) = inf
+    with np.errstate(over="ignore", invalid="ignore"):
+        assert model.compute_loss(X, y) == np.inf
+        with pytest.raises(FloatingPointError, match=r"epoch 1, step 1: the loss or a gradient "
+                                                     r"is inf"):
+            model.fit(X, y, epochs=1, optimizer=mn.SGD(0.1), progress=False)
+
+
+# ---- reproducibility --------------------------------------------------------------------
+
+
+def model_with_randomness(seed):
+    return mn.Model([mn.Dense(2, 16, seed=seed), mn.BatchNorm(16), mn.Tanh(),
+                     mn.Dropout(0.2, seed=seed + 1), mn.Dense(16, 2, seed=seed + 2)],
+                    loss=mn.SoftmaxCE(), l2=1e-4)
+
+
+def train(model_seed, fit_seed, dtype=np.float64):
+    X, y = moons(200, seed=0)
+    model = model_with_randomness(model_seed).astype(dtype)
+    history = model.fit(X, y, epochs=4, batch_size=32, optimizer=mn.Adam(0.01), seed=fit_seed,
+                        validation_data=(X, y), progress=False)
+    return model, history
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_same_seeds_give_the_same_run_bit_for_bit(dtype):
+    a, history_a = train(0, 0, dtype)
+    b, history_b = train(0, 0, dtype)
+    assert_array_equal(a.get_flat_params(), b.get_flat_params())
+    assert_array_equal(a.layers[1].running_var, b.layers[1].running_var)
+    assert history_a.to_dict() == history_b.to_dict()
+
+
+def test_a_different_fit_seed_gives_a_different_run():
+    a, _ = train(0, 0)
+    b, _ = train(0, 1)
+    assert not np.array_equal(a.get_flat_params(), b.get_flat_params())
+
+
+def test_different_layer_seeds_give_a_different_run():
+    a, _ = train(0, 0)
+    b, _ = train(1, 0)
+    assert not np.array_equal(a.get_flat_params(), b.get_flat_params())
+
+
+def test_history_has_one_entry_per_epoch():
+    _, history = train(0, 0)
+    d = history.to_dict()
+    assert [len(d[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy")] == [4, 4, 4, 4]
+    assert all(0 <= a <= 1 for a in d["accuracy"] + d["val_accuracy"])
+
+
+def test_history_accuracy_is_none_for_regression():
+    X = np.random.default_rng(0).standard_normal((20, 2))
+    model = mn.Model([mn.Dense(2, 1, seed=0)], loss=mn.MSE())
+    history = model.fit(X, X.sum(axis=1), epochs=2, progress=False)
+    assert history.accuracy == [None, None]
+
+
+# ---- real training runs -----------------------------------------------------------------
+
+
+def test_moons_with_sigmoid_bce_is_learned():
+    X, y = moons(400, noise=0.1, seed=0)
+    Xtr, Xte, ytr, yte = train_test_split(X, y, 0.25, seed=0)
+    model = mn.Model([mn.Dense(2, 16, seed=0), mn.Tanh(), mn.Dense(16, 1, seed=1)],
+                     loss=mn.SigmoidBCE())
+    model.fit(Xtr, ytr, epochs=60, batch_size=16, optimizer=mn.Adam(0.01), progress=False)
+    assert model.evaluate(Xte, yte)["accuracy"] >= 0.97
+
+
+def test_a_64_64_10_network_reaches_97_percent_on_the_digits_test_split():
+    """Dense(64, 64) - BatchNorm - ReLU - Dense(64, 10), l2 = 5e-3, Momentum(0.9) at lr 0.1 for
+    40 epochs, then lr 0.01 for 20, batches of 32, on the stratified 80/20 split (seed 0).
+    Measured over seeds 0..23: 97.5 to 98.9 %, mean 98.1 % (359 test digits: 1 digit = 0.28 %;
+    97 % needs 349 right, the worst seed got 350, the mean is 352).
+    """
+    X, y = load_digits()
+    Xtr, Xte, ytr, yte = train_test_split(X, y, 0.2, seed=0)
+    seed = 0
+    model = mn.Model([mn.Dense(64, 64, seed=seed), mn.BatchNorm(64), mn.ReLU(),
+                      mn.Dense(64, 10, seed=seed + 1)], loss=mn.SoftmaxCE(), l2=5e-3)
+    model.fit(Xtr, ytr, epochs=40, batch_size=32, optimizer=mn.Momentum(0.1, 0.9), seed=seed,
+              progress=False)
+    model.fit(Xtr, ytr, epochs=20, batch_size=32, optimizer=mn.Momentum(0.01, 0.9),
+              seed=seed + 1, progress=False)
+    accuracy = model.evaluate(Xte, yte)["accuracy"]
+    assert accuracy >= 0.97, f"test accuracy {accuracy:.4f}"
