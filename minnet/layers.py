@@ -12,7 +12,12 @@ INITS = ("he", "xavier")
 
 
 class Layer:
-    """Base class: `params` and `grads` share keys and shapes; backward overwrites `grads`."""
+    """Base class: `params` and `grads` share keys and shapes; backward overwrites `grads`.
+
+    The class attributes below are optional hints for the gradient checker; a layer of your
+    own works without them (the checker then finds corners and recomputes copy by copy).
+    Dense also offers `nudged`, a cheap output under a one-entry change of W or b.
+    """
 
     kink: float | None = None  # input value where forward has a corner (ReLU: 0.0)
     smooth: bool = False  # forward is differentiable everywhere (no corner anywhere)
