@@ -23,8 +23,8 @@ from .layers import Dense
 MODES = ("auto", "full", "sample", "directional")
 # eps sits at the bottom of the float64 error-versus-eps V (eps_sweep): over 300 random
 # correct networks the worst tensor's rel_error was 1.4e-7 at eps 1e-5, 2.2e-6 at 1e-6 and
-# 4.1e-6 at 1e-7. The tolerance leaves a margin of 7 above that worst case; real bugs in the
-# planted corpus start at 2e-2.
+# 4.1e-6 at 1e-7. The tolerance leaves a margin of 7 above that worst case; every planted
+# bug (tests/planted.py) has a tensor above 1e-2.
 DEFAULT_EPS = 1e-5
 DEFAULT_TOL = 1e-6  # a tensor passes when its rel_error is at most this
 ATOL = 1e-8  # ...or when no entry is off by more than this times max(1, |J|): round-off
