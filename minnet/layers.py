@@ -16,7 +16,7 @@ class Layer:
 
     The class attributes below are optional hints for the gradient checker; a layer of your
     own works without them (the checker then finds corners and recomputes copy by copy).
-    Dense also offers `nudged`, a cheap output under a one-entry change of W or b.
+    Dense also offers `nudged` and `nudged_along`: cheap outputs when W or b moves a little.
     """
 
     kink: float | None = None  # input value where forward has a corner (ReLU: 0.0)
@@ -120,6 +120,16 @@ class Dense(Layer):
         else:
             y[k, :, index] += delta[:, None]
         return y
+
+    def nudged_along(self, x: np.ndarray, name: str, directions: np.ndarray,
+                     eps: float) -> np.ndarray:
+        """Outputs (2K, N, out) with params[name] moved by +eps u_k (first K), then by -eps u_k.
+
+        Linear again: moving W by eps U moves y by eps x U, so one product serves both signs.
+        """
+        y = x @ self.params["W"] + self.params["b"]
+        d = eps * (x @ directions if name == "W" else directions[:, None, :])
+        return np.concatenate([y + d, y - d])
 
     def config(self) -> dict:
         return {"in_features": self.in_features, "out_features": self.out_features,

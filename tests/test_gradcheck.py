@@ -120,10 +120,12 @@ def test_other_modes_pass_correct_networks_and_catch_bugs(mode):
         assert not check(model, X, y, mode=mode).passed, bug.name
 
 
-def test_fast_path_gives_the_generic_paths_verdicts():
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_fast_path_gives_the_generic_paths_verdicts(mode):
     cases = [random_net(seed) for seed in range(30)] + [b.build(0) for b in BUGS]
     for model, X, y in cases:
-        fast, slow = check(model, X, y, fast=True), check(model, X, y, fast=False)
+        fast = check(model, X, y, mode=mode, fast=True)
+        slow = check(model, X, y, mode=mode, fast=False)
         assert [c.passed for c in fast.params] == [c.passed for c in slow.params]
         assert [s.layer_index for s in fast.suspects] == [s.layer_index for s in slow.suspects]
         assert [c.kinks for c in fast.params] == [c.kinks for c in slow.params]

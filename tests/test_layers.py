@@ -350,3 +350,24 @@ def test_frozen_dropout_draws_a_new_mask_when_the_input_shape_changes():
     assert layer.forward(np.ones((2, 5))).shape == (2, 5) and layer.mask.shape == (2, 5)
     mask = layer.mask.copy()
     assert np.array_equal(layer.forward(np.ones((7, 2, 5))), np.broadcast_to(mask, (7, 2, 5)))
+
+
+@pytest.mark.parametrize("name", ["W", "b"])
+def test_dense_nudged_outputs_equal_forward_with_the_parameter_moved(name):
+    rng = np.random.default_rng(0)
+    layer, x = mn.Dense(4, 3, seed=0), rng.standard_normal((5, 4))
+    p = layer.params[name]
+    index, delta = np.array([0, p.size - 1, 2]), np.array([1e-3, -2e-3, 0.5])
+    got = layer.nudged(x, name, index, delta)
+    for k in range(3):
+        moved = p.copy()
+        moved.flat[index[k]] += delta[k]
+        W, b = (moved, layer.params["b"]) if name == "W" else (layer.params["W"], moved)
+        assert_allclose(got[k], x @ W + b, rtol=1e-12, atol=1e-12)
+    directions = rng.standard_normal((2, *p.shape))
+    along = layer.nudged_along(x, name, directions, 1e-2)
+    for k, (u, sign) in enumerate([(directions[0], 1), (directions[1], 1),
+                                   (directions[0], -1), (directions[1], -1)]):
+        moved = p + sign * 1e-2 * u
+        W, b = (moved, layer.params["b"]) if name == "W" else (layer.params["W"], moved)
+        assert_allclose(along[k], x @ W + b, rtol=1e-12, atol=1e-12)
