@@ -283,6 +283,7 @@ def check_layer(layer, x: np.ndarray, y: np.ndarray | None = None, eps: float = 
 
 def _check_one(layer, x, y, eps, mode, seed, tol, index, fast) -> LayerCheck:
     with Preserved([layer]):
+        layer.input_grad = True  # alone, its input gradient is what we check
         params = getattr(layer, "params", {})
         if any(p.dtype != np.float64 for p in params.values()):
             layer = copy.deepcopy(layer)  # checked in float64, on a copy

@@ -23,6 +23,7 @@ class Layer:
     smooth: bool = False  # forward is differentiable everywhere (no corner anywhere)
     frozen: bool = False  # a frozen layer draws no new randomness and updates no state
     stackable: bool = False  # forward accepts a stack (K, N, F) of K batches at once
+    input_grad: bool = True  # False: backward may skip dL/dx (no layer below needs it)
 
     def __init__(self) -> None:
         self.params: dict[str, np.ndarray] = {}
@@ -71,7 +72,7 @@ class Dense(Layer):
     """Fully connected layer: y = x W + b.
 
     forward:  x (N, in) -> y (N, out);  W (in, out), b (out,)
-    backward: dW = xᵀ dy,  db = Σₙ dy,  dx = dy Wᵀ
+    backward: dW = xᵀ dy,  db = Σₙ dy,  dx = dy Wᵀ  (None when input_grad is False)
     init: "he" draws W ~ N(0, 2/in) (for ReLU), "xavier" W ~ N(0, 2/(in+out)) (for tanh, sigmoid).
     """
 
@@ -104,7 +105,7 @@ class Dense(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         self.grads["W"] = self.x.T @ dout
         self.grads["b"] = dout.sum(axis=0)
-        return dout @ self.params["W"].T
+        return dout @ self.params["W"].T if self.input_grad else None
 
     def nudged(self, x: np.ndarray, name: str, index: np.ndarray, delta: np.ndarray) -> np.ndarray:
         """Outputs (K, N, out) when entry index[k] of params[name] moves by delta[k].
@@ -165,7 +166,7 @@ class ReLU(Activation):
         return np.maximum(x, 0)
 
     def df(self, x, y):
-        return (x > 0).astype(x.dtype)
+        return x > 0
 
 
 class LeakyReLU(Activation):

@@ -48,15 +48,17 @@ class SoftmaxCE(Loss):
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
         self.check_target(y, *scores.shape)
-        logp = log_softmax(scores)
-        self.probs, self.y = np.exp(logp), y
-        return float(-logp[np.arange(len(y)), y].mean())
+        shifted = scores - scores.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=1, keepdims=True)
+        self.probs, self.y = e / total, y
+        return float(np.mean(np.log(total[:, 0]) - shifted[np.arange(len(y)), y]))
 
     def backward(self) -> np.ndarray:
         n = len(self.y)
-        d = self.probs.copy()
-        d[np.arange(n), self.y] -= 1
-        return d / n
+        d = self.probs / n
+        d[np.arange(n), self.y] -= 1 / n
+        return d
 
     def values(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
         return -log_softmax(scores)[..., np.arange(len(y)), y].mean(axis=-1)

@@ -50,6 +50,8 @@ class Model:
         if isinstance(l2, bool) or not np.isfinite(l2) or l2 < 0:
             raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
         self.layers, self.loss, self.l2 = layers, loss, float(l2)
+        if layers:
+            layers[0].input_grad = False  # dL/dX is never used: skip a third of the backward
         self.n_inputs, self.n_outputs = _check_widths(layers)
 
     # ---- the computation -------------------------------------------------------------
