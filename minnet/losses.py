@@ -52,7 +52,7 @@ class SoftmaxCE(Loss):
         e = np.exp(shifted)
         total = e.sum(axis=1, keepdims=True)
         self.probs, self.y = e / total, y
-        return float(np.mean(np.log(total[:, 0]) - shifted[np.arange(len(y)), y]))
+        return float((np.log(total[:, 0]) - shifted[np.arange(len(y)), y]).sum()) / len(y)
 
     def backward(self) -> np.ndarray:
         n = len(self.y)
@@ -66,7 +66,7 @@ class SoftmaxCE(Loss):
     def check_target(self, y: np.ndarray, n: int, width: int) -> None:
         super().check_target(y, n, width)
         y = np.asarray(y)
-        if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer):
+        if y.ndim != 1 or y.dtype.kind not in "iu":  # signed or unsigned integers
             raise TypeError(f"{self!r}: y must be a 1-D array of integer class labels, "
                             f"got dtype {y.dtype} and shape {y.shape} (try y.astype(int))")
         if len(y) and (y.min() < 0 or y.max() >= width):

@@ -66,7 +66,7 @@ def test_data_that_overflows_at_once_stops_at_the_first_step_with_the_model_unto
     before = model.get_flat_params()
     opt = Recorder(mn.Adam())
     with np.errstate(over="ignore", invalid="ignore"), \
-            pytest.raises(FloatingPointError, match=r"epoch 1, step 1: the loss or a gradient"):
+            pytest.raises(FloatingPointError, match=r"epoch 1, step 1: the loss is nan"):
         model.fit(X, y, epochs=3, batch_size=64, optimizer=opt, progress=False)
     assert opt.after_step == []
     assert_array_equal(model.get_flat_params(), before)
@@ -80,8 +80,7 @@ def test_an_infinite_loss_also_stops_training():
     # scores [1e308, -1e308]: -log softmax(s)[1] = 1e308 - (-1e308) = inf
     with np.errstate(over="ignore", invalid="ignore"):
         assert model.compute_loss(X, y) == np.inf
-        with pytest.raises(FloatingPointError, match=r"epoch 1, step 1: the loss or a gradient "
-                                                     r"is inf"):
+        with pytest.raises(FloatingPointError, match=r"epoch 1, step 1: the loss is inf"):
             model.fit(X, y, epochs=1, optimizer=mn.SGD(0.1), progress=False)
 
 
