@@ -100,7 +100,9 @@ class Dense(Layer):
             raise ValueError(f"{self!r} expects input of shape (N, {self.in_features}), "
                              f"got {x.shape}")
         self.x = x
-        return x @ self.params["W"] + self.params["b"]
+        flat = x.reshape(-1, self.in_features)  # a stack (K, N, in) as one product: faster
+        y = flat @ self.params["W"] + self.params["b"]
+        return y.reshape(*x.shape[:-1], self.out_features)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         self.grads["W"] = self.x.T @ dout
