@@ -353,7 +353,7 @@ class _Probe:
         k = self._chunk(li)
         for start in range(0, len(idx), k):
             part = idx[start:start + k]
-            out, both, delta = _nudged(layer, x, name, part, eps, self.fast)
+            out, both, delta = _nudged(layer, x, name, part, eps, self.fast, self.inputs[li + 1])
             J, bent = self._downstream(out, li + 1)
             J += self._penalty_change(layer, name, p.flat[both], delta)
             nums.append(_slopes(J, eps))
@@ -368,13 +368,14 @@ class _Probe:
         layer, x = self.layers[li], self.inputs[li]
         p = layer.params[name]
         if self.fast and hasattr(layer, "nudged_along"):
-            outs = layer.nudged_along(x, name, np.stack(dirs), eps)
+            outs = layer.nudged_along(x, name, np.stack(dirs), eps, base=self.inputs[li + 1])
         else:
             outs = np.stack([_moved_along(layer, p, sign * eps * u, x)
                              for sign in (1.0, -1.0) for u in dirs])
         J, bent = self._downstream(outs, li + 1)
-        J += [np.sum(self._penalty_change(layer, name, p, sign * eps * u))
-              for sign in (1.0, -1.0) for u in dirs]
+        if self.model.l2:
+            J += [np.sum(self._penalty_change(layer, name, p, sign * eps * u))
+                  for sign in (1.0, -1.0) for u in dirs]
         if bar is not None:
             bar.update(len(outs))
         k = len(dirs)
@@ -510,7 +511,7 @@ class _LayerProbe:
 
     def _param_entries(self, key, idx, eps):
         """Numeric dJ/dθ at flat entries idx of params[key], and their kink flags."""
-        outs, _, _ = _nudged(self.layer, self.x, key, idx, eps, self.fast)
+        outs, _, _ = _nudged(self.layer, self.x, key, idx, eps, self.fast, self.base_out)
         kinks = np.zeros(len(idx), dtype=bool) if _declared(self.layer) else \
             _bends(outs[:len(idx)], outs[len(idx):], self.base_out)
         return _slopes(self._score(outs), eps), kinks
@@ -522,15 +523,16 @@ class _LayerProbe:
         return False, self.rng.choice(size, min(size, LAYER_SAMPLES), replace=False)
 
 
-def _nudged(layer, x, name, idx, eps, fast):
+def _nudged(layer, x, name, idx, eps, fast, base):
     """Layer outputs with entry idx[k] of params[name] at +eps (first K copies), then -eps.
 
-    Returns the stack (2K, N, out), and the entries and steps it used.
+    `base` is the layer's output before any change. Returns the stack (2K, N, out), and the
+    entries and steps it used.
     """
     both = np.concatenate([idx, idx])
     delta = np.repeat([eps, -eps], len(idx))
     if fast and hasattr(layer, "nudged"):
-        return layer.nudged(x, name, both, delta), both, delta
+        return layer.nudged(x, name, both, delta, base=base), both, delta
     p = layer.params[name]
     return np.stack([_moved(layer, p, i, d, x) for i, d in zip(both, delta)]), both, delta
 
@@ -597,10 +599,9 @@ def _bends(plus, minus, base):
 
 
 def _direction(rng, shape):
-    """A random unit direction whose entries are all at least half the typical size."""
-    u = rng.uniform(0.5, 1.0, shape)
-    u[rng.random(shape) < 0.5] *= -1
-    return u / np.linalg.norm(u)
+    """A random unit direction with entries ±1/√n: every entry counts, none is tiny."""
+    signs = rng.integers(0, 2, shape, dtype=np.int8) * 2 - 1
+    return signs / np.sqrt(signs.size)
 
 
 # ---- verdicts and hints -----------------------------------------------------------------

@@ -109,13 +109,16 @@ class Dense(Layer):
         self.grads["b"] = dout.sum(axis=0)
         return dout @ self.params["W"].T if self.input_grad else None
 
-    def nudged(self, x: np.ndarray, name: str, index: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    def nudged(self, x: np.ndarray, name: str, index: np.ndarray, delta: np.ndarray,
+               base: np.ndarray | None = None) -> np.ndarray:
         """Outputs (K, N, out) when entry index[k] of params[name] moves by delta[k].
 
         y is linear in W and b: moving W[i, j] by d moves only column j of y, by d * x[:, i].
-        The gradient checker uses this to avoid recomputing x W for every entry.
+        The gradient checker uses this to avoid recomputing x W for every entry; `base` is
+        forward(x), when the caller has it already.
         """
-        y = np.repeat((x @ self.params["W"] + self.params["b"])[None], len(index), axis=0)
+        base = self.forward(x) if base is None else base
+        y = np.repeat(base[None], len(index), axis=0)
         k = np.arange(len(index))
         if name == "W":
             i, j = np.unravel_index(index, self.params["W"].shape)
@@ -124,13 +127,13 @@ class Dense(Layer):
             y[k, :, index] += delta[:, None]
         return y
 
-    def nudged_along(self, x: np.ndarray, name: str, directions: np.ndarray,
-                     eps: float) -> np.ndarray:
+    def nudged_along(self, x: np.ndarray, name: str, directions: np.ndarray, eps: float,
+                     base: np.ndarray | None = None) -> np.ndarray:
         """Outputs (2K, N, out) with params[name] moved by +eps u_k (first K), then by -eps u_k.
 
         Linear again: moving W by eps U moves y by eps x U, so one product serves both signs.
         """
-        y = x @ self.params["W"] + self.params["b"]
+        y = self.forward(x) if base is None else base
         d = eps * (x @ directions if name == "W" else directions[:, None, :])
         return np.concatenate([y + d, y - d])
 
