@@ -226,11 +226,11 @@ class GradientChecker:
             found.append(self._verdict(probe, li, name, g, g.ravel()[idx], num, kinks, idx,
                                        "full" if mode == "full" else "sample"))
         if "directional" in mode:
-            dirs = [_direction(rng, p.shape) for _ in range(self.directions)]
+            dirs = _directions(rng, self.directions, p.shape)
             num, kinks = probe.directions(li, name, dirs, bar=bar)
-            a = np.array([np.vdot(g, u) for u in dirs])
+            a = dirs.reshape(len(dirs), -1) @ g.ravel()
             kinks = self._second_look(a, num, kinks, probe, lambda w, eps:
-                                      probe.directions(li, name, [dirs[i] for i in w], eps=eps)[0])
+                                      probe.directions(li, name, dirs[w], eps=eps)[0])
             found.append(self._verdict(probe, li, name, g, a, num, kinks,
                                        np.arange(len(dirs)), "directional"))
         c = max((f[0] for f in found), key=lambda c: (not c.passed, c.rel_error))
@@ -363,12 +363,12 @@ class _Probe:
         return np.concatenate(nums), np.concatenate(kinks)
 
     def directions(self, li, name, dirs, eps=None, bar=None):
-        """Numeric directional derivatives dJ/dθ · u for each unit direction u."""
+        """Numeric directional derivatives dJ/dθ · u for each unit direction u in dirs (K, ...)."""
         eps = eps or self.eps
         layer, x = self.layers[li], self.inputs[li]
         p = layer.params[name]
         if self.fast and hasattr(layer, "nudged_along"):
-            outs = layer.nudged_along(x, name, np.stack(dirs), eps, base=self.inputs[li + 1])
+            outs = layer.nudged_along(x, name, dirs, eps, base=self.inputs[li + 1])
         else:
             outs = np.stack([_moved_along(layer, p, sign * eps * u, x)
                              for sign in (1.0, -1.0) for u in dirs])
@@ -598,10 +598,10 @@ def _bends(plus, minus, base):
     return ((d2 > BEND * d1) & (d2 > noise)).reshape(len(plus), -1).any(axis=1)
 
 
-def _direction(rng, shape):
-    """A random unit direction with entries ±1/√n: every entry counts, none is tiny."""
-    signs = rng.integers(0, 2, shape, dtype=np.int8) * 2 - 1
-    return signs / np.sqrt(signs.size)
+def _directions(rng, count, shape):
+    """`count` random unit directions (count, *shape), entries ±1/√n: none is tiny."""
+    signs = rng.integers(0, 2, (count, *shape), dtype=np.int8) * 2 - 1
+    return signs / np.sqrt(signs[0].size)
 
 
 # ---- verdicts and hints -----------------------------------------------------------------
