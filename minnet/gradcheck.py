@@ -32,7 +32,7 @@ FULL_LIMIT = 20_000  # "auto" checks every weight of a model with at most this m
 SAMPLES = 24  # "auto" above FULL_LIMIT: entries per tensor ...
 DIRECTIONS = 4  # ... and random directions per tensor
 LAYER_SAMPLES = 96  # entries per tensor when a layer too big for a full check is checked alone
-DEBUG_BATCH = 32  # samples checked by fit(debug=True)
+DEBUG_BATCH = 16  # samples checked by fit(debug=True)
 STACK_BUDGET = 2**17  # floats per stacked pass: K perturbed copies of the batch at once
 PROGRESS_FROM = 20_000  # perturbed passes from which a check shows a progress bar
 BEND = 0.1  # second difference / first difference above this: an output has a corner
