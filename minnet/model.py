@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import zipfile
@@ -199,7 +200,7 @@ class Model:
         scores = self.forward(X)
         loss = self.loss.forward(scores, y) + self.penalty()
         self.backward()
-        if not np.isfinite(loss):
+        if not math.isfinite(loss):
             raise FloatingPointError(
                 f"training diverged at epoch {epoch + 1}, step {step + 1}: the loss is {loss}; "
                 f"the parameters are kept from the last finite step (try a smaller learning "
