@@ -239,13 +239,12 @@ class GradientChecker:
         return c, np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found])
 
     def _second_look(self, a, n, kinks, probe, slopes_at):
-        return second_look(a, n, kinks, self.tol, ATOL * max(1, abs(probe.J0)), self.eps,
-                           slopes_at)
+        return second_look(a, n, kinks, self.tol, probe.atol, self.eps, slopes_at)
 
     def _verdict(self, probe, li, name, g, a, n, kinks, idx, mode):
         """ParamCheck of one tensor, with the (analytic, numeric) pairs it compared."""
         layer = probe.layers[li]
-        c = judge(a, n, kinks, idx, g, self.tol, ATOL * max(1, abs(probe.J0)),
+        c = judge(a, n, kinks, idx, g, self.tol, probe.atol,
                   (li, type(layer).__name__, name), mode, probe.n,
                   probe.accumulated.get((li, name)))
         keep = ~kinks
@@ -306,6 +305,7 @@ class _Probe:
                 layer.freeze()
         self.P0 = model.penalty()
         self.inputs, self.J0 = self._pass()
+        self.atol = _round_off(self.J0)
         self.grads = self._backward()
         inputs2, self.J1 = self._pass()
         self.accumulated = _compare_grads(self.grads, self._backward())
@@ -457,7 +457,7 @@ class _LayerProbe:
 
     def check(self, mode, tol, index) -> LayerCheck:
         name = type(self.layer).__name__
-        atol = ATOL * max(1, abs(self.J0))
+        atol = _round_off(self.J0)
         if self.dx.shape != self.x.shape:
             inp = _shape_mismatch(index, name, "input", self.x.shape, self.dx.shape)
         else:
@@ -625,6 +625,11 @@ def second_look(a, n, kinks, tol, atol, eps, slopes_at):
     kinks = kinks.copy()
     kinks[off[_agree(a[off], slopes_at(off, eps / SECOND_LOOK), tol, atol)]] = True
     return kinks
+
+
+def _round_off(J) -> float:
+    """The absolute error below which two slopes of J count as equal: ATOL * max(1, |J|)."""
+    return ATOL * max(1, abs(J))
 
 
 def _agree(a, n, tol, atol):
