@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from . import params as P
 from ._progress import tqdm
 from .layers import Dense
 
@@ -393,11 +394,7 @@ class _Probe:
                 flags |= _bends(out[:half], out[half:], base_out)
             bent |= np.concatenate([flags, flags])
             h = out
-        if self.fast and hasattr(self.loss, "values"):
-            J = self.loss.values(h, self.y)
-        else:
-            J = np.array([self.loss.forward(s, self.y) for s in h])
-        return J + self.P0, bent
+        return _loss_stack(self.loss, h, self.y, self.fast) + self.P0, bent
 
     def _penalty_change(self, layer, name, w, d):
         """Exact change of 0.5 * l2 * Σ W² when entries w of a Dense W move by d."""
@@ -450,9 +447,7 @@ class _LayerProbe:
     def _stack(self, xs):
         """Layer outputs (or loss values) for a stack of inputs (K, N, F)."""
         if self.is_loss:
-            if self.fast and hasattr(self.layer, "values"):
-                return self.layer.values(xs, self.y)
-            return np.array([self.layer.forward(s, self.y) for s in xs])
+            return _loss_stack(self.layer, xs, self.y, self.fast)
         return _forward_stack(self.layer, xs, self.fast)
 
     def check(self, mode, tol, index) -> LayerCheck:
@@ -568,6 +563,13 @@ def _forward_stack(layer, h, fast):
     if fast and getattr(layer, "stackable", False):
         return layer.forward(h)
     return np.stack([layer.forward(hk) for hk in h])
+
+
+def _loss_stack(loss, scores, y, fast):
+    """Loss values (K,) for a stack of scores (K, N, C): one call to `values` when it exists."""
+    if fast and hasattr(loss, "values"):
+        return loss.values(scores, y)
+    return np.array([loss.forward(s, y) for s in scores])
 
 
 def _crosses(layer, plus, minus, base):
@@ -923,26 +925,24 @@ def eps_sweep(model, X: np.ndarray, y: np.ndarray, eps_values=None,
     with Preserved(model.layers + [model.loss]):
         ref = copy.deepcopy(model).astype(np.float64)
         probe = _Probe(ref, *ref._check_data(X, y), DEFAULT_EPS, fast=True)
-        g = np.concatenate([probe.grads[i][k].ravel() for i, layer in enumerate(ref.layers)
-                            for k in layer.params])
+        g = P.flatten([g for grads in probe.grads for g in grads.values()])
         picks = np.random.default_rng(seed).choice(g.size, min(entries, g.size), replace=False)
         out = {"eps": eps_values, "default": DEFAULT_EPS}
         for dtype in dtypes:
             m = copy.deepcopy(ref).astype(dtype)
             Xd = np.asarray(X, dtype=dtype)
-            theta = m.parameters()
+            entries_of = [P.locate(m.slots(), i) for i in picks]
             errors = []
             for eps in eps_values:
-                num = np.array([_slope(m, Xd, y, theta, i, eps) for i in picks])
+                num = np.array([_slope(m, Xd, y, slot, entry, eps) for slot, entry in entries_of])
                 errors.append(_rel_error(g[picks], num))
             out[np.dtype(dtype).name] = np.array(errors)
     return out
 
 
-def _slope(model, X, y, theta, flat_index, eps) -> float:
+def _slope(model, X, y, slot, entry, eps) -> float:
     """Centered difference in the model's own dtype, over the step actually taken."""
-    slot, entry = _locate_in(theta, flat_index)
-    p = theta[slot]
+    p = model.layers[slot.layer_index].params[slot.param]
     old = p[entry]
     try:
         p[entry] = old + p.dtype.type(eps)
@@ -952,11 +952,3 @@ def _slope(model, X, y, theta, flat_index, eps) -> float:
     finally:
         p[entry] = old
     return (J_up - J_down) / (float(up) - float(down)) if up != down else 0.0
-
-
-def _locate_in(arrays, flat_index):
-    for i, a in enumerate(arrays):
-        if flat_index < a.size:
-            return i, np.unravel_index(flat_index, a.shape)
-        flat_index -= a.size
-    raise IndexError(flat_index)

@@ -48,11 +48,9 @@ class SoftmaxCE(Loss):
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
         self.check_target(y, *scores.shape)
-        shifted = scores - scores.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        total = e.sum(axis=1, keepdims=True)
-        self.probs, self.y = e / total, y
-        return float((np.log(total[:, 0]) - shifted[np.arange(len(y)), y]).sum()) / len(y)
+        logp = log_softmax(scores)
+        self.probs, self.y = np.exp(logp), y
+        return float(-logp[np.arange(len(y)), y].sum()) / len(y)
 
     def backward(self) -> np.ndarray:
         n = len(self.y)
