@@ -8,7 +8,9 @@ from .gradcheck import (
     GradientCheckError,
     LayerCheck,
     ParamCheck,
+    check_function,
     check_layer,
+    numeric_gradient,
 )
 from .layers import (
     Activation,
@@ -31,5 +33,5 @@ __all__ = [
     "Activation", "Adam", "BatchNorm", "CheckReport", "Dense", "Dropout", "GradientCheckError",
     "GradientChecker", "History", "Layer", "LayerCheck", "LeakyReLU", "Loss", "MSE", "Model",
     "Momentum", "Optimizer", "ParamCheck", "ReLU", "SGD", "Sigmoid", "SigmoidBCE", "SoftmaxCE",
-    "Tanh", "check_layer", "datasets",
+    "Tanh", "check_function", "check_layer", "datasets", "numeric_gradient",
 ]

@@ -51,7 +51,7 @@ class Model:
         if isinstance(l2, bool) or not np.isfinite(l2) or l2 < 0:
             raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
         self.layers, self.loss, self.l2 = layers, loss, float(l2)
-        if layers:
+        if layers and _backward_is_ours(layers[0]):
             layers[0].input_grad = False  # dL/dX is never used: skip a third of the backward
         self.n_inputs, self.n_outputs = _check_widths(layers)
 
@@ -363,6 +363,12 @@ class Model:
     def __repr__(self) -> str:
         body = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Model([\n{body}\n], loss={self.loss!r}, l2={self.l2})"
+
+
+def _backward_is_ours(layer) -> bool:
+    """Only minnet's own backward honours input_grad; a user's may need super()'s dx."""
+    writer = next((c for c in type(layer).__mro__ if "backward" in vars(c)), object)
+    return writer.__module__.split(".")[0] == "minnet"
 
 
 def _check_widths(layers) -> tuple[int | None, int | None]:

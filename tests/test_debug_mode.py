@@ -6,6 +6,7 @@ from planted import DenseTimes2
 
 import minnet as mn
 from minnet import gradcheck
+from minnet.gradcheck.probe import ModelProbe
 
 
 def model_and_data(first=mn.Dense):
@@ -40,14 +41,15 @@ def test_debug_checks_once_before_the_first_step_and_never_during_training(calls
     model.fit(X, y, epochs=3, batch_size=10, progress=False, debug=True)
     assert calls[0] == "check" and calls.count("check") == 1
     assert calls[1:] == ["step"] * 30
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "gradient check passed" in err
-    assert f"on {gradcheck.DEBUG_BATCH} samples" in err
+    out = capsys.readouterr()
+    assert out.out.count("\n") == 1 and "gradient check passed" in out.out
+    assert f"on {gradcheck.DEBUG_BATCH} samples" in out.out
+    assert out.err == ""  # Jupyter shows stderr as an error box: good news goes to stdout
 
 
 def test_without_debug_no_checking_code_runs(calls, monkeypatch):
     probes = []
-    monkeypatch.setattr(gradcheck._Probe, "__init__",
+    monkeypatch.setattr(ModelProbe, "__init__",
                         lambda self, *a: probes.append(a) or pytest.fail("checked"))
     model, X, y = model_and_data()
     model.fit(X, y, epochs=2, batch_size=10, progress=False)

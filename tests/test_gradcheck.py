@@ -9,6 +9,8 @@ from randnets import random_net
 
 import minnet as mn
 from minnet import gradcheck
+from minnet.gradcheck.checker import _directions
+from minnet.gradcheck.probe import ModelProbe
 from minnet.testing import assert_gradients_ok
 
 
@@ -178,12 +180,12 @@ def test_auto_mode_is_full_for_small_models_and_sampled_above_the_limit():
 def test_directions_have_no_tiny_components():
     rng = np.random.default_rng(0)
     for shape in [(3,), (5, 7), (64, 10)]:
-        for u in np.abs(gradcheck._directions(rng, 3, shape)):
+        for u in np.abs(_directions(rng, 3, shape)):
             assert np.linalg.norm(u) == pytest.approx(1.0)
             assert u.min() >= 0.5 * u.max()
 
 
-def test_kinks_are_counted_and_kept_out_of_the_verdict():
+def test_kinks_are_counted_and_compared_one_sided():
     """Bias 0 and a dead input row put a ReLU input exactly on its corner at x = 0."""
     model = mn.Model([mn.Dense(3, 4, seed=0), mn.ReLU(), mn.Dense(4, 2, seed=1)],
                      loss=mn.SoftmaxCE())
@@ -191,17 +193,25 @@ def test_kinks_are_counted_and_kept_out_of_the_verdict():
     X[0] = 0.0
     report = check(model, X, np.array([0, 1, 0, 1, 0, 1]))
     b = report.params[1]
-    assert b.kinks > 0 and report.passed
-    # and the kink is real: there the centered difference is off by half the one-sided slope
-    num, kinks = _numeric_bias(model, X)
-    assert kinks.all()
+    assert b.kinks == 4 and b.checked == 4 and report.passed
+    # the kink is real: there the centered difference is off, the flat side's slope is not
+    pairs = _bias_pairs(model, X, gradcheck.DEFAULT_EPS)
+    assert pairs.kinks.all()
+    assert np.abs(pairs.slopes - b_true(model, X)).min() > 1e-3
 
 
-def _numeric_bias(model, X):
+def _bias_pairs(model, X, eps):
     y = np.array([0, 1, 0, 1, 0, 1])
     with gradcheck.Preserved(model.layers + [model.loss]):
-        probe = gradcheck._Probe(model, X, y, gradcheck.DEFAULT_EPS, fast=True)
+        probe = ModelProbe(model, X, y, eps, fast=True)
         return probe.entries(0, "b", np.arange(4))
+
+
+def b_true(model, X):
+    """db of layer 0 by backprop, ReLU'(0) = 0: the slope on the flat side of the corner."""
+    model.compute_loss(X, np.array([0, 1, 0, 1, 0, 1]))
+    model.backward()
+    return model.layers[0].grads["b"].copy()
 
 
 class HomemadeReLU(mn.Layer):
@@ -328,31 +338,51 @@ def test_check_layer_leaves_the_layer_as_it_was():
     assert np.array_equal(layer.mask, mask) and not layer.frozen
 
 
-class NoisyLayer(mn.Layer):
-    """Adds fresh noise on every call and has no freeze(): the loss is not a function of θ."""
+SHARED_RNG = np.random.default_rng(0)  # not the layer's own: the checker cannot rewind it
 
-    def __init__(self):
-        super().__init__()
-        self.rng = np.random.default_rng(0)
+
+class NoisyLayer(mn.Layer):
+    """Adds fresh noise on every call from a Generator it does not own: not a function of θ."""
 
     def forward(self, x):
-        return x + 1e-3 * self.rng.standard_normal(x.shape)
+        return x + 1e-3 * SHARED_RNG.standard_normal(x.shape)
 
     def backward(self, dout):
         return dout
 
-    def freeze(self, frozen=True):
-        pass
 
-
-def test_nondeterminism_is_reported_with_its_layer():
+def test_nondeterminism_is_reported_with_its_layer_and_nothing_else():
     model = mn.Model([mn.Dense(5, 4, seed=0), NoisyLayer(), mn.Dense(4, 3, seed=1)],
                      loss=mn.SoftmaxCE())
     X = np.random.default_rng(0).standard_normal((8, 5))
     report = check(model, X, np.arange(8) % 3)
-    assert not report.passed
+    assert not report.passed and report.suspects == []
     problem = " ".join(report.problems)
     assert "nondeterminism" in problem and "layer 1 (NoisyLayer" in problem
+    assert "accumulating" not in str(report)
+
+
+class StudentDropout(mn.Layer):
+    """Draws a fresh mask from np.random's global state on every call, as students write it."""
+
+    def forward(self, x):
+        self.mask = (np.random.rand(*x.shape) > 0.5) / 0.5
+        return x * self.mask
+
+    def backward(self, dout):
+        return dout * self.mask
+
+
+def test_randomness_from_np_random_and_own_generators_is_rewound():
+    model = mn.Model([mn.Dense(5, 4, seed=0), StudentDropout(), mn.Dense(4, 3, seed=1)],
+                     loss=mn.SoftmaxCE())
+    X = np.random.default_rng(0).standard_normal((8, 5))
+    state = np.random.get_state()[1].copy()
+    report = check(model, X, np.arange(8) % 3)
+    assert report.passed and not report.problems, str(report)
+    assert np.array_equal(np.random.get_state()[1], state)  # np.random is put back too
+    lone = mn.check_layer(StudentDropout(), X)
+    assert lone.passed and lone.input.checked == X.size
 
 
 def test_accumulating_gradients_are_reported():
@@ -436,7 +466,7 @@ def test_report_table_says_where_and_what():
     model, X, y = mlp(act=ReLUInvertedMask, init="he")(0)
     text = str(check(model, X, y))
     for words in ["Gradient check FAILED", "rel_error", "worst at", "analytic", "numeric",
-                  "kinks", "Suspects", "layer 1 ReLUInvertedMask", "inverted mask",
+                  "kinks", "Suspects", "layer 1 (ReLUInvertedMask)", "inverted mask",
                   "What to do"]:
         assert words in text, words
 
@@ -498,7 +528,7 @@ def test_a_smooth_undeclared_layer_gets_no_false_kinks():
     assert report.passed and sum(c.kinks for c in report.params) == 0
 
 
-def test_a_corner_barely_crossed_is_caught_by_the_second_look(monkeypatch):
+def test_a_corner_barely_crossed_is_caught_by_the_second_look():
     """z = 0.95 eps: ±eps crosses the corner of an undeclared ReLU, but only just."""
     eps = gradcheck.DEFAULT_EPS
     first = mn.Dense(1, 2, seed=0)
@@ -507,9 +537,7 @@ def test_a_corner_barely_crossed_is_caught_by_the_second_look(monkeypatch):
     model = mn.Model([first, HomemadeReLU(), mn.Dense(2, 2, seed=1)], loss=mn.SoftmaxCE())
     X, y = np.array([[0.0], [1.0]]), np.array([0, 1])
     report = check(model, X, y)
-    assert report.passed and report.params[1].kinks == 1
-    monkeypatch.setattr(gradcheck, "SECOND_LOOK", 1)  # no smaller step: the corner shows
-    assert not check(model, X, y).passed
+    assert report.passed and report.params[1].kinks == 1 and report.params[1].checked == 2
 
 
 @pytest.mark.parametrize("start", [0, 40])
@@ -521,15 +549,30 @@ def test_random_networks_with_a_homemade_relu_pass(start):
         assert check(model, X, y, mode="full").passed, seed
 
 
-def test_a_tensor_whose_entries_are_all_kinks_is_passed_with_a_warning():
+def test_a_tensor_whose_entries_are_all_kinks_is_compared_one_sided():
     """Zero biases and a blank input row: every bias entry of the first layer sits on x = 0."""
     model = mn.Model([mn.Dense(3, 2, seed=0), mn.ReLU(), mn.Dense(2, 2, seed=1)],
                      loss=mn.SoftmaxCE())
     report = check(model, np.zeros((4, 3)), np.array([0, 1, 0, 1]))
     b = report.params[1]
-    assert (b.checked, b.kinks, b.passed) == (0, 2, True)
-    assert report.passed and "layer 0 b: every entry checked straddles a kink" in report.warnings[0]
-    assert "warning: layer 0 b" in str(report) and "none checked" in str(report)
+    assert (b.checked, b.kinks, b.passed) == (2, 2, True) and report.passed
+
+
+class HalfReLU(mn.ReLU):
+    """A ReLU that takes slope 0.5 at the corner: between the two sides, matching neither."""
+
+    def df(self, x, y):
+        return np.where(x == 0, 0.5, x > 0)
+
+
+def test_nothing_compared_is_inconclusive_never_passed():
+    """At an exact corner a wrong slope matches neither side: nothing can be compared there."""
+    model = mn.Model([mn.Dense(3, 2, seed=0), HalfReLU(), mn.Dense(2, 2, seed=1)],
+                     loss=mn.SoftmaxCE())
+    report = check(model, np.zeros((4, 3)), np.array([0, 0, 0, 0]))
+    b = report.params[1]
+    assert (b.checked, b.passed, b.status) == (0, False, "inconclusive")
+    assert not report.passed and "inconclusive" in str(report)
 
 
 def test_a_lone_layer_check_does_not_talk_about_layer_0():

@@ -1,0 +1,39 @@
+"""Gradient checking: compare backprop with centered differences and say where it is wrong.
+
+Read in this order:
+    numeric.py   the textbook algorithm on one screen (numeric_gradient, rel_error,
+                 check_function): the reference every faster path here equals
+    verdicts.py  agree or not, per tensor, and the pattern of a wrong gradient (hints)
+    report.py    ParamCheck, LayerCheck, CheckReport: what a check found, as tables
+    calls.py     calling a user's layer safely: copies, rewound randomness, proven shortcuts
+    kinks.py     perturbations that straddle a corner (ReLU at 0) are left out
+    probe.py     J under perturbations, for a whole model or one layer
+    checker.py   GradientChecker and check_layer: verdicts, then the layers to blame
+    restore.py   the model is put back bit for bit, whether the check returns or raises
+    sweep.py     error against eps: the V;   debug.py   fit(debug=True)
+"""
+
+from .calls import trusted
+from .checker import (
+    DIRECTIONS,
+    FULL_LIMIT,
+    LAYER_SAMPLES,
+    MODES,
+    SAMPLES,
+    GradientChecker,
+    check_layer,
+)
+from .debug import DEBUG_BATCH, debug_check, debug_requested
+from .numeric import DEFAULT_EPS, DEFAULT_TOL, check_function, numeric_gradient, rel_error
+from .report import CheckReport, FunctionCheck, GradientCheckError, LayerCheck, ParamCheck
+from .restore import Preserved
+from .sweep import eps_sweep
+from .verdicts import ATOL, SECOND_LOOK, compare, pattern
+
+__all__ = [
+    "ATOL", "DEBUG_BATCH", "DEFAULT_EPS", "DEFAULT_TOL", "DIRECTIONS", "FULL_LIMIT",
+    "LAYER_SAMPLES", "MODES", "SAMPLES", "SECOND_LOOK", "CheckReport", "FunctionCheck",
+    "GradientCheckError", "GradientChecker", "LayerCheck", "ParamCheck", "Preserved",
+    "check_function", "check_layer", "compare", "debug_check", "debug_requested", "eps_sweep",
+    "numeric_gradient", "pattern", "rel_error", "trusted",
+]

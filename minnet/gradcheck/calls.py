@@ -1,0 +1,217 @@
+"""How the checker calls a layer (or the loss): safely, repeatably, and fast only when proven.
+
+Three things make a student's layer safe to call again and again:
+  copies      its input, its upstream gradient and its output are copies, so an in-place
+              `x[x < 0] = 0` or a reused output buffer cannot change what the checker keeps;
+  rewinding   np.random's global state and the layer's own Generators are put back before
+              every forward, so a mask drawn from np.random is the same on every call;
+  shortcuts   a hint (stackable, nudged, nudged_along, a loss's values) is used only if the
+              class that declares it also wrote the forward (a subclass that overrides forward
+              or f does not inherit it), and only after it matched plain calls on this batch.
+minnet's own classes are called directly: they neither alias nor draw from np.random.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+BEHAVIOUR = ("forward", "f")  # what a hint describes: a subclass overriding these loses it
+STEP = 1e-3  # how far a verification moves an input or a weight
+
+
+def is_own(obj) -> bool:
+    """Is this one of minnet's own classes (not a user's subclass)?"""
+    return type(obj).__module__.split(".")[0] == "minnet"
+
+
+def trusted(obj, hint: str) -> bool:
+    """Was `hint` declared by the class that wrote obj's forward (or by one of its bases)?"""
+    owner = _definer(type(obj), hint)
+    if owner is None:
+        return False
+    for name in BEHAVIOUR:
+        writer = _definer(type(obj), name)
+        if writer is not None and not issubclass(owner, writer) \
+                and not (_minnet(owner) and _minnet(writer)):
+            return False
+    return True
+
+
+def _definer(cls, name):
+    return next((c for c in cls.__mro__ if name in vars(c)), None)
+
+
+def _minnet(cls) -> bool:
+    return cls.__module__.split(".")[0] == "minnet"
+
+
+class Randomness:
+    """np.random's global state and an object's own Generators, saved once, rewound at will."""
+
+    def __init__(self, obj) -> None:
+        self.obj = obj
+        self.saved = None
+
+    def rewind(self) -> None:
+        if self.saved is None:
+            self.saved = (np.random.get_state(),
+                          [(g, _state(g)) for g in _generators(self.obj)])
+            return
+        np.random.set_state(self.saved[0])
+        for g, state in self.saved[1]:
+            _set_state(g, state)
+
+
+def _generators(obj):
+    found = []
+    for v in vars(obj).values():
+        items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else [v]
+        found += [g for g in items if isinstance(g, (np.random.Generator,
+                                                     np.random.RandomState))]
+    return found
+
+
+def _state(g):
+    return g.bit_generator.state if isinstance(g, np.random.Generator) else g.get_state()
+
+
+def _set_state(g, state) -> None:
+    if isinstance(g, np.random.Generator):
+        g.bit_generator.state = state
+    else:
+        g.set_state(state)
+
+
+class Calls:
+    """forward, stacked forward and nudged outputs of one layer (or values of the loss)."""
+
+    def __init__(self, obj, fast: bool, is_loss: bool = False, y=None) -> None:
+        self.obj, self.fast, self.is_loss, self.y = obj, fast, is_loss, y
+        self.own = is_own(obj)
+        self.random = Randomness(obj)
+        self.proven: dict[tuple, bool] = {}  # (shortcut, param) -> matched plain calls
+
+    def forward(self, x: np.ndarray):
+        """One plain call: an output array, or the loss value as a float."""
+        if self.own:
+            return self._call(x)
+        self.random.rewind()
+        out = self._call(x.copy())
+        return out if self.is_loss else np.array(out, copy=True)
+
+    def _call(self, x):
+        return float(self.obj.forward(x, self.y)) if self.is_loss else self.obj.forward(x)
+
+    def backward(self, dout):
+        """backward(dout) on a copy of dout (a layer may modify it in place)."""
+        if self.is_loss:
+            return self.obj.backward()
+        return self.obj.backward(dout if self.own else dout.copy())
+
+    # ---- many copies at once --------------------------------------------------------------
+
+    def stack(self, xs: np.ndarray) -> np.ndarray:
+        """Outputs (K, ...) for inputs xs (K, ...), or loss values (K,)."""
+        if self._proven("stack", None, lambda: self._stack_matches(xs[0])):
+            return self._stacked(xs)
+        return self._one_by_one(xs)
+
+    def _stacked(self, xs):
+        if not self.own:
+            self.random.rewind()
+            xs = xs.copy()
+        if self.is_loss:
+            return np.asarray(self.obj.values(xs, self.y), dtype=np.float64)
+        return self.obj.forward(xs)
+
+    def _one_by_one(self, xs):
+        outs = [self.forward(x) for x in xs]
+        return np.array(outs) if self.is_loss else np.stack(outs)
+
+    def _stack_matches(self, x) -> bool:
+        hint = "values" if self.is_loss else "stackable"
+        if not (trusted(self.obj, hint) and (self.is_loss or getattr(self.obj, hint))):
+            return False
+        two = np.stack([x, x + STEP * (1 + np.abs(x)) * _signs(x.shape)])
+        return _same(self._stacked(two), self._one_by_one(two))
+
+    # ---- outputs with one parameter moved ---------------------------------------------------
+
+    def nudged(self, x, name, idx, delta, base) -> np.ndarray:
+        """Outputs (K, ...) with entry idx[k] of params[name] moved by delta[k]."""
+        if self._proven("nudged", name, lambda: self._nudged_matches(x, name, base)):
+            return self.obj.nudged(x, name, idx, delta, base=base)
+        p = self.obj.params[name]
+        return np.stack([self.moved(p, i, d, x) for i, d in zip(idx, delta)])
+
+    def along(self, x, name, dirs, eps, base) -> np.ndarray:
+        """Outputs (2K, ...) with params[name] moved by +eps u_k (first K), then by -eps u_k."""
+        if self._proven("along", name, lambda: self._along_matches(x, name, base)):
+            return self.obj.nudged_along(x, name, dirs, eps, base=base)
+        p = self.obj.params[name]
+        return np.stack([self.moved_along(p, sign * eps * u, x)
+                         for sign in (1.0, -1.0) for u in dirs])
+
+    def _nudged_matches(self, x, name, base) -> bool:
+        if not trusted(self.obj, "nudged"):
+            return False
+        p = self.obj.params[name]
+        idx = np.random.default_rng(0).choice(p.size, min(3, p.size), replace=False)
+        idx, delta = np.concatenate([idx, idx]), np.repeat([STEP, -STEP], len(idx))
+        fast = self.obj.nudged(x, name, idx, delta, base=base)
+        plain = np.stack([self.moved(p, i, d, x) for i, d in zip(idx, delta)])
+        return _same(fast - base, plain - base, scale=np.abs(base).max(initial=1))
+
+    def _along_matches(self, x, name, base) -> bool:
+        if not trusted(self.obj, "nudged_along"):
+            return False
+        p = self.obj.params[name]
+        u = np.random.default_rng(0).standard_normal((1, *p.shape))
+        fast = self.obj.nudged_along(x, name, u, STEP, base=base)
+        plain = np.stack([self.moved_along(p, s * STEP * u[0], x) for s in (1.0, -1.0)])
+        return _same(fast - base, plain - base, scale=np.abs(base).max(initial=1))
+
+    def moved(self, p, i, d, x):
+        """forward(x) with entry p.flat[i] moved by d, then put back exactly."""
+        old = p.flat[i]
+        try:
+            p.flat[i] = old + d
+            return self.forward(x)
+        finally:
+            p.flat[i] = old
+
+    def moved_along(self, p, step, x):
+        """forward(x) with the whole tensor p moved by step, then put back exactly."""
+        saved = p.copy()
+        try:
+            np.add(saved, step, out=p)
+            return self.forward(x)
+        finally:
+            p[...] = saved
+
+    def _proven(self, shortcut, name, matches) -> bool:
+        """Use a shortcut? Only with fast on, and once it matched plain calls on this batch."""
+        if not self.fast:
+            return False
+        key = (shortcut, name)
+        if key not in self.proven:
+            try:
+                self.proven[key] = bool(matches())
+            except (KeyboardInterrupt, SystemExit):
+                raise
+            except Exception:  # a shortcut that cannot run here is a shortcut not taken
+                self.proven[key] = False
+        return self.proven[key]
+
+
+def _signs(shape) -> np.ndarray:
+    return np.random.default_rng(0).integers(0, 2, shape) * 2.0 - 1
+
+
+def _same(a, b, scale=None) -> bool:
+    """Equal up to round-off: the same shape, and close relative to the larger of the two."""
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    if a.shape != b.shape or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        return False
+    scale = max(np.abs(b).max(initial=0), 1e-300) if scale is None else scale
+    return bool(np.all(np.abs(a - b) <= 1e-9 * np.abs(b).max(initial=0) + 1e-12 * scale))

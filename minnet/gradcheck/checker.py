@@ -1,0 +1,429 @@
+"""GradientChecker and check_layer: the verdict on every tensor, then the layers to blame.
+
+When the model check fails, every layer and the loss is checked on its own, on the input it
+saw in the model's forward pass, to name the layers whose backward is wrong (the suspects).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+
+from .._progress import tqdm
+from ..layers import Layer
+from .kinks import one_sided
+from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
+from .probe import LayerProbe, ModelProbe, NoInputGradient, is_loss
+from .report import CheckReport, LayerCheck, ParamCheck
+from .restore import Preserved
+from .verdicts import (
+    SECOND_LOOK,
+    blame_downstream,
+    judge,
+    l2_hint,
+    round_off,
+    second_look,
+    shape_mismatch,
+)
+
+MODES = ("auto", "full", "sample", "directional")
+FULL_LIMIT = 20_000  # "auto" checks every weight of a model with at most this many
+SAMPLES = 24  # "auto" above FULL_LIMIT: entries per tensor ...
+DIRECTIONS = 4  # ... and random directions per tensor
+LAYER_SAMPLES = 96  # entries per tensor when a layer too big for a full check is checked alone
+PROGRESS_FROM = 20_000  # perturbed passes from which a check shows a progress bar
+U = np.finfo(np.float64).eps  # unit round-off of float64
+FAR = 30  # eps is far from the bottom of the V when its noise is this many times the default's
+
+
+class GradientChecker:
+    """Compare a model's backprop gradient with centered differences.
+
+    mode "full" perturbs every weight, "sample" `samples` random entries per tensor,
+    "directional" `directions` random directions per tensor; "auto" is full up to
+    FULL_LIMIT weights, sample + directional above. `fast=False` turns off the shortcuts
+    (stacked passes, Dense.nudged and nudged_along) and recomputes each perturbation layer
+    by layer.
+    """
+
+    def __init__(self, eps: float = DEFAULT_EPS, mode: str = "auto", seed: int = 0,
+                 progress: bool = True, tol: float = DEFAULT_TOL, samples: int = SAMPLES,
+                 directions: int = DIRECTIONS, fast: bool = True) -> None:
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not np.isfinite(eps) \
+                or eps <= 0:
+            raise ValueError(f"GradientChecker: eps must be a finite number > 0, got {eps!r}")
+        if mode not in MODES:
+            raise ValueError(f"GradientChecker: unknown mode {mode!r}; expected one of {MODES}")
+        if not tol > 0 or samples < 1 or directions < 1:
+            raise ValueError("GradientChecker: tol must be > 0, samples and directions >= 1")
+        self.eps, self.mode, self.seed, self.progress = float(eps), mode, seed, progress
+        self.tol, self.samples, self.directions, self.fast = tol, samples, directions, fast
+
+    def check(self, model, X: np.ndarray, y: np.ndarray) -> CheckReport:
+        """Check `model` on the batch (X, y); the model is left bit for bit as it was."""
+        if not model.parameters():
+            raise ValueError("GradientChecker: the model has no parameters to check")
+        with Preserved(model.layers + [model.loss, model]):
+            work, note = _float64(model)
+            X, y = work._check_data(X, y)
+            probe = ModelProbe(work, X, y, self.eps, self.fast)
+            return self._check(work, probe, note)
+
+    def _check(self, model, probe: ModelProbe, note: str | None) -> CheckReport:
+        mode = self._mode(model)
+        problems = probe.problems()
+        checks, difference = self._tensors(probe, mode)
+        passed = all(c.passed for c in checks) and not problems
+        noise = None
+        if not passed or self.eps != DEFAULT_EPS:
+            noise = Noise(probe)
+            if not passed and not problems and noise.far(self.eps):
+                return self._eps_report(model, probe, mode, checks, difference, noise, note)
+        report = self._report(model, probe, mode, checks, difference, problems, note)
+        report.noise = noise.describe(self.eps) if noise else None
+        return report
+
+    def _report(self, model, probe, mode, checks, difference, problems, note) -> CheckReport:
+        passed = all(c.passed for c in checks) and not problems
+        wrong = any(c.status in ("FAIL", "accumulating") for c in checks)
+        layers = self._localize(model, probe) if wrong and probe.unstable is None else []
+        suspects = [lc for lc in layers if not lc.passed]
+        blame_downstream(checks, suspects)
+        report = CheckReport(passed, difference, mode, probe.eps, checks, layers, suspects,
+                             self.tol, probe.J0, note, problems)
+        report.advice = _advice(report)
+        return report
+
+    def _eps_report(self, model, probe, mode, checks, difference, noise, note) -> CheckReport:
+        """eps is far from the bottom of the V: look again at the default before blaming."""
+        probe.eps = DEFAULT_EPS
+        again, difference_again = self._tensors(probe, mode)
+        if not all(c.passed for c in again):
+            report = self._report(model, probe, mode, again, difference_again, [], note)
+            report.warnings.insert(0, f"eps={self.eps:g} is too far from the bottom of the "
+                                      f"V ({noise.describe(self.eps)}); these results are "
+                                      f"at eps={DEFAULT_EPS:g}, the default.")
+            return report
+        for c in checks:
+            if not c.passed:
+                c.status, c.hint = "eps", "follows from eps: numeric error at this eps"
+        cause = noise.cause(self.eps)
+        problem = (f"eps: at eps={self.eps:g} the numeric gradient itself is off: "
+                   f"{noise.describe(self.eps)}, as large as the differences above. At "
+                   f"eps={DEFAULT_EPS:g} (the default) every tensor agrees with backprop, so "
+                   f"{cause}, not your backward.")
+        report = CheckReport(False, difference, mode, self.eps, checks, [], [], self.tol,
+                             probe.J0, note, [problem])
+        report.noise = noise.describe(self.eps)
+        report.advice = (f"What to do: check again with eps={DEFAULT_EPS:g}; no layer is to "
+                         f"blame. Between 1e-7 and 1e-4 round-off and truncation both stay "
+                         f"small in float64.")
+        return report
+
+    def _mode(self, model) -> str:
+        if self.mode != "auto":
+            return self.mode
+        return "full" if model.get_flat_params().size <= FULL_LIMIT else "sample+directional"
+
+    def _tensors(self, probe, mode) -> tuple[list[ParamCheck], float]:
+        """A ParamCheck for every tensor, and the difference over all of them."""
+        rng = np.random.default_rng(self.seed)
+        checks, a_all, n_all = [], [], []
+        total = probe.work(mode, self.samples, self.directions)
+        bar = tqdm(total=total, unit="pass", desc="gradient check", leave=False,
+                   disable=not self.progress or total < PROGRESS_FROM)
+        with bar:
+            for li, layer in enumerate(probe.layers):
+                for name, p in layer.params.items():
+                    c, a, n = self._tensor(probe, li, name, p, mode, rng, bar)
+                    checks.append(c)
+                    a_all.append(a)
+                    n_all.append(n)
+        a, n = np.concatenate(a_all), np.concatenate(n_all)
+        at_round_off = np.abs(np.concatenate([a, n])).max(initial=0) <= probe.atol
+        return checks, 0.0 if at_round_off else rel_error(a, n)
+
+    def _tensor(self, probe, li, name, p, mode, rng, bar):
+        """Check one tensor; returns its ParamCheck and the (analytic, numeric) compared."""
+        g = probe.grads[li].get(name)
+        if g is None or g.shape != p.shape:
+            c = shape_mismatch(li, type(probe.layers[li]).__name__, name, p.shape,
+                               None if g is None else g.shape)
+            return c, np.zeros(0), np.zeros(0)
+        found = []
+        if mode == "full" or "sample" in mode:
+            idx = np.arange(p.size) if mode == "full" else \
+                rng.choice(p.size, min(self.samples, p.size), replace=False)
+            found.append(self._entries(probe, li, name, g, idx, bar,
+                                       "full" if mode == "full" else "sample"))
+            if found[-1][0].status == "inconclusive" and mode != "full" and p.size > len(idx):
+                others = np.setdiff1d(np.arange(p.size), idx)
+                others = rng.choice(others, min(len(others), 4 * self.samples), replace=False)
+                found[-1] = self._entries(probe, li, name, g, others, bar, "sample")
+        if "directional" in mode:
+            dirs = _directions(rng, self.directions, p.shape)
+            a = dirs.reshape(len(dirs), -1) @ g.ravel()
+            num, kinks, corners = numeric(a, lambda w, eps, bar=None: probe.directions(
+                li, name, dirs[w], eps, bar), probe.J0, probe.eps, self.tol, probe.atol, bar)
+            found.append(self._verdict(probe, li, name, g, a, num, kinks,
+                                       np.arange(len(dirs)), "directional", corners))
+            if found[-1][0].status == "inconclusive":  # every direction met a kink: entries
+                idx = rng.choice(p.size, min(self.samples, p.size), replace=False)
+                found[-1] = self._entries(probe, li, name, g, idx, bar, "sample")
+        found = [f for f in found if f[0].status != "inconclusive"] or found
+        c = max((f[0] for f in found), key=_severity)
+        c.checked, c.kinks = sum(f[0].checked for f in found), sum(f[0].kinks for f in found)
+        c.mode = mode if len(found) > 1 else c.mode
+        return c, np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found])
+
+    def _entries(self, probe, li, name, g, idx, bar, mode):
+        """Verdict on the flat entries idx of one tensor."""
+        a = g.ravel()[idx]
+        num, kinks, corners = numeric(a, lambda w, eps, bar=None: probe.entries(
+            li, name, idx[w], eps, bar), probe.J0, probe.eps, self.tol, probe.atol, bar)
+        return self._verdict(probe, li, name, g, a, num, kinks, idx, mode, corners)
+
+    def _verdict(self, probe, li, name, g, a, n, kinks, idx, mode, corners):
+        """ParamCheck of one tensor, with the (analytic, numeric) pairs it compared."""
+        layer = probe.layers[li]
+        c = judge(a, n, kinks, idx, g, self.tol, probe.atol,
+                  (li, type(layer).__name__, name), mode, probe.n,
+                  probe.repeated.get((li, name)), corners)
+        keep = ~kinks
+        if not c.passed and c.status == "FAIL" and mode != "directional":
+            c.hint = l2_hint(probe.model, layer, name, a[keep], n[keep], idx[keep]) or c.hint
+        return c, a[keep], n[keep]
+
+    def _localize(self, model, probe) -> list[LayerCheck]:
+        """Check each layer, then the loss, on the input it saw in the model's forward pass."""
+        seed = int(np.random.default_rng(self.seed).integers(2**31))
+        found = [_check_one(layer, probe.inputs[i], None, probe.eps, "auto", seed, self.tol,
+                            i, self.fast) for i, layer in enumerate(model.layers)]
+        found.append(_check_one(model.loss, probe.inputs[-1], probe.y, probe.eps, "auto", seed,
+                                self.tol, len(model.layers), self.fast))
+        return found
+
+
+def numeric(a, pairs_at, J0, eps, tol, atol, bar=None):
+    """Numeric values to compare with the analytic a, kinks left out, and how many kinks met.
+
+    Centered differences first; entries that disagree get a second look at eps / 100 (a
+    corner barely crossed); entries at a corner are compared one-sided. A tensor left with
+    nothing to compare is tried once more at eps / 100. `pairs_at(positions, eps)` -> Pairs.
+    """
+    everything = np.arange(len(a))
+    first = pairs_at(everything, eps, bar)
+    num, kinks = first.slopes, first.kinks
+    kinks = second_look(a, num, kinks, tol, atol, eps,
+                        lambda w, e: pairs_at(w, e).slopes)
+    corners = int(kinks.sum())
+    num, kinks = one_sided(a, num, kinks, J0, pairs_at, eps, tol, atol)
+    if len(a) and kinks.all():
+        small = pairs_at(everything, eps / SECOND_LOOK)
+        num, kinks = one_sided(a, small.slopes, small.kinks, J0, pairs_at, eps / SECOND_LOOK,
+                               tol, atol)
+    return num, kinks, corners
+
+
+def _severity(c: ParamCheck):
+    return (not c.passed, c.status != "inconclusive", c.rel_error)
+
+
+class Noise:
+    """How far off a centered difference itself is, at any eps, for the J of this probe.
+
+    round-off   about u·|J| / eps: J(θ+ε) − J(θ−ε) loses the digits the two have in common
+    truncation  about c·eps²: the slope changes within ±eps; c is measured at eps = 1e-3
+    """
+
+    def __init__(self, probe, entries: int = 8) -> None:
+        self.J = abs(probe.J0)
+        wide = [(li, name) for li, layer in enumerate(probe.layers) for name in layer.params]
+        picks = np.random.default_rng(0).permutation(len(wide))[:entries]
+        c = []
+        for li, name in (wide[i] for i in picks):
+            idx = np.array([np.argmax(np.abs(probe.grads[li][name]))])
+            one, two = probe.entries(li, name, idx, 1e-3), probe.entries(li, name, idx, 2e-3)
+            if not (one.kinks | two.kinks).any():  # s(2ε) − s(ε) ≈ 3 c ε²
+                c.append(abs(two.slopes[0] - one.slopes[0]) / 3 / 1e-6)
+        self.c = float(np.median(c)) if c else 0.0
+
+    def round_off(self, eps: float) -> float:
+        return U * max(1.0, self.J) / eps
+
+    def truncation(self, eps: float) -> float:
+        return self.c * eps**2
+
+    def total(self, eps: float) -> float:
+        return self.round_off(eps) + self.truncation(eps)
+
+    def far(self, eps: float) -> bool:
+        return self.total(eps) > FAR * self.total(DEFAULT_EPS)
+
+    def cause(self, eps: float) -> str:
+        if self.round_off(eps) >= self.truncation(eps):
+            return "round-off from too small an eps is the cause"
+        return "truncation from too large an eps is the cause"
+
+    def describe(self, eps: float) -> str:
+        return (f"at eps={eps:g} a numeric slope carries round-off of about "
+                f"{self.round_off(eps):.1e} (u·|J|/eps) and truncation of about "
+                f"{self.truncation(eps):.1e} (c·eps²)")
+
+
+def check_layer(layer, x: np.ndarray, y: np.ndarray | None = None, eps: float = DEFAULT_EPS,
+                mode: str = "auto", seed: int = 0, tol: float = DEFAULT_TOL,
+                fast: bool = True) -> LayerCheck:
+    """Check one layer on input x (or a loss on scores x with targets y), left as it was.
+
+    A layer is scored by J = Σ forward(x) * G for a fixed random G, so backward(G) must give
+    dJ/dx and dJ/dθ. A loss is scored by its own value, and backward() must give dJ/dscores.
+    """
+    GradientChecker(eps=eps, mode=mode, tol=tol)  # validates the arguments
+    _check_is_ready(layer)
+    x = np.array(x, dtype=np.float64)  # a copy: the caller's x is never touched
+    if x.size == 0:
+        raise ValueError(f"check_layer: {layer!r} needs a non-empty input, got shape {x.shape}")
+    if is_loss(layer) and y is None:
+        raise ValueError(f"check_layer: {layer!r} is a loss and needs its targets: y=...")
+    result = _check_one(layer, x, y, eps, mode, seed, tol, 0, fast)
+    result.in_model = False
+    return result
+
+
+def _check_is_ready(layer) -> None:
+    """Mistakes that are not gradients: say what they are before anything runs."""
+    if isinstance(layer, Layer) and not all(hasattr(layer, a) for a in ("params", "grads")):
+        raise TypeError(f"check_layer: {type(layer).__name__} has no params or grads: does its "
+                        f"__init__ call super().__init__()?")
+    if not callable(getattr(layer, "forward", None)) or \
+            not callable(getattr(layer, "backward", None)):
+        raise TypeError(f"check_layer: {layer!r} needs a forward and a backward method")
+
+
+def _check_one(layer, x, y, eps, mode, seed, tol, index, fast) -> LayerCheck:
+    name, loss = type(layer).__name__, is_loss(layer)
+    with Preserved([layer]):
+        layer.input_grad = True  # alone, its input gradient is what we check
+        work = _float64_layer(layer)
+        try:
+            probe = LayerProbe(work, x, y, eps, seed, fast)
+        except NoInputGradient:
+            hint = "backward returned None: it must return dL/dx, the gradient for its input"
+            inp = shape_mismatch(index, name, "input", x.shape, None)
+            inp.hint = hint
+            return LayerCheck(index, name, False, None, [], hint, inp, is_loss=loss)
+        return _layer_verdict(probe, mode, tol, index, name, loss)
+
+
+def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
+    atol = round_off(probe.J0)
+    if probe.dx.shape != probe.x.shape:
+        inp = shape_mismatch(index, name, "input", probe.x.shape, probe.dx.shape)
+    else:
+        full, idx = _entries(probe, probe.x.size, mode)
+        inp = _judged(probe, probe.dx, idx, full, tol, atol, (index, name, "input"),
+                      lambda w, eps: probe.input_entries(idx[w], eps), None)
+    params = []
+    for key, p in getattr(probe.layer, "params", {}).items():
+        g = probe.grads.get(key)
+        if g is None or g.shape != p.shape:
+            params.append(shape_mismatch(index, name, key, p.shape,
+                                         None if g is None else g.shape))
+            continue
+        full, idx = _entries(probe, p.size, mode)
+        params.append(_judged(probe, g, idx, full, tol, atol, (index, name, key),
+                              lambda w, eps, key=key, idx=idx:
+                              probe.param_entries(key, idx[w], eps),
+                              probe.repeated.get((0, key))))
+    problems = []
+    if probe.unstable:
+        problems.append(f"nondeterminism: {name} gave a different output for the same input, "
+                        f"even with np.random and its own Generators rewound; give it a "
+                        f"freeze() that keeps its random draws fixed")
+    checks = [inp, *params]
+    failed = [c for c in checks if not c.passed]
+    hint = None
+    if failed:
+        worst = max(failed, key=_severity)
+        hint = f"{worst.param}: {worst.hint}" if worst.hint else \
+            f"{worst.param} gradient wrong (rel_error {worst.rel_error:.1e})"
+    elif problems:
+        hint = problems[0]
+    result = LayerCheck(index, name, not failed and not problems, inp.rel_error, params, hint,
+                        inp, is_loss=loss, problems=problems)
+    if probe.changes_input:
+        result.problems.append("forward changes its input in place (as x[x < 0] = 0 does): the "
+                               "layer below may still need it; the checker worked on copies")
+    return result
+
+
+def _judged(probe, g, idx, full, tol, atol, where, pairs_at, accumulated) -> ParamCheck:
+    """The verdict on entries idx of one tensor of a layer checked alone."""
+    a = g.ravel()[idx]
+    num, kinks, corners = numeric(a, lambda w, eps, bar=None: pairs_at(w, eps), probe.J0,
+                                  probe.eps, tol, atol)
+    return judge(a, num, kinks, idx, g, tol, atol, where, "full" if full else "sample",
+                 len(probe.x), accumulated, corners)
+
+
+def _entries(probe, size, mode) -> tuple[bool, np.ndarray]:
+    """All entries ("full", or "auto" when small), else LAYER_SAMPLES random ones."""
+    if mode == "full" or (mode == "auto" and size <= FULL_LIMIT):
+        return True, np.arange(size)
+    return False, probe.rng.choice(size, min(size, LAYER_SAMPLES), replace=False)
+
+
+def _directions(rng, count, shape):
+    """`count` random unit directions (count, *shape), entries ±1/√n: none is tiny."""
+    signs = rng.integers(0, 2, (count, *shape), dtype=np.int8) * 2 - 1
+    return signs / np.sqrt(signs[0].size)
+
+
+def _advice(report: CheckReport) -> str | None:
+    if report.passed:
+        return None
+    if report.suspects:
+        names = ", ".join(s.who for s in report.suspects)
+        return (f"What to do: fix the backward of {names}. Each was checked alone and is wrong "
+                f"by itself; failures of the tensors before it can follow from its gradient. "
+                f"Check a fix with mn.check_layer(layer, x).")
+    if report.problems:
+        return "What to do: fix the problems above; the numbers cannot be trusted until then."
+    if all(c.passed or c.status == "inconclusive" for c in report.params):
+        return ("What to do: nothing is known to be wrong, but some tensors could not be "
+                "compared (every entry tried sits on a kink); check again on another batch.")
+    return ("What to do: every layer passes on its own, so look at how the model combines "
+            "them: Model.backward, the l2 term, or a layer whose gradient is not returned.")
+
+
+def _float64(model):
+    """The model itself when every array is float64; else a float64 copy, and a note."""
+    arrays = [a for layer in model.layers for d in (layer.params, getattr(layer, "grads", {}),
+                                                     _state(layer)) for a in d.values()]
+    kinds = {np.asarray(a).dtype for a in arrays}
+    if kinds <= {np.dtype(np.float64)}:
+        return model, None
+    work = copy.deepcopy(model)
+    work.layers = [_float64_layer(layer, copied=True) for layer in work.layers]
+    names = ", ".join(sorted(str(k) for k in kinds))
+    return work, f"checked on a float64 copy of this model ({names})"
+
+
+def _float64_layer(layer, copied: bool = False):
+    """The layer itself when its arrays are float64, else a copy with float64 arrays."""
+    dicts = (getattr(layer, "params", {}), getattr(layer, "grads", {}), _state(layer))
+    if all(np.asarray(a).dtype == np.float64 for d in dicts for a in d.values()):
+        return layer
+    layer = layer if copied else copy.deepcopy(layer)
+    if isinstance(layer, Layer):
+        return layer.astype(np.float64)
+    for d in (layer.params, getattr(layer, "grads", {})):
+        for k, v in d.items():
+            d[k] = np.asarray(v, dtype=np.float64)
+    return layer
+
+
+def _state(layer) -> dict:
+    return layer.state() if callable(getattr(layer, "state", None)) else {}

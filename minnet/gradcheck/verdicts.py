@@ -1,0 +1,203 @@
+"""Verdicts and hints: does an analytic gradient agree with the numeric one, and if not, how not.
+
+Every path of the checker ends here, the textbook one (numeric.check_function) included.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
+from .report import FunctionCheck, ParamCheck
+
+ATOL = 1e-8  # an entry also agrees when off by at most this times max(1, |J|): round-off
+SECOND_LOOK = 100  # an entry that disagrees is tried again with eps / SECOND_LOOK
+
+__all__ = ["DEFAULT_EPS", "DEFAULT_TOL", "compare", "judge", "pattern", "second_look"]
+
+
+def round_off(J) -> float:
+    """The absolute error below which two slopes of J count as equal: ATOL * max(1, |J|)."""
+    return ATOL * max(1, abs(J))
+
+
+def agree(a, n, tol, atol):
+    """Entry by entry: |a - n| <= atol + tol (|a| + |n|)."""
+    return np.abs(a - n) <= atol + tol * (np.abs(a) + np.abs(n))
+
+
+def second_look(a, n, kinks, tol, atol, eps, slopes_at):
+    """Kink flags, plus the entries that disagree at eps but agree at eps / SECOND_LOOK.
+
+    Such an entry's ±eps straddled a corner that a smaller step misses: a kink, not a bug.
+    A wrong backward disagrees at every eps. `slopes_at(positions, eps)` recomputes them.
+    """
+    off = np.flatnonzero(~kinks & ~agree(a, n, tol, atol))
+    if len(off) == 0:
+        return kinks
+    kinks = kinks.copy()
+    kinks[off[agree(a[off], slopes_at(off, eps / SECOND_LOOK), tol, atol)]] = True
+    return kinks
+
+
+def judge(a, n, kinks, idx, g, tol, atol, where, mode, batch, accumulated=None,
+          corners=None) -> ParamCheck:
+    """Verdict on the entries that are not kinks; `where` = (layer_index, layer_name, param).
+
+    `corners` counts the entries that met a kink, those compared one-sided included.
+    """
+    keep = ~kinks
+    c = compare(a[keep], n[keep], idx[keep], g, tol, atol, *where, mode, batch=batch)
+    c.kinks = int(kinks.sum()) if corners is None else corners
+    if c.checked == 0:
+        c.passed, c.status = False, "inconclusive"
+        c.hint = (f"inconclusive: all {c.kinks} entries tried sit on a kink (a corner such as "
+                  f"ReLU's at 0), even with a smaller eps; nothing could be compared. Try "
+                  f"another batch.")
+    if accumulated:
+        c.passed, c.hint = False, accumulated
+        c.status = "accumulating" if accumulated.startswith("accumulating") else "FAIL"
+    return c
+
+
+def compare(a, n, idx, g, tol, atol, layer_index, layer_name, param, mode,
+            batch=None) -> ParamCheck:
+    """Verdict on analytic values a against numeric n at flat entries idx of gradient g."""
+    shape = tuple(np.shape(g))
+    err = np.abs(a - n)
+    # both sides at round-off level (a bias feeding BatchNorm): nothing relative to measure
+    rel = rel_error(a, n) if np.abs(np.concatenate([a, n])).max(initial=0) > atol else 0.0
+    passed = bool((rel <= tol or err.max(initial=0) <= atol) and np.isfinite(a).all())
+    w = int(np.argmax(err)) if len(err) else None
+    where = () if w is None else (
+        (int(idx[w]),) if mode == "directional" else tuple(int(i) for i in
+                                                            np.unravel_index(idx[w], shape)))
+    wrong = int(np.count_nonzero(~agree(a, n, tol, atol)))
+    hint = None if passed else pattern(a, n, g, idx, mode, batch)
+    errors = None
+    if not passed and mode != "directional":
+        errors = np.full(shape, np.nan)
+        errors.flat[idx] = a - n
+    return ParamCheck(layer_index, layer_name, param, shape, rel, where,
+                      float(a[w]) if w is not None else 0.0,
+                      float(n[w]) if w is not None else 0.0,
+                      len(a), 0, passed, hint, mode, wrong, errors,
+                      "ok" if passed else "FAIL")
+
+
+def compare_function(analytic, numeric, tol, slopes_at) -> FunctionCheck:
+    """check_function's verdict: every entry, kinks found by a second look at a smaller eps."""
+    if analytic.shape != numeric.shape:
+        c = shape_mismatch(0, "f", "x", numeric.shape, analytic.shape)
+        return FunctionCheck(False, 1.0, c.hint, c)
+    a, n = analytic.ravel(), numeric.ravel()
+    idx = np.arange(a.size)
+    atol = ATOL * max(1.0, float(np.abs(n).max(initial=0)))
+    kinks = second_look(a, n, np.zeros(a.size, dtype=bool), tol, atol, DEFAULT_EPS, slopes_at)
+    c = judge(a, n, kinks, idx, analytic, tol, atol, (0, "f", "x"), "full", None)
+    return FunctionCheck(c.passed, c.rel_error, c.hint, c)
+
+
+def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:
+    """Name the shape of a wrong gradient: zero, sign, factor c, transposed; None otherwise."""
+    na, nn = np.linalg.norm(a), np.linalg.norm(n)
+    if not np.isfinite(a).all():
+        return "not finite: the analytic gradient holds NaN or inf"
+    if nn == 0:
+        return None
+    if na <= 1e-12 * nn:
+        return "zero: the analytic gradient is all zeros (never computed, or never stored)"
+    mask = _mask_pattern(a, n)
+    if mask:
+        return mask
+    if g is not None and mode != "directional" and g.ndim == 2 and g.shape[0] == g.shape[1]:
+        if rel_error(g.T.ravel()[idx], n) < 1e-4:
+            return "transposed: analytic ≈ numericᵀ (check the order in the matrix product)"
+    c = float(np.dot(a, n) / np.dot(n, n))
+    if rel_error(a, c * n) > 1e-3:
+        return None
+    if abs(c + 1) < 1e-3:
+        return "sign: analytic ≈ -numeric (a minus sign is flipped)"
+    text = f"factor: analytic ≈ {c:.4g} × numeric"
+    if batch and batch > 1 and abs(c - batch) < 1e-3 * batch:
+        text += f" (a missing division by the batch size N = {batch}?)"
+    elif batch and batch > 1 and abs(c * batch - 1) < 1e-3:
+        text += f" (an extra division by the batch size N = {batch}?)"
+    elif abs(c - 2) < 2e-3 or abs(c - 0.5) < 1e-3:
+        text += " (a stray or missing factor 2, as in d(x²)/dx = 2x?)"
+    return text
+
+
+def _mask_pattern(a, n) -> str | None:
+    """Entries where exactly one of analytic and numeric is zero: a mask gone wrong."""
+    za, zn = a == 0, n == 0
+    if np.mean(za != zn) >= 0.95 and zn.any() and not zn.all():
+        return "inverted mask: analytic is zero exactly where numeric is not, and vice versa"
+    leaked, lost = ~za & zn, za & ~zn
+    if leaked.any() and not lost.any():
+        return (f"mask ignored: analytic is nonzero at {int(leaked.sum())} of {len(a)} entries "
+                f"where numeric is exactly zero (is a mask missing in backward?)")
+    if lost.any() and not leaked.any() and rel_error(a[~za], n[~za]) < 1e-4:
+        return (f"partly zero: analytic is zero at {int(lost.sum())} of {len(a)} entries where "
+                f"numeric is not, and right elsewhere (a branch of the derivative left out?)")
+    return None
+
+
+def l2_hint(model, layer, name, a, n, idx) -> str | None:
+    """Model-level pattern: the l2 term l2·W left out of (or added twice to) dW."""
+    if not (model.l2 and name == "W" and _penalized(model, layer)):
+        return None
+    l2w = model.l2 * layer.params["W"].ravel()[idx]
+    if rel_error(a + l2w, n) < 1e-4:
+        return f"l2: the gradient lacks the l2 term (analytic + l2·W ≈ numeric, l2 = {model.l2})"
+    if rel_error(a - l2w, n) < 1e-4:
+        return f"l2: the l2 term l2·W is added twice (l2 = {model.l2})"
+    return None
+
+
+def _penalized(model, layer) -> bool:
+    return any(W is layer.params["W"] for W, _ in model._penalized())
+
+
+def shape_mismatch(index, name, param, want, got) -> ParamCheck:
+    if got is None:
+        hint = "missing: backward did not store this gradient"
+    elif tuple(got) == tuple(want)[::-1] and len(want) > 1:
+        hint = f"transposed: the gradient has shape {got}, the tensor {want}"
+    else:
+        hint = f"shape: the gradient has shape {got}, the tensor {want}"
+    return ParamCheck(index, name, param, tuple(want), 1.0, (), float("nan"), float("nan"),
+                      0, 0, False, hint, status="FAIL")
+
+
+def repeat_backward(before, first, second) -> dict:
+    """Gradients that changed between two backward calls after one forward, and why.
+
+    Adding the same amount again is accumulation (+= instead of =); anything else means
+    backward changed what forward cached.
+    """
+    found = {}
+    for li, (g0, g1, g2) in enumerate(zip(before, first, second)):
+        for k in g1:
+            if k not in g2 or np.array_equal(g1[k], g2[k]):
+                continue
+            step, again = g1[k] - g0.get(k, 0), g2[k] - g1[k]
+            ratio = float(np.vdot(g2[k], g1[k]) / max(np.vdot(g1[k], g1[k]), 1e-300))
+            if np.allclose(again, step, rtol=1e-9, atol=1e-12 * np.abs(step).max(initial=1)):
+                found[(li, k)] = (f"accumulating: a second backward gave {ratio:.3g} × the "
+                                  f"first (overwrite grads with =, do not add with +=)")
+            else:
+                found[(li, k)] = ("changes its cache: a second backward after the same forward "
+                                  "gave another gradient; does backward modify in place an "
+                                  "array that forward saved?")
+    return found
+
+
+def blame_downstream(checks: list[ParamCheck], suspects) -> None:
+    """A tensor of a sound layer below a suspect fails because of the suspect: say so."""
+    sound = {s.layer_index for s in suspects}
+    for c in checks:
+        later = [s for s in suspects if s.layer_index > c.layer_index]
+        if not c.passed and c.status == "FAIL" and c.layer_index not in sound and later:
+            s = later[0]
+            c.hint = (f"follows from {s.who}: this layer is right on its own")
