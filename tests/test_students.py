@@ -1,0 +1,216 @@
+"""The checker is right about code students write (tests/students.py): no false alarm, no miss,
+no crash, and never a pass with nothing compared.
+
+Every case is confirmed first by the textbook centered difference on plain calls. Then each
+correct case must pass check_layer in every mode, fast or not, fresh and after one use, and
+the model check; each buggy case must fail them, with its own layer as the only suspect.
+
+    PYTHONPATH=$PWD python tests/test_students.py     # the tally, cause by cause
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter, defaultdict
+
+import numpy as np
+import pytest
+from students import BUGGY, CASES, CORRECT, RIGHT, WRONG, Case, confirm, model
+
+import minnet as mn
+
+MODES = ("full", "sample", "directional", "auto")
+MODEL_MODES = ("full", "auto")
+FAST = (True, False)
+ENTRIES = ("check_layer", "check_layer after one use", "GradientChecker")
+BUILT_INS = (mn.Dense, mn.ReLU, mn.LeakyReLU, mn.Sigmoid, mn.Tanh, mn.Dropout, mn.BatchNorm,
+             mn.SoftmaxCE, mn.MSE, mn.SigmoidBCE)
+
+
+def names(cases):
+    return [c.name for c in cases]
+
+
+def use_once(layer, case: Case) -> None:
+    """One forward and one backward, as in a training step, before the check."""
+    if case.is_loss:
+        layer.forward(case.x.copy(), case.y.copy())
+        layer.backward()
+    else:
+        out = layer.forward(case.x.copy())
+        layer.backward(np.random.default_rng(1).standard_normal(np.shape(out)))
+
+
+def run(case: Case, entry: str, mode: str, fast: bool | None):
+    """The checker's verdict on the case: (LayerCheck or CheckReport, the index to blame).
+
+    fast=None leaves check_layer's `fast` argument out (for a checker that has none).
+    """
+    if entry == "GradientChecker":
+        net, X, y, index = model(case)
+        checker = mn.GradientChecker(mode=mode, fast=bool(fast), progress=False)
+        return checker.check(net, X, y), index
+    layer = case.make()
+    if entry == "check_layer after one use":
+        use_once(layer, case)
+    options = {} if fast is None else {"fast": fast}
+    return mn.check_layer(layer, case.x.copy(), y=case.y, mode=mode, **options), 0
+
+
+def tensors(result) -> list:
+    """Every tensor a result judged: a layer's input and params, or a model's params."""
+    if isinstance(result, mn.CheckReport):
+        return list(result.params)
+    return [c for c in [getattr(result, "input", None), *result.params] if c is not None]
+
+
+def causes(case: Case, result, index: int) -> list[str]:
+    """What the checker got wrong about the case; [] when it told the truth."""
+    found = []
+    if result.passed and any(c.checked == 0 for c in tensors(result)):
+        found.append("nothing compared")
+    if not case.buggy:
+        if not result.passed:
+            found.append("false alarm")
+        return found
+    if result.passed:
+        return found + ["miss"]
+    if isinstance(result, mn.CheckReport):
+        if [s.layer_index for s in result.suspects] != [index]:
+            found.append("misplaced")
+    elif {c.param for c in tensors(result) if not c.passed} != set(case.wrong):
+        found.append("misplaced")
+    return found
+
+
+def assert_right(case: Case, entry: str, mode: str, fast: bool) -> None:
+    result, index = run(case, entry, mode, fast)
+    found = causes(case, result, index)
+    assert found == [], f"{case.name}: {', '.join(found)}\n{result}"
+
+
+# ---- the corpus --------------------------------------------------------------------------
+
+
+def test_the_corpus_is_big_enough():
+    assert len(CORRECT) >= 61 and len(BUGGY) >= 35
+    assert len(set(names(CASES))) == len(CASES)
+    assert all(c.wrong and not c.first for c in BUGGY)
+    assert all(c.x.dtype == np.float64 and 3 <= len(c.x) <= 8 for c in CASES)
+
+
+def test_every_built_in_has_a_correct_subclass_in_the_corpus():
+    made = [type(c.make()) for c in CORRECT]
+    for base in BUILT_INS:
+        assert any(issubclass(t, base) and t is not base for t in made), base.__name__
+
+
+@pytest.mark.parametrize("case", CASES, ids=names(CASES))
+def test_confirmed_first(case):
+    right, errors = confirm(case)
+    assert right == (not case.buggy), errors
+    assert all(e < RIGHT or e > WRONG for e in errors.values()), errors
+    assert {k for k, e in errors.items() if e > WRONG} == set(case.wrong), errors
+
+
+# ---- correct code passes -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("fast", FAST)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", CORRECT, ids=names(CORRECT))
+def test_check_layer_passes_correct_code(case, mode, fast):
+    assert_right(case, "check_layer", mode, fast)
+
+
+@pytest.mark.parametrize("fast", FAST)
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("case", CORRECT, ids=names(CORRECT))
+def test_check_layer_passes_correct_code_already_used_once(case, mode, fast):
+    assert_right(case, "check_layer after one use", mode, fast)
+
+
+@pytest.mark.parametrize("fast", FAST)
+@pytest.mark.parametrize("mode", MODEL_MODES)
+@pytest.mark.parametrize("case", CORRECT, ids=names(CORRECT))
+def test_model_check_passes_correct_code(case, mode, fast):
+    assert_right(case, "GradientChecker", mode, fast)
+
+
+# ---- buggy code fails, and only its own layer is blamed ------------------------------------
+
+
+@pytest.mark.parametrize("fast", FAST)
+@pytest.mark.parametrize("mode", MODEL_MODES)
+@pytest.mark.parametrize("case", BUGGY, ids=names(BUGGY))
+def test_check_layer_fails_buggy_code_on_the_wrong_tensors(case, mode, fast):
+    assert_right(case, "check_layer", mode, fast)
+
+
+@pytest.mark.parametrize("fast", FAST)
+@pytest.mark.parametrize("mode", MODEL_MODES)
+@pytest.mark.parametrize("case", BUGGY, ids=names(BUGGY))
+def test_model_check_names_the_buggy_layer_as_the_only_suspect(case, mode, fast):
+    assert_right(case, "GradientChecker", mode, fast)
+
+
+# ---- the tally -----------------------------------------------------------------------------
+
+
+def runs(layer_fast: bool):
+    """Every (case, entry, mode, fast) the tests above run."""
+    for entry in ENTRIES:
+        model_entry = entry == "GradientChecker"
+        for mode in MODEL_MODES if model_entry else MODES:
+            for fast in FAST if model_entry or layer_fast else (None,):
+                for case in CASES:
+                    if case.buggy and (mode not in MODEL_MODES or entry != ENTRIES[0]
+                                       and not model_entry):
+                        continue
+                    yield case, entry, mode, fast
+
+
+def tally() -> int:
+    """Print false alarms, misses, misplaced blame, crashes and passes with nothing compared."""
+    import inspect
+
+    layer_fast = "fast" in inspect.signature(mn.check_layer).parameters
+    kinds = ("false alarm", "miss", "misplaced", "crash", "nothing compared")
+    rows, who, first_crash = defaultdict(Counter), defaultdict(set), {}
+    for case, entry, mode, fast in runs(layer_fast):
+        key = (entry, mode, "-" if fast is None else str(fast))
+        rows[key]["runs"] += 1
+        try:
+            result, index = run(case, entry, mode, fast)
+            found = causes(case, result, index)
+        except Exception as e:  # a crash is a verdict here, and the tests count it as a failure
+            found = ["crash"]
+            first_crash.setdefault(case.name, f"{entry}: {type(e).__name__}: {e}"[:140])
+        for kind in found:
+            rows[key][kind] += 1
+            who[kind].add(case.name)
+        rows[key]["wrong"] += bool(found)
+    if not layer_fast:
+        print("check_layer takes no fast= yet: every check_layer test crashes with TypeError; "
+              "the check_layer rows below ran without it (fast = '-').\n")
+    head = f"{'entry point':26} {'mode':12} {'fast':5} {'runs':>5} {'wrong':>6} " + \
+        " ".join(f"{k:>16}" for k in kinds)
+    print(head)
+    total = Counter()
+    for (entry, mode, fast), row in rows.items():
+        total.update(row)
+        print(f"{entry:26} {mode:12} {fast:5} {row['runs']:5d} {row['wrong']:6d} "
+              + " ".join(f"{row[k]:16d}" for k in kinds))
+    print(f"{'total':44} {total['runs']:5d} {total['wrong']:6d} "
+          + " ".join(f"{total[k]:16d}" for k in kinds))
+    print(f"\ncases: {len(CORRECT)} correct, {len(BUGGY)} buggy")
+    for kind in kinds:
+        label = {"false alarm": "correct", "nothing compared": "", "crash": ""}.get(kind, "buggy")
+        print(f"\n{kind}: {len(who[kind])} {label} cases")
+        for name in sorted(who[kind]):
+            print(f"  {name}" + (f"   [{first_crash[name]}]" if kind == "crash" else ""))
+    return int(total["wrong"] > 0)
+
+
+if __name__ == "__main__":
+    sys.exit(tally())
