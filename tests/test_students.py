@@ -105,6 +105,12 @@ def test_every_built_in_has_a_correct_subclass_in_the_corpus():
         assert any(issubclass(t, base) and t is not base for t in made), base.__name__
 
 
+def test_every_style_has_correct_cases_and_most_have_buggy_ones():
+    styles = {c.style for c in CORRECT}
+    assert len(styles) >= 12
+    assert len({c.style for c in BUGGY}) >= len(styles) - 1
+
+
 @pytest.mark.parametrize("case", CASES, ids=names(CASES))
 def test_confirmed_first(case):
     right, errors = confirm(case)
@@ -203,7 +209,12 @@ def tally() -> int:
               + " ".join(f"{row[k]:16d}" for k in kinds))
     print(f"{'total':44} {total['runs']:5d} {total['wrong']:6d} "
           + " ".join(f"{total[k]:16d}" for k in kinds))
-    print(f"\ncases: {len(CORRECT)} correct, {len(BUGGY)} buggy")
+    print(f"\ncases: {len(CORRECT)} correct, {len(BUGGY)} buggy; with a wrong verdict somewhere: "
+          f"{len(set(names(CORRECT)) & set().union(*who.values()))} correct, "
+          f"{len(set(names(BUGGY)) & set().union(*who.values()))} buggy")
+    styles = Counter((c.style, c.buggy) for c in CASES)
+    for style in sorted({s for s, _ in styles}, key=lambda s: -styles[s, False]):
+        print(f"  {styles[style, False]:3d} correct {styles[style, True]:3d} buggy   {style}")
     for kind in kinds:
         label = {"false alarm": "correct", "nothing compared": "", "crash": ""}.get(kind, "buggy")
         print(f"\n{kind}: {len(who[kind])} {label} cases")
