@@ -10,6 +10,7 @@ the model check; each buggy case must fail them, with its own layer as the only 
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections import Counter, defaultdict
 
@@ -160,6 +161,68 @@ def test_model_check_names_the_buggy_layer_as_the_only_suspect(case, mode, fast)
     assert_right(case, "GradientChecker", mode, fast)
 
 
+# ---- a check leaves the student's objects, and np.random, as it found them ------------------
+
+
+def snapshot(obj, depth=0):
+    """Plain data for everything a check must leave as it was: arrays bit for bit, containers,
+    Generators, numbers, and the attributes of objects held in attributes."""
+    if isinstance(obj, np.ndarray):
+        return ("array", obj.dtype.str, obj.shape, obj.tobytes())
+    if isinstance(obj, np.random.Generator):
+        return ("Generator", repr(obj.bit_generator.state))
+    if isinstance(obj, dict):
+        return {k: snapshot(v, depth) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return (type(obj).__name__, [snapshot(v, depth) for v in obj])
+    if obj is None or isinstance(obj, (bool, int, float, str, np.generic)):
+        return repr(obj)
+    if hasattr(obj, "__dict__") and depth < 3:
+        return (type(obj).__name__, snapshot(vars(obj), depth + 1))
+    return type(obj).__name__
+
+
+def state(objects) -> dict:
+    """The attributes of each object, and np.random's global state."""
+    found = {f"{i} {type(o).__name__}.{k}": snapshot(v) for i, o in enumerate(objects)
+             for k, v in vars(o).items()}
+    found["np.random global state"] = snapshot(np.random.get_state())
+    return found
+
+
+def changes(before: dict, after: dict) -> list[str]:
+    return sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+
+
+def leaves_as_found(case: Case, entry: str) -> list[str]:
+    """What a check of an already used layer (or model) changed; [] when nothing.
+
+    A crash fails the tests above; here only what it leaves behind counts.
+    """
+    if entry == "GradientChecker":
+        net, X, y, _ = model(case)
+        objects = [*net.layers, net.loss]
+        with contextlib.suppress(Exception):
+            net.compute_loss(X, y)
+            net.backward()
+    else:
+        objects = [case.make()]
+        use_once(objects[0], case)
+    before = state(objects)
+    with contextlib.suppress(Exception):
+        if entry == "GradientChecker":
+            mn.GradientChecker(mode="full", progress=False).check(net, X, y)
+        else:
+            mn.check_layer(objects[0], case.x.copy(), y=case.y, mode="full")
+    return changes(before, state(objects))
+
+
+@pytest.mark.parametrize("entry", ["check_layer", "GradientChecker"])
+@pytest.mark.parametrize("case", CASES, ids=names(CASES))
+def test_a_check_leaves_a_used_layer_and_np_random_as_they_were(case, entry):
+    assert leaves_as_found(case, entry) == []
+
+
 # ---- the tally -----------------------------------------------------------------------------
 
 
@@ -196,6 +259,14 @@ def tally() -> int:
             rows[key][kind] += 1
             who[kind].add(case.name)
         rows[key]["wrong"] += bool(found)
+    for entry in ("check_layer", "GradientChecker"):
+        for case in CASES:
+            try:
+                changed = leaves_as_found(case, entry)
+            except Exception as e:
+                changed = [f"{type(e).__name__} while using it once: {e}"[:100]]
+            if changed:
+                who[f"changed by {entry}"].add(f"{case.name}: {', '.join(changed)}")
     if not layer_fast:
         print("check_layer takes no fast= yet: every check_layer test crashes with TypeError; "
               "the check_layer rows below ran without it (fast = '-').\n")
@@ -215,9 +286,9 @@ def tally() -> int:
     styles = Counter((c.style, c.buggy) for c in CASES)
     for style in sorted({s for s, _ in styles}, key=lambda s: -styles[s, False]):
         print(f"  {styles[style, False]:3d} correct {styles[style, True]:3d} buggy   {style}")
-    for kind in kinds:
-        label = {"false alarm": "correct", "nothing compared": "", "crash": ""}.get(kind, "buggy")
-        print(f"\n{kind}: {len(who[kind])} {label} cases")
+    for kind in [*kinds, "changed by check_layer", "changed by GradientChecker"]:
+        label = {"false alarm": "correct", "miss": "buggy", "misplaced": "buggy"}.get(kind, "")
+        print(f"\n{kind}: {len(who[kind])} {label} cases".replace("  ", " "))
         for name in sorted(who[kind]):
             print(f"  {name}" + (f"   [{first_crash[name]}]" if kind == "crash" else ""))
     return int(total["wrong"] > 0)
