@@ -11,6 +11,7 @@ fool it), with np.random's global state rewound before each forward.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -275,6 +276,26 @@ class GlobalDropout(mn.Dropout):
     def forward(self, x):
         self.mask = (np.random.rand(*x.shape) >= self.p) / (1 - self.p)
         return x * self.mask
+
+
+class GeneratorDropout(mn.Dropout):
+    """Draws from the parent's own Generator on every call, frozen or not."""
+
+    def forward(self, x):
+        self.mask = (self.rng.random(x.shape) >= self.p) / (1 - self.p)
+        return x * self.mask
+
+
+class CountedDense(mn.Dense):
+    """The parent's layer, counting its forward calls."""
+
+    def __init__(self, i, o, seed=0):
+        super().__init__(i, o, seed=seed)
+        self.calls = 0
+
+    def forward(self, x):
+        self.calls += 1
+        return super().forward(x)
 
 
 class BinomialDropout(mn.Dropout):
@@ -850,6 +871,34 @@ class GaussianNoise(mn.Layer):
         return dout * self.noise
 
 
+class Shuffle(mn.Layer):
+    """The features in a new random order on every call, from np.random.permutation."""
+
+    def forward(self, x):
+        self.perm = np.random.permutation(x.shape[1])
+        return x[:, self.perm]
+
+    def backward(self, dout):
+        dx = np.empty_like(dout)
+        dx[:, self.perm] = dout
+        return dx
+
+
+class GeneratorNoise(mn.Layer):
+    """Multiplicative noise from the layer's own Generator, fresh on every call."""
+
+    def __init__(self, seed=0):
+        super().__init__()
+        self.rng = np.random.default_rng(seed)
+
+    def forward(self, x):
+        self.noise = 1 + 0.1 * self.rng.standard_normal(x.shape)
+        return x * self.noise
+
+    def backward(self, dout):
+        return dout * self.noise
+
+
 # ---- losses of their own: correct ----------------------------------------------------------
 
 
@@ -1338,6 +1387,22 @@ class DropoutRedrawsInBackward(NumpyDropout):
         return dout * (np.random.rand(*dout.shape) > self.p) / (1 - self.p)
 
 
+class GeneratorNoiseRedraws(GeneratorNoise):
+    """Bug: backward draws new noise from the Generator instead of reusing forward's."""
+
+    def backward(self, dout):
+        return dout * (1 + 0.1 * self.rng.standard_normal(dout.shape))
+
+
+class LinearIntoInput(BufferLinear):
+    """Bug: writes x W into x's own buffer (np.matmul(out=x)), so the cached x becomes y - b."""
+
+    def forward(self, x):
+        self.x = x
+        np.matmul(x, self.params["W"], out=x)
+        return x + self.params["b"]
+
+
 class InPlaceTanhWrongDerivative(InPlaceTanh):
     """Bug: d *= 1 - y in place, tanh' written as 1 - y."""
 
@@ -1499,9 +1564,9 @@ LOOP = "Layer: Python loops"
 INPLACE = "Layer: in place on x or dout"
 BUFFER = "Layer: reused output buffer"
 TUPLE = "Layer: tuple cache"
-COUNTER = "Layer: call counters"
-F32 = "Layer: float32 params"
-RANDOM = "Layer: np.random masks"
+COUNTER = "call counters"
+F32 = "float32 params"
+RANDOM = "Layer: np.random or its own Generator each call"
 LOSS = "own loss"
 HINGE, HUBER = hinge_scores(74), huber_scores(75)
 
@@ -1531,6 +1596,9 @@ CORRECT = [
     ok("tanh-own-forward", CachedTanh, batch(22), SUB),
     ok("dropout-global-rand", lambda: GlobalDropout(0.4, seed=1), batch(23), SUB),
     ok("dropout-binomial", lambda: BinomialDropout(0.3, seed=1), batch(24), SUB),
+    ok("dropout-own-generator", lambda: GeneratorDropout(0.3, seed=5), batch(35), SUB),
+    ok("dense-counted", lambda: CountedDense(4, 3, seed=36), batch(36), COUNTER),
+    ok("dense-float32", lambda: mn.Dense(4, 3, seed=37).astype(np.float32), batch(37), F32),
     ok("batchnorm-own", lambda: MyBatchNorm(4), batch(25), SUB),
     ok("batchnorm-std-parent-backward", lambda: StdBatchNorm(4), batch(26), SUB),
     ok("batchnorm-transposed", lambda: TransposedBatchNorm(4), batch(27), SUB),
@@ -1569,6 +1637,8 @@ CORRECT = [
     ok("dropout-np-rand", lambda: NumpyDropout(0.5), batch(64), RANDOM),
     ok("dropout-np-binomial", lambda: BinomialNoise(0.7), batch(65), RANDOM),
     ok("noise-np-randn", GaussianNoise, batch(66), RANDOM),
+    ok("shuffle-np-permutation", Shuffle, batch(67), RANDOM),
+    ok("noise-own-generator", lambda: GeneratorNoise(seed=68), batch(68), RANDOM),
     # losses of their own
     ok("mse-params-dict", MyMSE, batch(70, 6, 3), LOSS, y=targets(70)),
     ok("ce-plain-loop", LoopCE, batch(71, 6, 3), LOSS, y=labels(71)),
@@ -1651,6 +1721,10 @@ BUGGY = [
         batch(142), F32, ["b"]),
     bug("dropout-redraws-in-backward", lambda: DropoutRedrawsInBackward(0.5), batch(143), RANDOM,
         ["input"]),
+    bug("noise-own-generator-redraws", lambda: GeneratorNoiseRedraws(seed=68), batch(154),
+        RANDOM, ["input"]),
+    bug("linear-matmul-into-x", lambda: LinearIntoInput(4, 4, seed=58), batch(155), BUFFER,
+        ["W"]),
     bug("tanh-in-place-one-minus-y", InPlaceTanhWrongDerivative, batch(144), INPLACE, ["input"]),
     bug("sigmoid-buffer-forgets-one-minus", BufferSigmoidForgetsOneMinus, batch(145), BUFFER,
         ["input"]),
@@ -1703,22 +1777,36 @@ def rel_error(a, n) -> float:
     return float(np.linalg.norm(a - n) / denom) if denom > 0 else 0.0
 
 
+def rewinder(layer) -> Callable[[], None]:
+    """A function that puts np.random's global state and the layer's own Generators back."""
+    saved = np.random.get_state()
+    own = [(g, copy.deepcopy(g.bit_generator.state)) for g in vars(layer).values()
+           if isinstance(g, np.random.Generator)]
+
+    def rewind():
+        np.random.set_state(saved)
+        for g, state in own:
+            g.bit_generator.state = state
+    return rewind
+
+
 def confirm(case: Case) -> tuple[bool, dict[str, float]]:
     """Is the case's backward right? The relative error of every tensor ("input" and params).
 
     A layer is scored by J = Σ layer(x) · G for a fixed random G, a loss by its value. Every
     call gets a copy of x (and of G), parameters are checked in float64, and np.random's global
-    state is rewound before each forward, so a mask drawn from it stays the same. Backward runs
+    state and the layer's own Generators are rewound before each forward, so a mask drawn from
+    them stays the same. Backward runs
     twice, each time after a forward: the second must give what the first gave.
     """
     layer = case.make()
     params = getattr(layer, "params", {})
     for k in params:
         params[k] = np.array(params[k], dtype=np.float64)
-    rewind = np.random.get_state()
+    rewind = rewinder(layer)
 
     def forward(x):
-        np.random.set_state(rewind)
+        rewind()
         if case.is_loss:
             return np.array(layer.forward(x.copy(), case.y.copy()), dtype=np.float64)
         return np.array(layer.forward(x.copy()), dtype=np.float64)  # a reused buffer is copied
@@ -1740,7 +1828,7 @@ def confirm(case: Case) -> tuple[bool, dict[str, float]]:
         errors = {"input": rel_error(analytic["input"], numeric_gradient(J, x))}
         errors |= {k: rel_error(analytic[k], numeric_gradient(J, params[k])) for k in params}
     finally:
-        np.random.set_state(rewind)
+        rewind()
     return all(e < RIGHT for e in errors.values()), errors
 
 
