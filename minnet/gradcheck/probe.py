@@ -81,9 +81,10 @@ class ModelProbe:
         self.atol = round_off(self.J0)
         before = [grads_of(layer) for layer in self.layers]
         self.grads = self._backward()
-        self.repeated = repeat_backward(before, self.grads, self._backward())
-        inputs2, self.J1 = self._pass()
+        inputs2, self.J1 = self._pass()  # the same forward and backward again: same numbers?
         self.unstable = _first_difference(self.inputs, inputs2)
+        again = self._backward()
+        self.repeated = {} if self.J1 != self.J0 else repeat_backward(before, self.grads, again)
 
     def _pass(self):
         """Forward from X, keeping the input of every layer and of the loss."""
@@ -213,18 +214,18 @@ class LayerProbe:
             self.J0, self.base_out = float(np.sum(out * self.G)), out
         before = grads_of(layer)
         self.dx, self.grads = self._backward()
-        _, again = self._backward(forward=False)
-        self.repeated = repeat_backward([before], [self.grads], [again])
         self.unstable = not np.array_equal(np.asarray(self.calls.forward(x)), np.asarray(out))
+        _, again = self._backward()
+        self.repeated = {} if self.unstable else \
+            repeat_backward([before], [self.grads], [again])
 
     def _changes_input(self) -> bool:
         x = self.x.copy()
         self.calls._call(x)  # not through Calls.forward, which would hand it a copy
         return not np.array_equal(x, self.x, equal_nan=True)
 
-    def _backward(self, forward=True):
-        if forward:
-            self.calls.forward(self.x)
+    def _backward(self):
+        self.calls.forward(self.x)
         dx = self.calls.backward(self.G)
         if dx is None:
             raise NoInputGradient

@@ -171,10 +171,10 @@ def shape_mismatch(index, name, param, want, got) -> ParamCheck:
 
 
 def repeat_backward(before, first, second) -> dict:
-    """Gradients that changed between two backward calls after one forward, and why.
+    """Gradients that changed between two identical forward-backward calls, and why.
 
-    Adding the same amount again is accumulation (+= instead of =); anything else means
-    backward changed what forward cached.
+    Adding the same amount again is accumulation (+= instead of =); anything else is state
+    that carries over from one call to the next.
     """
     found = {}
     for li, (g0, g1, g2) in enumerate(zip(before, first, second)):
@@ -187,9 +187,9 @@ def repeat_backward(before, first, second) -> dict:
                 found[(li, k)] = (f"accumulating: a second backward gave {ratio:.3g} × the "
                                   f"first (overwrite grads with =, do not add with +=)")
             else:
-                found[(li, k)] = ("changes its cache: a second backward after the same forward "
-                                  "gave another gradient; does backward modify in place an "
-                                  "array that forward saved?")
+                found[(li, k)] = ("changes from call to call: a second forward and backward "
+                                  "on the same batch gave another gradient; does backward "
+                                  "depend on state kept from an earlier call?")
     return found
 
 
