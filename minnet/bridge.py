@@ -239,7 +239,7 @@ def autograd_check(model: Model, X: np.ndarray, y: np.ndarray, tol: float = TOL,
             c = _verdict(grads[i].get(name), ref[i][name], (i, type(layer).__name__, name),
                          tol, atol, len(X), accumulated.get((i, name)))
             if not c.passed and c.checked:
-                c.hint = _l2_hint(work, layer, name, grads[i][name], ref[i][name]) or c.hint
+                c.hint = _l2_hint(work, i, name, grads[i][name], ref[i][name]) or c.hint
             checks.append(c)
             if c.checked:
                 a_all.append(grads[i][name].ravel())
@@ -294,9 +294,11 @@ def _torch_grads(work, pairs, fns, loss_fn, X, y, torch) -> list[dict[str, np.nd
     for fn in fns:
         h = fn(h)
     J = loss_fn(h, y, torch)
-    if work.l2:
-        J = J + 0.5 * work.l2 * sum((fn.weight**2).sum() for layer, fn in zip(work.layers, fns)
-                                    if isinstance(layer, L.Dense))
+    penalized = _penalized(work)
+    if penalized:
+        J = J + 0.5 * work.l2 * sum((getattr(fn, pair.params[name]) ** 2).sum()
+                                    for i, (fn, pair) in enumerate(zip(fns, pairs))
+                                    for name in pair.params if (i, name) in penalized)
     J.backward()
     return [_param_grads(fn, pair, torch) for fn, pair in zip(fns, pairs)]
 
@@ -372,11 +374,18 @@ def _verdict(a, n, where, tol, atol, batch, accumulated=None) -> ParamCheck:
     return c
 
 
-def _l2_hint(model, layer, name, a, n) -> str | None:
+def _penalized(model) -> set[tuple[int, str]]:
+    """(layer index, param name) of the tensors the model's l2 term penalizes."""
+    weights = [W for W, _ in model._penalized()]
+    return {(i, name) for i, layer in enumerate(model.layers)
+            for name, p in layer.params.items() if any(p is W for W in weights)}
+
+
+def _l2_hint(model, i, name, a, n) -> str | None:
     """The l2 term l2·W left out of dW, or added twice."""
-    if not (model.l2 and isinstance(layer, L.Dense) and name == "W"):
+    if (i, name) not in _penalized(model):
         return None
-    l2w = model.l2 * layer.params["W"]
+    l2w = model.l2 * model.layers[i].params[name]
     close = lambda b: np.linalg.norm(b - n) <= 1e-6 * np.linalg.norm(n)  # noqa: E731
     if close(a + l2w):
         return f"l2: the gradient lacks the l2 term (analytic + l2·W = torch's, l2 = {model.l2})"
