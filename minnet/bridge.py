@@ -108,7 +108,7 @@ LOSSES = {
 FORWARD = ("forward", "f")  # what defines a layer's function: a subclass must not override it
 
 
-def _known(obj, table: dict, what: str):
+def _known(obj, table: dict, what: str, then: str = ""):
     """The table entry of obj's nearest built-in ancestor, if obj computes the same function."""
     for cls in type(obj).__mro__:
         if cls in table:
@@ -118,14 +118,14 @@ def _known(obj, table: dict, what: str):
     names = ", ".join(c.__name__ for c in table)
     raise TypeError(f"{what} ({type(obj).__name__}) has no torch counterpart: the bridge knows "
                     f"{names}, and subclasses of them that keep their forward. A class of your "
-                    f"own is numpy code the bridge cannot translate into torch")
+                    f"own is numpy code the bridge cannot translate into torch{then}")
 
 
 BY_LAYER = {p.layer: p for p in PAIRS}
 
 
-def _pair(layer, what: str) -> Pair:
-    return _known(layer, BY_LAYER, what)
+def _pair(layer, what: str, then: str = "") -> Pair:
+    return _known(layer, BY_LAYER, what, then)
 
 
 def _tensor(a, torch):
@@ -139,7 +139,8 @@ def to_torch(model: Model):
     """A torch.nn.Sequential with the same layers, weights, running statistics and modes.
 
     float64 throughout, so that its outputs equal the model's to round-off. The loss and the
-    l2 term are not part of the network: use torch.nn.functional's loss and weight decay.
+    l2 term are not part of the network; note that torch's weight_decay also decays biases,
+    where minnet's l2 = 0.5 l2 Σ W² counts only Dense weights.
     """
     torch = _torch()
     modules = [_module(layer, _pair(layer, f"to_torch: layer {i}"), torch)
@@ -217,8 +218,11 @@ def autograd_check(model: Model, X: np.ndarray, y: np.ndarray, tol: float = TOL,
     torch = _torch()
     if not model.parameters():
         raise ValueError("autograd_check: the model has no parameters to check")
-    pairs = [_pair(layer, f"autograd_check: layer {i}") for i, layer in enumerate(model.layers)]
-    loss_fn = _known(model.loss, LOSSES, "autograd_check: the loss")
+    instead = ", so there is no torch autograd to check against; mn.GradientChecker checks " \
+        "any layer with centered differences"
+    pairs = [_pair(layer, f"autograd_check: layer {i}", instead)
+             for i, layer in enumerate(model.layers)]
+    loss_fn = _known(model.loss, LOSSES, "autograd_check: the loss", instead)
     work = copy.deepcopy(model).astype(np.float64)
     X, y = work._check_data(X, y)
     work.train()
