@@ -278,6 +278,16 @@ def test_autograd_check_names_the_suspect_of_a_planted_bug(bug):
     assert_same(snapshot(model), before)
 
 
+@pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
+def test_autograd_check_fails_the_same_tensors_and_suspects_as_the_numeric_checker(bug):
+    model, X, y = bug.build(1)
+    numeric = mn.GradientChecker(progress=False).check(model, X, y)
+    exact = bridge.autograd_check(model, X, y)
+    failing = lambda r: [(c.layer_index, c.param) for c in r.params if not c.passed]  # noqa: E731
+    assert failing(exact) == failing(numeric)
+    assert [s.layer_index for s in exact.suspects] == [s.layer_index for s in numeric.suspects]
+
+
 def test_the_loss_is_the_suspect_after_the_last_layer():
     bug = next(b for b in BUGS if b.name == "softmax CE forgets the one-hot")
     model, X, y = bug.build(1)
@@ -351,3 +361,4 @@ def test_without_torch_the_bridge_says_how_to_install_it():
     lines = result.stdout.splitlines()
     assert len(lines) == 3
     assert all('pip install "minnet[torch]"' in line for line in lines), lines
+
