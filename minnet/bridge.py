@@ -1,0 +1,433 @@
+"""The PyTorch bridge: a minnet model to torch.nn.Sequential and back, and torch autograd as an
+exact reference gradient for minnet's backprop.
+
+    net = to_torch(model)                       # Dense -> Linear (W transposed), ...
+    model = from_torch(net, loss=SoftmaxCE())   # back, for the layers minnet has
+    report = autograd_check(model, X, y)        # a CheckReport, torch autograd as the reference
+
+PyTorch is optional (pip install "minnet[torch]"). It is imported inside these functions, so
+minnet itself never needs it. Each layer class maps onto a torch module through one entry of
+PAIRS; a new layer joins the bridge by adding its entry.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import layers as L
+from . import losses as losses_
+from .gradcheck import CheckReport, LayerCheck, ParamCheck, compare
+from .model import Model
+
+INSTALL = 'pip install "minnet[torch]"'
+# The reference is exact, so analytic and torch differ by float64 round-off only: over 300
+# random correct networks (tests/randnets.py) the worst tensor's rel_error was 3.3e-14, and
+# every planted bug (tests/planted.py) has a tensor above 3e-2.
+TOL = 1e-10  # a tensor passes when its rel_error is at most this
+ATOL = 1e-13  # ...or when no entry is off by more than this times max(1, |J|)
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError as e:
+        raise ImportError(f"minnet.bridge needs PyTorch, which is not installed: {INSTALL}") \
+            from e
+    return torch
+
+
+# ---- the table: one entry per layer class ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pair:
+    """A minnet layer class and its torch.nn module: how to build each from the other."""
+
+    layer: type  # the minnet class
+    module: str  # the name of the torch.nn class
+    to_torch: Callable  # (layer, torch) -> module; the weights are copied afterwards
+    from_torch: Callable  # (module, seed) -> layer; the weights are copied afterwards
+    params: dict = field(default_factory=dict)  # minnet param name -> torch parameter name
+    state: dict = field(default_factory=dict)  # minnet state name -> torch buffer name
+    transposed: tuple = ()  # params torch stores transposed: Dense W (in, out) is weight (out, in)
+    fixed: Callable | None = None  # (layer, torch) -> the module with minnet's frozen randomness
+
+
+def _dense(m, seed) -> L.Dense:
+    if m.bias is None:
+        raise ValueError(f"{m!r} has no bias, and minnet's Dense always has one")
+    return L.Dense(m.in_features, m.out_features, seed=seed)
+
+
+def _batchnorm(m, seed) -> L.BatchNorm:
+    if not (m.affine and m.track_running_stats) or m.momentum is None:
+        raise ValueError(f"{m!r}: minnet's BatchNorm has gamma and beta (affine=True) and "
+                         f"running statistics with a momentum (track_running_stats=True, "
+                         f"momentum not None)")
+    return L.BatchNorm(m.num_features, momentum=1 - m.momentum, eps=m.eps)
+
+
+def _masked(layer, torch):
+    """Dropout as a fixed function: multiply by minnet's frozen mask (identity in eval mode)."""
+    mask = None if layer.mask is None else torch.from_numpy(layer.mask)
+    return lambda x: x if mask is None else x * mask
+
+
+PAIRS = [
+    Pair(L.Dense, "Linear",
+         lambda a, t: t.nn.Linear(a.in_features, a.out_features, dtype=t.float64), _dense,
+         params={"W": "weight", "b": "bias"}, transposed=("W",)),
+    Pair(L.ReLU, "ReLU", lambda a, t: t.nn.ReLU(), lambda m, s: L.ReLU()),
+    Pair(L.LeakyReLU, "LeakyReLU", lambda a, t: t.nn.LeakyReLU(a.alpha),
+         lambda m, s: L.LeakyReLU(m.negative_slope)),
+    Pair(L.Sigmoid, "Sigmoid", lambda a, t: t.nn.Sigmoid(), lambda m, s: L.Sigmoid()),
+    Pair(L.Tanh, "Tanh", lambda a, t: t.nn.Tanh(), lambda m, s: L.Tanh()),
+    Pair(L.Dropout, "Dropout", lambda a, t: t.nn.Dropout(a.p), lambda m, s: L.Dropout(m.p, s),
+         fixed=_masked),
+    # torch: running = (1 - momentum) running + momentum batch; minnet weighs the old by momentum
+    Pair(L.BatchNorm, "BatchNorm1d",
+         lambda a, t: t.nn.BatchNorm1d(a.num_features, eps=a.eps, momentum=1 - a.momentum,
+                                       dtype=t.float64), _batchnorm,
+         params={"gamma": "weight", "beta": "bias"},
+         state={"running_mean": "running_mean", "running_var": "running_var"}),
+]
+
+# each loss as a torch function of (scores, y)
+LOSSES = {
+    losses_.SoftmaxCE: lambda s, y, t: t.nn.functional.cross_entropy(
+        s, t.from_numpy(np.asarray(y, dtype=np.int64))),
+    losses_.MSE: lambda s, y, t: t.nn.functional.mse_loss(s, _tensor(y, t).reshape(s.shape)),
+    losses_.SigmoidBCE: lambda s, y, t: t.nn.functional.binary_cross_entropy_with_logits(
+        s, _tensor(y, t).reshape(s.shape)),
+}
+
+FORWARD = ("forward", "f")  # what defines a layer's function: a subclass must not override it
+
+
+def _known(obj, table: dict, what: str, then: str = ""):
+    """The table entry of obj's nearest built-in ancestor, if obj computes the same function."""
+    for cls in type(obj).__mro__:
+        if cls in table:
+            if all(getattr(type(obj), f, None) is getattr(cls, f, None) for f in FORWARD):
+                return table[cls]
+            break
+    names = ", ".join(c.__name__ for c in table)
+    raise TypeError(f"{what} ({type(obj).__name__}) has no torch counterpart: the bridge knows "
+                    f"{names}, and subclasses of them that keep their forward. A class of your "
+                    f"own is numpy code the bridge cannot translate into torch{then}")
+
+
+BY_LAYER = {p.layer: p for p in PAIRS}
+
+
+def _pair(layer, what: str, then: str = "") -> Pair:
+    return _known(layer, BY_LAYER, what, then)
+
+
+def _tensor(a, torch):
+    return torch.from_numpy(np.array(a, dtype=np.float64))
+
+
+# ---- minnet -> torch -> minnet --------------------------------------------------------------
+
+
+def to_torch(model: Model):
+    """A torch.nn.Sequential with the same layers, weights, running statistics and modes.
+
+    float64 throughout, so that its outputs equal the model's to round-off. The loss and the
+    l2 term are not part of the network; note that torch's weight_decay also decays biases,
+    where minnet's l2 = 0.5 l2 Σ W² counts only Dense weights.
+    """
+    torch = _torch()
+    modules = [_module(layer, _pair(layer, f"to_torch: layer {i}"), torch)
+               for i, layer in enumerate(model.layers)]
+    net = torch.nn.Sequential(*modules)
+    net.training = all(layer.training for layer in model.layers)
+    return net
+
+
+def _module(layer, pair: Pair, torch):
+    module = pair.to_torch(layer, torch)
+    with torch.no_grad():
+        for name, tname in pair.params.items():
+            p = layer.params[name]
+            getattr(module, tname).copy_(_tensor(p.T if name in pair.transposed else p, torch))
+        for name, tname in pair.state.items():
+            getattr(module, tname).copy_(_tensor(getattr(layer, name), torch))
+    return module.train(layer.training)
+
+
+def from_torch(net, loss: losses_.Loss, l2: float = 0.0, seed: int | None = None) -> Model:
+    """A minnet Model from a torch.nn.Sequential of modules minnet has, with the given loss.
+
+    Weights and running statistics are copied exactly, in the network's dtype, and each layer
+    keeps its module's mode. `seed` seeds the Dropout masks (seed + index of the module).
+    """
+    torch = _torch()
+    if not isinstance(net, torch.nn.Sequential):
+        raise TypeError(f"from_torch: expected a torch.nn.Sequential, got {type(net).__name__}")
+    by_module = {getattr(torch.nn, p.module): p for p in PAIRS}
+    layers, dtypes = [], set()
+    for i, module in enumerate(net):
+        pair = by_module.get(type(module))
+        if pair is None:
+            names = ", ".join(p.module for p in PAIRS)
+            raise TypeError(f"from_torch: module {i} ({module!r}) has no minnet counterpart; "
+                            f"minnet has {names}")
+        try:
+            layer = pair.from_torch(module, None if seed is None else seed + i)
+        except ValueError as e:
+            raise ValueError(f"from_torch: module {i}: {e}") from None
+        for name, tname in pair.params.items():
+            v = _array(getattr(module, tname))
+            layer.params[name] = v.T.copy() if name in pair.transposed else v
+            layer.grads[name] = np.zeros_like(layer.params[name])
+            dtypes.add(v.dtype)
+        for name, tname in pair.state.items():
+            setattr(layer, name, _array(getattr(module, tname)))
+        layer.training = module.training
+        layers.append(layer)
+    if len(dtypes) > 1:
+        raise ValueError(f"from_torch: the network mixes dtypes {sorted(map(str, dtypes))}")
+    model = Model(layers, loss=loss, l2=l2)
+    return model.astype(dtypes.pop()) if dtypes else model
+
+
+def _array(t) -> np.ndarray:
+    return t.detach().cpu().numpy().copy()
+
+
+# ---- torch autograd as the reference gradient -----------------------------------------------
+
+
+def autograd_check(model: Model, X: np.ndarray, y: np.ndarray, tol: float = TOL,
+                   seed: int = 0) -> CheckReport:
+    """Compare the model's backprop with torch autograd of the same function, tensor by tensor.
+
+    The function is the one GradientChecker checks: training mode, each Dropout mask drawn once
+    and used on both sides, BatchNorm on batch statistics, the l2 penalty included, float64.
+    The reference has no eps, so the tolerance is round-off. When a tensor fails, each layer
+    is checked alone (backward of a random upstream gradient G against torch's vector-Jacobian
+    product, seeded by `seed`) and the loss on its own value, to name the suspects. The model
+    itself is never touched: everything runs on a float64 copy.
+    """
+    torch = _torch()
+    if not model.parameters():
+        raise ValueError("autograd_check: the model has no parameters to check")
+    instead = ", so there is no torch autograd to check against; mn.GradientChecker checks " \
+        "any layer with centered differences"
+    pairs = [_pair(layer, f"autograd_check: layer {i}", instead)
+             for i, layer in enumerate(model.layers)]
+    loss_fn = _known(model.loss, LOSSES, "autograd_check: the loss", instead)
+    work = copy.deepcopy(model).astype(np.float64)
+    X, y = work._check_data(X, y)
+    work.train()
+    for layer in work.layers:
+        layer.freeze()  # Dropout keeps the mask its next forward draws; BatchNorm its statistics
+
+    J, grads, accumulated = _backprop(work, X, y)
+    inputs = [X]
+    for layer in work.layers:  # frozen, so the same values as in the backprop above
+        inputs.append(layer.forward(inputs[-1]))
+    fns = [_oracle(layer, pair, torch) for layer, pair in zip(work.layers, pairs)]
+    ref = _torch_grads(work, pairs, fns, loss_fn, X, y, torch)
+
+    atol = ATOL * max(1.0, abs(J))
+    checks, a_all, n_all = [], [], []
+    for i, layer in enumerate(work.layers):
+        for name in layer.params:
+            c = _verdict(grads[i].get(name), ref[i][name], (i, type(layer).__name__, name),
+                         tol, atol, len(X), accumulated.get((i, name)))
+            if not c.passed and c.checked:
+                c.hint = _l2_hint(work, i, name, grads[i][name], ref[i][name]) or c.hint
+            checks.append(c)
+            if c.checked:
+                a_all.append(grads[i][name].ravel())
+                n_all.append(ref[i][name].ravel())
+    a, n = np.concatenate(a_all or [[]]), np.concatenate(n_all or [[]])
+    difference = float(np.linalg.norm(a - n) / max(np.linalg.norm(a) + np.linalg.norm(n), 1e-300))
+    passed = all(c.passed for c in checks)
+    found = [] if passed else _localize(work, pairs, fns, loss_fn, inputs, y, tol, seed, torch)
+    suspects = [s for s in found if not s.passed]
+    _blame_downstream(checks, suspects)
+    report = CheckReport(passed=passed, difference=difference, mode="autograd", eps=0.0,
+                         params=checks, layers=found, suspects=suspects)
+    report.tol, report.loss = tol, J
+    report.dtype_note = "reference gradient: torch autograd (exact, no eps; the 'numeric' " \
+        "column is torch's)" + ("" if model.dtype == np.float64 else
+                                f"; checked on a float64 copy of this {model.dtype} model")
+    report.advice = _advice(suspects, passed, len(work.layers))
+    return report
+
+
+def _oracle(layer, pair: Pair, torch):
+    """The layer as a torch function, with its frozen randomness where it has some."""
+    return pair.fixed(layer, torch) if pair.fixed else _module(layer, pair, torch)
+
+
+def _backprop(work, X, y):
+    """J and every layer's grads from the model's own compute_loss and backward.
+
+    Backward runs twice at the same θ: a gradient that changes in between was added to (+=),
+    not overwritten, and the second one is the one compared.
+    """
+    work.compute_loss(X, y)
+    work.backward()
+    first = [{k: np.array(g) for k, g in layer.grads.items()} for layer in work.layers]
+    J = work.compute_loss(X, y)
+    work.backward()
+    second = [{k: np.array(g, dtype=np.float64) for k, g in layer.grads.items()}
+              for layer in work.layers]
+    return J, second, _changed(first, second)
+
+
+def _changed(first, second) -> dict:
+    return {(i, k): "accumulating: a second backward at the same θ gave another gradient "
+                    "(overwrite grads with =, do not add with +=)"
+            for i, (g1, g2) in enumerate(zip(first, second)) for k in g1
+            if k in g2 and not np.array_equal(g1[k], g2[k])}
+
+
+def _torch_grads(work, pairs, fns, loss_fn, X, y, torch) -> list[dict[str, np.ndarray]]:
+    """Torch autograd's dJ/dθ for each layer's params, in minnet's layout."""
+    h = _tensor(X, torch)
+    for fn in fns:
+        h = fn(h)
+    J = loss_fn(h, y, torch)
+    penalized = _penalized(work)
+    if penalized:
+        J = J + 0.5 * work.l2 * sum((getattr(fn, pair.params[name]) ** 2).sum()
+                                    for i, (fn, pair) in enumerate(zip(fns, pairs))
+                                    for name in pair.params if (i, name) in penalized)
+    J.backward()
+    return [_param_grads(fn, pair, torch) for fn, pair in zip(fns, pairs)]
+
+
+def _param_grads(module, pair: Pair, torch) -> dict[str, np.ndarray]:
+    grads = {}
+    for name, tname in pair.params.items():
+        p = getattr(module, tname)
+        g = _array(p.grad) if p.grad is not None else np.zeros(tuple(p.shape))
+        grads[name] = g.T.copy() if name in pair.transposed else g
+    return grads
+
+
+def _localize(work, pairs, fns, loss_fn, inputs, y, tol, seed, torch) -> list[LayerCheck]:
+    """Each layer alone on the input it saw, then the loss on the scores: who is wrong."""
+    rng = np.random.default_rng(seed)
+    found = []
+    for i, (layer, pair, fn) in enumerate(zip(work.layers, pairs, fns)):
+        x = inputs[i]
+        G = rng.standard_normal(np.shape(inputs[i + 1]))
+        layer.input_grad = True  # alone, its input gradient is checked too
+        dx, grads, accumulated = _alone(layer, x, G)
+        for module_param in pair.params.values():
+            getattr(fn, module_param).grad = None
+        xt = _tensor(x, torch).requires_grad_()
+        fn(xt).backward(_tensor(G, torch))
+        ref = _param_grads(fn, pair, torch)
+        atol = ATOL * max(1.0, float(np.abs(np.vdot(inputs[i + 1], G))))
+        name = type(layer).__name__
+        inp = _verdict(dx, _array(xt.grad), (i, name, "input"), tol, atol, len(x))
+        params = [_verdict(grads.get(k), ref[k], (i, name, k), tol, atol, len(x),
+                           accumulated.get(k)) for k in layer.params]
+        found.append(_layer_check(i, type(layer).__name__, inp, params))
+    st = _tensor(inputs[-1], torch).requires_grad_()
+    J = loss_fn(st, y, torch)
+    J.backward()
+    work.loss.forward(inputs[-1], y)
+    ds = work.loss.backward()
+    name = type(work.loss).__name__
+    inp = _verdict(ds, _array(st.grad), (len(work.layers), name, "input"), tol,
+                   ATOL * max(1.0, abs(J.item())), len(y))
+    found.append(_layer_check(len(work.layers), name, inp, []))
+    return found
+
+
+def _alone(layer, x, G):
+    """dL/dx and grads of one layer for upstream gradient G (backward twice, as _backprop)."""
+    layer.forward(x)
+    layer.backward(G)
+    first = {k: np.array(g) for k, g in layer.grads.items()}
+    layer.forward(x)
+    dx = layer.backward(G)
+    second = {k: np.array(g, dtype=np.float64) for k, g in layer.grads.items()}
+    return dx, second, {k: v for (_, k), v in _changed([first], [second]).items()}
+
+
+def _verdict(a, n, where, tol, atol, batch, accumulated=None) -> ParamCheck:
+    """compare()'s verdict on analytic a against torch's n, or a shape or None message."""
+    index, name, param = where
+    if a is None or np.shape(a) != n.shape:
+        got = None if a is None else np.shape(a)
+        hint = (f"transposed: the gradient has shape {got}, the tensor {n.shape}"
+                if got is not None and got == n.shape[::-1]
+                else f"shape: the gradient has shape {got}, the tensor {n.shape}")
+        return ParamCheck(layer_index=index, layer_name=name, param=param, shape=n.shape,
+                          rel_error=1.0, worst_index=(), analytic=float("nan"),
+                          numeric=float("nan"), checked=0, kinks=0, passed=False, hint=hint)
+    a = np.asarray(a, dtype=np.float64)
+    c = compare(a.ravel(), n.ravel(), np.arange(n.size), a, tol, atol, layer_index=index,
+                layer_name=name, param=param, mode="full", batch=batch)
+    if accumulated:
+        c.passed, c.hint = False, accumulated
+    return c
+
+
+def _penalized(model) -> set[tuple[int, str]]:
+    """(layer index, param name) of the tensors the model's l2 term penalizes."""
+    weights = [W for W, _ in model._penalized()]
+    return {(i, name) for i, layer in enumerate(model.layers)
+            for name, p in layer.params.items() if any(p is W for W in weights)}
+
+
+def _l2_hint(model, i, name, a, n) -> str | None:
+    """The l2 term l2·W left out of dW, or added twice."""
+    if (i, name) not in _penalized(model):
+        return None
+    l2w = model.l2 * model.layers[i].params[name]
+    close = lambda b: np.linalg.norm(b - n) <= 1e-6 * np.linalg.norm(n)  # noqa: E731
+    if close(a + l2w):
+        return f"l2: the gradient lacks the l2 term (analytic + l2·W = torch's, l2 = {model.l2})"
+    if close(a - l2w):
+        return f"l2: the l2 term l2·W is added twice (l2 = {model.l2})"
+    return None
+
+
+def _layer_check(index, name, inp, params) -> LayerCheck:
+    failed = [c for c in [inp, *params] if not c.passed]
+    hint = None
+    if failed:
+        worst = max(failed, key=lambda c: c.rel_error)
+        hint = f"{worst.param}: {worst.hint}" if worst.hint else \
+            f"{worst.param} gradient wrong (rel_error {worst.rel_error:.1e})"
+    check = LayerCheck(layer_index=index, layer_name=name, passed=not failed,
+                       input_rel_error=inp.rel_error, params=params, hint=hint)
+    check.input = inp
+    return check
+
+
+def _blame_downstream(checks: list[ParamCheck], suspects: list[LayerCheck]) -> None:
+    """A tensor of a sound layer below a suspect fails because of the suspect: say so."""
+    bad = {s.layer_index for s in suspects}
+    for c in checks:
+        later = [s for s in suspects if s.layer_index > c.layer_index]
+        if not c.passed and c.layer_index not in bad and later:
+            c.hint = (f"follows from layer {later[0].layer_index} ({later[0].layer_name}): this "
+                      f"layer is right on its own")
+
+
+def _advice(suspects: list[LayerCheck], passed: bool, n_layers: int) -> str | None:
+    if passed:
+        return None
+    if suspects:
+        names = ", ".join(f"the loss ({s.layer_name})" if s.layer_index == n_layers else
+                          f"layer {s.layer_index} ({s.layer_name})" for s in suspects)
+        return (f"What to do: fix the backward of {names}. Each disagrees with torch autograd "
+                f"on its own; failures of the tensors before it can follow from its gradient.")
+    return ("What to do: every layer and the loss agree with torch on their own, so look at how "
+            "the model combines them: Model.backward, the l2 term, or a lost gradient.")

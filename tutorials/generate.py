@@ -1,0 +1,89 @@
+"""Make the student version of each assignment with nbgrader, from its source with solutions.
+
+    python tutorials/generate.py                  # every assignment in tutorials/source/
+    python tutorials/generate.py 05_assignment    # just this one
+    python tutorials/generate.py --check          # exit 1 if a shipped notebook is out of date
+
+tutorials/ is laid out as an nbgrader course (docs/teaching.md): the teacher's notebooks are in
+source/ASSIGNMENT/, the settings in nbgrader_config.py. Each assignment is generated in a
+temporary copy of that course, so no gradebook or release folder is left behind here, and the
+notebooks of its release folder are copied next to this file. Needs the teach extra
+(pip install "minnet[teach]").
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+SOURCE = HERE / "source"
+CONFIG = HERE / "nbgrader_config.py"
+
+
+def nbgrader(args: list[str], course: Path) -> None:
+    """Run the nbgrader command line of this interpreter in a course folder."""
+    env = dict(os.environ)
+    # nbgrader creates its gradebook by running `alembic`, installed next to this python
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+
+
+def course_with(names: list[str], root: Path, source: Path = SOURCE) -> Path:
+    """A course folder at root with this course's settings and the named source folders."""
+    root.mkdir(parents=True, exist_ok=True)
+    shutil.copy(CONFIG, root / "nbgrader_config.py")
+    for name in names:
+        shutil.copytree(source / name, root / "source" / name)
+    return root
+
+
+def generate(name: str, out: Path = HERE, source: Path = SOURCE) -> list[Path]:
+    """Generate the student version of source/NAME and copy its notebooks into out."""
+    if not (source / name).is_dir():
+        raise FileNotFoundError(f"no assignment {name!r}: expected a folder {source / name}")
+    with tempfile.TemporaryDirectory() as tmp:
+        course = course_with([name], Path(tmp) / "course", source)
+        nbgrader(["generate_assignment", name, "--force"], course)
+        written = []
+        for notebook in sorted((course / "release" / name).glob("*.ipynb")):
+            written.append(Path(shutil.copy(notebook, out / notebook.name)))
+    return written
+
+
+def assignments(source: Path = SOURCE) -> list[str]:
+    return sorted(p.name for p in source.iterdir() if p.is_dir())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("names", nargs="*", help="assignment folders in tutorials/source/")
+    parser.add_argument("--check", action="store_true",
+                        help="compare with the shipped notebooks instead of writing them")
+    args = parser.parse_args(argv)
+    stale = []
+    for name in args.names or assignments():
+        if not args.check:
+            for path in generate(name):
+                print(f"wrote {path.relative_to(HERE.parent)}")
+            continue
+        with tempfile.TemporaryDirectory() as tmp:
+            for path in generate(name, Path(tmp)):
+                shipped = HERE / path.name
+                if not shipped.exists() or path.read_bytes() != shipped.read_bytes():
+                    stale.append(path.name)
+    if stale:
+        print(f"out of date (run python tutorials/generate.py): {', '.join(stale)}")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
