@@ -6,7 +6,7 @@ What is measured
     minnet full           mn.GradientChecker(mode="full").check(model, X, y)
     minnet full, fast=False   the same without the shortcuts (small case only: it is slow)
     minnet directional    mode="directional": random directions per tensor, as many as
-                          the default (DIRECTIONS in minnet/gradcheck.py)
+                          the default (DIRECTIONS in minnet/gradcheck/checker.py)
     minnet directional, 1 per tensor   directions=1: as much numeric work as torch's
                           fast_mode, which projects each input on one random vector
     naive                 the seed's method: flatten every parameter, move each entry by

@@ -11,7 +11,7 @@ What is measured (784-256-128-10 model in float32, synthetic data, batch 128)
   more than 20 training steps of batch 128, i.e. debug check / 20 steps <= 1.
 
   "No checking work at all" is shown by counting, not timing: during one fit(debug=False)
-  a profiler hook counts every call of a function defined in minnet/gradcheck.py, and
+  a profiler hook counts every call of a function defined in minnet/gradcheck/, and
   wrappers count GradientChecker.check and debug_check. The only call expected is
   debug_requested, the one-line switch that reads the debug flag and MINNET_DEBUG.
   The same counts are printed for fit(debug=True), to show that the counting works.
@@ -78,16 +78,16 @@ def contenders(X, y):
 
 @contextlib.contextmanager
 def counted_checks():
-    """Count every call of a function of minnet/gradcheck.py, plus the two entry points.
+    """Count every call of a function of the minnet/gradcheck package, plus the two entry points.
 
     Yields a Counter: function name -> calls. debug_check is wrapped where fit looks it up
     (minnet.model imported it by name) as well as in minnet.gradcheck.
     """
     counts: Counter = Counter()
-    source = gradcheck.__file__
+    package = os.path.dirname(gradcheck.__file__)
 
     def hook(frame, event, arg):
-        if event == "call" and frame.f_code.co_filename == source:
+        if event == "call" and os.path.dirname(frame.f_code.co_filename) == package:
             counts[frame.f_code.co_qualname] += 1
 
     def counting(name, function):
@@ -159,7 +159,7 @@ def main() -> None:
     print()
 
     off, on = checking_calls(X, y, debug=False), checking_calls(X, y, debug=True)
-    print("calls into minnet/gradcheck.py during one fit:")
+    print("calls into minnet/gradcheck/ during one fit:")
     print(f"  debug=False: {summary(off)}")
     print(f"  debug=True:  {summary(on)}")
     print(f"checking calls with debug=False (all but debug_requested): {checking_work(off)}")
