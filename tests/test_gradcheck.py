@@ -578,3 +578,42 @@ def test_nothing_compared_is_inconclusive_never_passed():
 def test_a_lone_layer_check_does_not_talk_about_layer_0():
     text = str(mn.check_layer(mn.Tanh(), np.ones((2, 3))))
     assert text.startswith("Layer check of Tanh PASSED")
+
+
+# ---- eps far from the bottom of the V -------------------------------------------------------
+
+
+@pytest.mark.parametrize("eps", [1e-12, 1e-9, 0.5])
+@pytest.mark.parametrize("build", [mlp(), mlp(act=mn.ReLU, init="he"), lambda s: random_net(3)],
+                         ids=["tanh", "relu", "random"])
+def test_an_eps_far_from_the_v_is_named_as_the_cause_and_no_layer_is_blamed(eps, build):
+    model, X, y = build(0)
+    report = check(model, X, y, eps=eps)
+    if report.passed:  # 1e-9 is close enough on some models: then clean, with the noise shown
+        assert report.problems == [] and report.suspects == [] and "round-off ≈" in str(report)
+        return
+    assert report.suspects == [] and report.layers == []
+    assert report.problems and report.problems[0].startswith(f"eps: at eps={eps:g}")
+    cause = "round-off" if eps < 1e-5 else "truncation"
+    assert f"{cause} from too" in report.problems[0]
+    assert "no layer is to blame" in report.advice and "eps=1e-05" in report.advice
+    assert all(c.status in ("ok", "eps") for c in report.params)
+
+
+def test_every_far_eps_fails_the_demo_network_for_the_right_reason():
+    """The three eps of the issue, on minnet's own demo network: each is named, none passes."""
+    X, y = mn.datasets.load_digits()
+    model = mn.Model([mn.Dense(64, 32, seed=0), mn.ReLU(), mn.Dense(32, 10, seed=1)],
+                     loss=mn.SoftmaxCE())
+    for eps in (1e-12, 1e-9, 0.5):
+        report = check(model, X[:32], y[:32], eps=eps)
+        assert not report.passed and report.suspects == [], eps
+        assert report.problems[0].startswith(f"eps: at eps={eps:g}"), eps
+
+
+def test_a_real_bug_under_a_far_eps_is_blamed_at_the_default_eps():
+    model, X, y = mlp(first=DenseTimes2)(0)
+    report = check(model, X, y, eps=1e-11)
+    assert [s.layer_index for s in report.suspects] == [0]
+    assert report.eps == gradcheck.DEFAULT_EPS
+    assert report.warnings[0].startswith("eps=1e-11 is too far from the bottom of the V")

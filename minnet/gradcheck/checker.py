@@ -81,7 +81,7 @@ class GradientChecker:
             if not passed and not problems and noise.far(self.eps):
                 return self._eps_report(model, probe, mode, checks, difference, noise, note)
         report = self._report(model, probe, mode, checks, difference, problems, note)
-        report.noise = noise.describe(self.eps) if noise else None
+        report.noise = noise.line(self.eps) if noise else None
         return report
 
     def _report(self, model, probe, mode, checks, difference, problems, note) -> CheckReport:
@@ -102,20 +102,19 @@ class GradientChecker:
         if not all(c.passed for c in again):
             report = self._report(model, probe, mode, again, difference_again, [], note)
             report.warnings.insert(0, f"eps={self.eps:g} is too far from the bottom of the "
-                                      f"V ({noise.describe(self.eps)}); these results are "
-                                      f"at eps={DEFAULT_EPS:g}, the default.")
+                                      f"V ({noise.describe(self.eps)}); the results above "
+                                      f"are at eps={DEFAULT_EPS:g}, the default.")
             return report
         for c in checks:
             if not c.passed:
                 c.status, c.hint = "eps", "follows from eps: numeric error at this eps"
-        cause = noise.cause(self.eps)
-        problem = (f"eps: at eps={self.eps:g} the numeric gradient itself is off: "
-                   f"{noise.describe(self.eps)}, as large as the differences above. At "
-                   f"eps={DEFAULT_EPS:g} (the default) every tensor agrees with backprop, so "
-                   f"{cause}, not your backward.")
+        problem = (f"eps: at eps={self.eps:g} the numeric slopes themselves are off "
+                   f"({noise.describe(self.eps)}), the size of the differences above. At "
+                   f"eps={DEFAULT_EPS:g} (the default) every tensor agrees with backprop: "
+                   f"{noise.cause(self.eps)}, not your backward.")
         report = CheckReport(False, difference, mode, self.eps, checks, [], [], self.tol,
                              probe.J0, note, [problem])
-        report.noise = noise.describe(self.eps)
+        report.noise = noise.line(self.eps)
         report.advice = (f"What to do: check again with eps={DEFAULT_EPS:g}; no layer is to "
                          f"blame. Between 1e-7 and 1e-4 round-off and truncation both stay "
                          f"small in float64.")
@@ -267,9 +266,11 @@ class Noise:
         return "truncation from too large an eps is the cause"
 
     def describe(self, eps: float) -> str:
-        return (f"at eps={eps:g} a numeric slope carries round-off of about "
-                f"{self.round_off(eps):.1e} (u·|J|/eps) and truncation of about "
-                f"{self.truncation(eps):.1e} (c·eps²)")
+        return (f"round-off ≈ {self.round_off(eps):.1e} (u·|J|/eps), truncation ≈ "
+                f"{self.truncation(eps):.1e} (c·eps²) per slope")
+
+    def line(self, eps: float) -> str:
+        return f"numeric error expected at eps={eps:g}: {self.describe(eps)}"
 
 
 def check_layer(layer, x: np.ndarray, y: np.ndarray | None = None, eps: float = DEFAULT_EPS,
