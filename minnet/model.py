@@ -43,6 +43,9 @@ class Model:
     def __init__(self, layers: list, loss: losses_.Loss, l2: float = 0.0) -> None:
         layers = list(layers)
         for i, layer in enumerate(layers):
+            if isinstance(layer, L.Layer) and not hasattr(layer, "params"):
+                raise TypeError(f"layer {i} ({type(layer).__name__}) has no params: does its "
+                                f"__init__ call super().__init__()?")
             if not all(hasattr(layer, a) for a in ("forward", "backward", "params", "grads")):
                 raise TypeError(f"layer {i} ({layer!r}) is not a Layer: it needs forward, "
                                 f"backward, params and grads")

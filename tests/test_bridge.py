@@ -302,7 +302,8 @@ def test_the_report_reads_like_the_numeric_one():
     model, X, y = mlp(first=DenseTimes2)(0)
     text = str(bridge.autograd_check(model, X, y))
     assert "FAILED" in text and "mode=autograd" in text
-    assert "layer 0 (DenseTimes2): W: factor: analytic ≈ 2 × numeric" in text
+    assert "the backward of layer 0 (DenseTimes2) is wrong" in text
+    assert "factor: analytic ≈ 2 × numeric" in text
 
 
 def test_a_float32_model_is_checked_on_a_float64_copy():

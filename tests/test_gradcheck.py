@@ -385,12 +385,18 @@ def test_randomness_from_np_random_and_own_generators_is_rewound():
     assert lone.passed and lone.input.checked == X.size
 
 
-def test_accumulating_gradients_are_reported():
+def test_accumulating_gradients_have_their_own_verdict_and_one_ratio_everywhere():
     bug = next(b for b in BUGS if b.name == "gradients accumulate")
     model, X, y = bug.build(0)
     report = check(model, X, y)
-    assert any("accumulating" in p for p in report.problems)
-    assert "2 × the first" in report.params[0].hint
+    W = report.params[0]
+    assert (W.status, W.passed) == ("accumulating", False)
+    alone = report.suspects[0].params[0]
+    assert alone.status == "accumulating"
+    assert "2 × what one backward gives" in W.hint and "2 × what one backward gives" in alone.hint
+    assert report.headline().startswith("Gradient check FAILED: the backward of layer 0 "
+                                        "(DenseAccumulates) is wrong: its gradient for W")
+    assert "do not add to them with +=" in report.advice
 
 
 # ---- bad arguments ---------------------------------------------------------------------
@@ -466,7 +472,7 @@ def test_report_table_says_where_and_what():
     model, X, y = mlp(act=ReLUInvertedMask, init="he")(0)
     text = str(check(model, X, y))
     for words in ["Gradient check FAILED", "rel_error", "worst at", "analytic", "numeric",
-                  "kinks", "Suspects", "layer 1 (ReLUInvertedMask)", "inverted mask",
+                  "kinks", "Checked alone", "layer 1 (ReLUInvertedMask)", "inverted mask",
                   "What to do"]:
         assert words in text, words
 

@@ -15,7 +15,7 @@ from ..layers import Layer
 from .kinks import one_sided
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
 from .probe import LayerProbe, ModelProbe, NoInputGradient, is_loss
-from .report import CheckReport, LayerCheck, ParamCheck
+from .report import CheckReport, LayerCheck, ParamCheck, layer_advice
 from .restore import Preserved
 from .verdicts import (
     SECOND_LOOK,
@@ -344,6 +344,8 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
                         f"even with np.random and its own Generators rewound; give it a "
                         f"freeze() that keeps its random draws fixed")
     checks = [inp, *params]
+    for c in checks:
+        c.is_loss = loss
     failed = [c for c in checks if not c.passed]
     hint = None
     if failed:
@@ -355,8 +357,8 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
     result = LayerCheck(index, name, not failed and not problems, inp.rel_error, params, hint,
                         inp, is_loss=loss, problems=problems)
     if probe.changes_input:
-        result.problems.append("forward changes its input in place (as x[x < 0] = 0 does): the "
-                               "layer below may still need it; the checker worked on copies")
+        result.notes.append("forward changes its input in place (as x[x < 0] = 0 does): the "
+                            "layer below may still need it; the checker worked on copies")
     return result
 
 
@@ -383,18 +385,21 @@ def _directions(rng, count, shape):
 
 
 def _advice(report: CheckReport) -> str | None:
+    """What to do next, fitted to the failure: a layer's backward, or the model around them."""
     if report.passed:
         return None
     if report.suspects:
-        names = ", ".join(s.who for s in report.suspects)
-        return (f"What to do: fix the backward of {names}. Each was checked alone and is wrong "
-                f"by itself; failures of the tensors before it can follow from its gradient. "
-                f"Check a fix with mn.check_layer(layer, x).")
+        lines = [layer_advice(s) for s in report.suspects]
+        return "\n".join(lines) + ("\nFailures of the tensors before a suspect can follow from "
+                                   "its wrong gradient: fix the suspect first.")
     if report.problems:
         return "What to do: fix the problems above; the numbers cannot be trusted until then."
     if all(c.passed or c.status == "inconclusive" for c in report.params):
         return ("What to do: nothing is known to be wrong, but some tensors could not be "
                 "compared (every entry tried sits on a kink); check again on another batch.")
+    if any((c.hint or "").startswith("l2:") for c in report.params):
+        return ("What to do: Model.backward must add the l2 term's gradient, l2·W, to the "
+                "grads of every Dense W exactly once.")
     return ("What to do: every layer passes on its own, so look at how the model combines "
             "them: Model.backward, the l2 term, or a layer whose gradient is not returned.")
 

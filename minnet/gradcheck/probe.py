@@ -96,8 +96,22 @@ class ModelProbe:
         return inputs, self.loss_calls.forward(h) + self.model.penalty()
 
     def _backward(self):
-        self.model.backward()
+        try:
+            self.model.backward()
+        except Exception:
+            self._name_a_missing_gradient()
+            raise
         return [grads_of(layer) for layer in self.layers]
+
+    def _name_a_missing_gradient(self) -> None:
+        """backward crashed: if a layer returned None for dL/dx, say that instead."""
+        d = self.loss_calls.backward(None)
+        for i in range(len(self.layers) - 1, 0, -1):
+            d = self.calls[i].backward(d)
+            if d is None:
+                raise ValueError(f"layer {i} ({type(self.layers[i]).__name__}): backward "
+                                 f"returned None: it must return dL/dx, the gradient for its "
+                                 f"input") from None
 
     def problems(self) -> list[str]:
         found = []
@@ -110,8 +124,6 @@ class ModelProbe:
                          f"{where}, even with np.random and its own Generators rewound. "
                          f"During a check it must be a fixed function of its input: give it "
                          f"a freeze() that keeps its random draws (or state) fixed.")
-        for (li, name), hint in self.repeated.items():
-            found.append(f"layer {li} ({type(self.layers[li]).__name__}) {name}: {hint}")
         return found
 
     def work(self, mode, samples, directions) -> int:

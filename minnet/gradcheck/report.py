@@ -1,10 +1,36 @@
-"""What a check found: one verdict per tensor, per layer, per model, and the tables to read."""
+"""What a check found: one verdict per tensor, per layer, per model, and the text to read.
+
+A report reads top down: the headline names the culprit and its mistake, the table gives every
+tensor's verdict, "checked alone" shows the culprit's own numbers, and "What to do" fits the
+failure. report.explain() says what each column means; in a notebook the same report is an
+HTML table.
+"""
 
 from __future__ import annotations
 
+import html
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+
+COLUMNS = {
+    "layer": "the layer's index in model.layers and its class; the loss comes after the last",
+    "param": "the tensor: a parameter (W, b, gamma, ...), or 'input' for dL/dx, the value "
+             "backward returns",
+    "shape": "the tensor's shape",
+    "checked": "entries (or random directions) compared; kinks are compared one-sided",
+    "wrong": "checked entries whose own error is above the tolerance",
+    "kinks": "entries whose ±eps step meets a corner of forward (ReLU at 0, a max, a hinge)",
+    "rel_error": "‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖) over the checked entries; "
+                 "0 means equal, 1 means one of them is zero or they have opposite signs",
+    "worst at": "the entry (or direction) where analytic and numeric differ most",
+    "analytic": "at that entry, the gradient your backward computed (backprop)",
+    "numeric": "at that entry, the centered difference (J(θ+ε) − J(θ−ε)) / 2ε",
+    "verdict": "ok; FAIL; accumulating (grads added with +=); no effect (the tensor does not "
+               "change the loss: both gradients are exactly 0); inconclusive (nothing could be "
+               "compared); eps (the numeric side is off at this eps)",
+    "hint": "the pattern of a wrong gradient, in plain words",
+}
 
 
 @dataclass
@@ -26,13 +52,23 @@ class ParamCheck:
     mode: str = "full"
     wrong: int = 0  # checked entries (or directions) whose own error is above tolerance
     errors: np.ndarray | None = field(default=None, repr=False)  # analytic - numeric per entry
-    status: str = "ok"  # "ok", "FAIL", "inconclusive" (nothing compared), "accumulating"
+    status: str = "ok"  # ok, FAIL, accumulating, no effect, inconclusive, eps
+    derivatives: object | None = field(default=None, repr=False)  # diagnose.Derivatives
+    is_loss: bool = False
 
     @property
     def where(self) -> str:
         if self.mode == "directional":
             return f"direction {self.worst_index[0]}" if self.worst_index else "-"
         return str(self.worst_index) if self.worst_index else "-"
+
+    @property
+    def what(self) -> str:
+        """The tensor in words: "its input gradient (what backward returns)", "grads['W']"."""
+        if self.param == "input":
+            return "its gradient dL/dscores (what backward returns)" if self.is_loss else \
+                "its input gradient dL/dx (what backward returns)"
+        return f"its gradient for {self.param} (grads[{self.param!r}])"
 
 
 @dataclass
@@ -49,29 +85,68 @@ class LayerCheck:
     in_model: bool = True  # False for check_layer on a lone layer
     is_loss: bool = False
     problems: list[str] = field(default_factory=list)  # each one fails the check
+    notes: list[str] = field(default_factory=list)  # worth knowing, not a failure
 
     @property
     def who(self) -> str:
         """How text names it: "layer 2 (Dense)", "the loss (SoftmaxCE)", or the class alone."""
         if self.is_loss:
-            return f"the loss ({self.layer_name})"
+            return f"the loss ({self.layer_name})" if self.in_model else self.layer_name
         return f"layer {self.layer_index} ({self.layer_name})" if self.in_model \
             else self.layer_name
 
+    @property
+    def checks(self) -> list[ParamCheck]:
+        return [c for c in [self.input, *self.params] if c is not None]
+
+    @property
+    def failed(self) -> list[ParamCheck]:
+        return [c for c in self.checks if not c.passed]
+
+    def summary(self) -> str:
+        """'its input gradient dL/dx (what backward returns) is wrong: <hint>', worst first."""
+        if not self.failed:
+            return self.problems[0] if self.problems else "right"
+        worst = max(self.failed, key=lambda c: (c.status == "FAIL", c.rel_error))
+        return f"{worst.what} is wrong: {worst.hint or f'rel_error {worst.rel_error:.1e}'}"
+
     def __str__(self) -> str:
-        verdict = "PASSED" if self.passed else f"FAILED: {self.hint}"
-        lines = [f"Layer check of {self.who} {verdict}", "",
-                 table([c for c in [self.input, *self.params] if c is not None])]
+        if self.passed:
+            head = f"Layer check of {self.who} PASSED"
+        else:
+            head = f"Layer check of {self.who} FAILED: {self.summary()}"
+        lines = [head, _ALONE_LOSS if self.is_loss else _ALONE, "", table(self.checks)]
         lines += [f"problem: {p}" for p in self.problems]
+        lines += [f"note: {n}" for n in self.notes]
+        lines += _derivative_tables(self.checks)
+        if not self.passed:
+            lines += ["", layer_advice(self)]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = str(self).split("\n")[0]
+        notes = [f"problem: {p}" for p in self.problems] + [f"note: {n}" for n in self.notes]
+        after = _derivative_tables(self.checks) + ([] if self.passed else [layer_advice(self)])
+        return _html(head, self.checks, [], notes + after)
+
+    def explain(self) -> str:
+        return explain()
 
     def to_dict(self) -> dict:
         return _plain(asdict(self))
 
 
+_ALONE = ("Checked alone: J = Σ layer(x)·G for a fixed random upstream gradient G, so "
+          "backward(G) must return dJ/dx and fill grads with dJ/dθ.")
+_ALONE_LOSS = "Checked alone: J = the loss itself, so backward() must return dJ/dscores."
+_MODEL_ALONE = ("Checked alone, on the input it saw in the model: J = Σ layer(x)·G for a fixed "
+                "random upstream gradient G (the loss: J = its own value). These numbers differ "
+                "from the table above, whose J is the model's loss.")
+
+
 @dataclass
 class CheckReport:
-    """What GradientChecker.check found; str(report) is the table to read."""
+    """What GradientChecker.check found; str(report) is the text to read."""
 
     passed: bool
     difference: float
@@ -91,27 +166,54 @@ class CheckReport:
     def to_dict(self) -> dict:
         return _plain(asdict(self))
 
+    def headline(self) -> str:
+        """The verdict and, when it failed, the culprit and its mistake first."""
+        if self.passed:
+            return "Gradient check PASSED"
+        if self.suspects:
+            return "Gradient check FAILED: " + "; ".join(
+                f"the backward of {s.who} is wrong: {s.summary().replace(' is wrong: ', ': ')}"
+                for s in self.suspects)
+        if self.problems:
+            return f"Gradient check FAILED: {self.problems[0]}"
+        failed = [c for c in self.params if not c.passed]
+        if all(c.status == "inconclusive" for c in failed):
+            return ("Gradient check INCONCLUSIVE: nothing could be compared for "
+                    + ", ".join(f"layer {c.layer_index} {c.param}" for c in failed))
+        worst = max(failed, key=lambda c: c.rel_error)
+        return (f"Gradient check FAILED: every layer is right alone, but the model's gradient "
+                f"for layer {worst.layer_index} {worst.param} is not: "
+                f"{worst.hint or f'rel_error {worst.rel_error:.1e}'}")
+
     def __str__(self) -> str:
-        verdict = "PASSED" if self.passed else "FAILED"
-        lines = [f"Gradient check {verdict}: mode={self.mode}, eps={self.eps:g}, "
-                 f"loss={self.loss:.6g}; a tensor passes when its rel_error <= {self.tol:g}",
-                 f"difference over all parameters = {self.difference:.2e}   "
-                 f"(‖g - g_num‖ / (‖g‖ + ‖g_num‖); each tensor gets its own verdict below)"]
-        for note in (self.dtype_note, self.noise):
-            if note:
-                lines.append(note)
+        lines = [self.headline(),
+                 f"mode={self.mode}, eps={self.eps:g}, loss={self.loss:.6g}; a tensor passes "
+                 f"when its rel_error <= {self.tol:g}; difference over all parameters = "
+                 f"{self.difference:.2e}"]
+        lines += [note for note in (self.dtype_note, self.noise) if note]
         lines += ["", table(self.params)]
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"warning: {w}" for w in self.warnings]
         if self.suspects:
-            lines += ["", "Suspects: layers whose own backward is wrong, each checked alone:"]
-            for s in self.suspects:
-                lines.append(f"  {s.who}: {s.hint or 'wrong'}")
-            lines += ["", table([c for s in self.suspects for c in [s.input, *s.params]
-                                 if c is not None and not c.passed])]
+            lines += ["", _MODEL_ALONE]
+            lines += [f"  {s.who}: {s.summary()}" for s in self.suspects]
+            lines += ["", table([c for s in self.suspects for c in s.failed])]
+            lines += [line for s in self.suspects for line in _derivative_tables(s.checks)]
         if self.advice:
             lines += ["", self.advice]
         return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        notes = [f"problem: {p}" for p in self.problems] + [f"warning: {w}" for w in
+                                                            self.warnings]
+        after = [_MODEL_ALONE] if self.suspects else []
+        after += [line for s in self.suspects for line in _derivative_tables(s.checks)]
+        after += [self.advice] if self.advice else []
+        return _html(self.headline(), self.params, [c for s in self.suspects for c in s.failed],
+                     notes + after)
+
+    def explain(self) -> str:
+        return explain()
 
 
 @dataclass
@@ -127,6 +229,9 @@ class FunctionCheck:
         verdict = "PASSED" if self.passed else f"FAILED: {self.hint}"
         return f"Gradient check of f {verdict}\n\n" + table([self.check])
 
+    def _repr_html_(self) -> str:
+        return _html(str(self).split("\n")[0], [self.check], [], [])
+
 
 class GradientCheckError(AssertionError):
     """Raised by fit(debug=True) and testing.assert_gradients_ok; carries the report."""
@@ -136,22 +241,74 @@ class GradientCheckError(AssertionError):
         self.report = report
 
 
+def explain() -> str:
+    """What each column of a report's table means, in plain words."""
+    width = max(map(len, COLUMNS))
+    return "\n".join(f"{k.ljust(width)}  {v}" for k, v in COLUMNS.items())
+
+
+def layer_advice(check: LayerCheck) -> str:
+    """A "What to do" line that fits the failure: an input gradient, a parameter, a loss."""
+    failed = [c for c in check.failed if c.status != "inconclusive"]
+    if any(c.status == "accumulating" for c in failed):
+        return (f"What to do: in the backward of {check.who}, overwrite grads with "
+                f"self.grads[name] = ..., do not add to them with +=.")
+    if not failed:
+        return "What to do: " + (check.problems[0] if check.problems else
+                                 "check again on another input; nothing could be compared.")
+    names = [c.param for c in failed]
+    where = []
+    if "input" in names:
+        where.append("the gradient it returns (dL/dscores)" if check.is_loss
+                     else "the gradient it returns (dL/dx)")
+    where += [f"grads[{n!r}]" for n in names if n != "input"]
+    return (f"What to do: in the backward of {check.who}, fix {' and '.join(where)}; check the "
+            f"fix with mn.check_layer(layer, x{', y=y' if check.is_loss else ''}).")
+
+
 def table(checks: list[ParamCheck]) -> str:
     head = ("layer", "param", "shape", "checked", "wrong", "kinks", "rel_error", "worst at",
             "analytic", "numeric", "verdict", "hint")
-    rows = [(f"{c.layer_index} {c.layer_name}", c.param, str(c.shape), str(c.checked),
-             str(c.wrong), str(c.kinks), f"{c.rel_error:.1e}", c.where, f"{c.analytic:+.4e}",
-             f"{c.numeric:+.4e}", c.status, c.hint or "")
-            for c in checks]
+    rows = [_row(c) for c in checks]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head) - 1)]
     fmt = lambda r: "  ".join(s.ljust(w) for s, w in zip(r, widths)) + "  " + r[-1]  # noqa: E731
     return "\n".join(fmt(r).rstrip() for r in [head, *rows])
 
 
+def _row(c: ParamCheck) -> tuple[str, ...]:
+    who = f"loss {c.layer_name}" if c.is_loss else f"{c.layer_index} {c.layer_name}"
+    return (who, c.param, str(c.shape), str(c.checked), str(c.wrong), str(c.kinks),
+            f"{c.rel_error:.1e}", c.where, f"{c.analytic:+.4e}", f"{c.numeric:+.4e}",
+            c.status, c.hint or "")
+
+
+def _derivative_tables(checks: list[ParamCheck]) -> list[str]:
+    return [line for c in checks if c.derivatives is not None
+            for line in ["", str(c.derivatives)]]
+
+
+def _html(head: str, checks, suspects, rest: list[str]) -> str:
+    """The report as HTML: the same words as str(), failing rows marked."""
+    def rows(cs):
+        out = []
+        for c in cs:
+            style = "" if c.passed else ' style="background:#fde2e2"'
+            cells = "".join(f"<td>{html.escape(v)}</td>" for v in _row(c))
+            out.append(f"<tr{style}>{cells}</tr>")
+        return "".join(out)
+    head_row = "".join(f"<th>{html.escape(k)}</th>" for k in COLUMNS)
+    parts = [f"<p><b>{html.escape(head)}</b></p>",
+             f"<table><tr>{head_row}</tr>{rows(checks)}</table>"]
+    if suspects:
+        parts.append(f"<p>Checked alone:</p><table><tr>{head_row}</tr>{rows(suspects)}</table>")
+    parts += [f"<pre>{html.escape(block)}</pre>" for block in rest if block]
+    return "\n".join(parts)
+
+
 def _plain(x):
     """Make dataclass dicts JSON-able: tuples to lists, numpy scalars to Python ones."""
     if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items() if k != "errors"}
+        return {k: _plain(v) for k, v in x.items() if k not in ("errors", "derivatives")}
     if isinstance(x, (list, tuple)):
         return [_plain(v) for v in x]
     if isinstance(x, np.generic):

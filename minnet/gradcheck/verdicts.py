@@ -74,6 +74,10 @@ def compare(a, n, idx, g, tol, atol, layer_index, layer_name, param, mode,
                                                             np.unravel_index(idx[w], shape)))
     wrong = int(np.count_nonzero(~agree(a, n, tol, atol)))
     hint = None if passed else pattern(a, n, g, idx, mode, batch)
+    status = "ok" if passed else "FAIL"
+    if passed and len(a) and max(np.abs(a).max(), np.abs(n).max()) <= atol:
+        status, hint = "no effect", ("no effect on the loss: both gradients are 0 up to "
+                                     "round-off (as for a bias before BatchNorm)")
     errors = None
     if not passed and mode != "directional":
         errors = np.full(shape, np.nan)
@@ -81,8 +85,7 @@ def compare(a, n, idx, g, tol, atol, layer_index, layer_name, param, mode,
     return ParamCheck(layer_index, layer_name, param, shape, rel, where,
                       float(a[w]) if w is not None else 0.0,
                       float(n[w]) if w is not None else 0.0,
-                      len(a), 0, passed, hint, mode, wrong, errors,
-                      "ok" if passed else "FAIL")
+                      len(a), 0, passed, hint, mode, wrong, errors, status)
 
 
 def compare_function(analytic, numeric, tol, slopes_at) -> FunctionCheck:
@@ -182,10 +185,11 @@ def repeat_backward(before, first, second) -> dict:
             if k not in g2 or np.array_equal(g1[k], g2[k]):
                 continue
             step, again = g1[k] - g0.get(k, 0), g2[k] - g1[k]
-            ratio = float(np.vdot(g2[k], g1[k]) / max(np.vdot(g1[k], g1[k]), 1e-300))
+            ratio = float(np.vdot(step + again, step) / max(np.vdot(step, step), 1e-300))
             if np.allclose(again, step, rtol=1e-9, atol=1e-12 * np.abs(step).max(initial=1)):
-                found[(li, k)] = (f"accumulating: a second backward gave {ratio:.3g} × the "
-                                  f"first (overwrite grads with =, do not add with +=)")
+                found[(li, k)] = (f"accumulating: after a second backward the gradient is "
+                                  f"{ratio:.3g} × what one backward gives (overwrite grads "
+                                  f"with =, do not add with +=)")
             else:
                 found[(li, k)] = ("changes from call to call: a second forward and backward "
                                   "on the same batch gave another gradient; does backward "

@@ -1,0 +1,122 @@
+"""The report as a student reads it: the culprit first, words that fit, columns explained."""
+
+import numpy as np
+import pytest
+from planted import BUGS, mlp
+
+import minnet as mn
+
+
+def check(model, X, y, **options):
+    return mn.GradientChecker(progress=False, **options).check(model, X, y)
+
+
+def bug(name):
+    return next(b for b in BUGS if b.name == name).build(0)
+
+
+def test_the_headline_names_the_culprit_and_its_tensor_first():
+    report = check(*bug("ReLU mask inverted"))
+    assert str(report).startswith("Gradient check FAILED: the backward of layer 1 "
+                                  "(ReLUInvertedMask) is wrong: its input gradient dL/dx")
+    assert "inverted mask" in str(report).split("\n")[0]
+
+
+def test_the_loss_is_called_the_loss_never_layer_n():
+    report = check(*bug("softmax CE forgets 1/N"))
+    text = str(report)
+    assert "the loss (SoftmaxCEForgetsN)" in text.split("\n")[0]
+    assert "layer 3" not in text
+    assert "loss SoftmaxCEForgetsN" in text  # its row in the table
+    assert "dL/dscores" in report.advice and "y=y" in report.advice
+
+
+def test_what_to_do_fits_a_parameter_an_input_and_the_model():
+    assert "fix grads['W']" in check(*bug("dW times 2")).advice
+    assert "fix the gradient it returns (dL/dx)" in check(*bug("ReLU mask inverted")).advice
+    assert "Model.backward must add the l2 term" in check(*bug("l2 term missing from backward")
+                                                          ).advice
+
+
+def test_the_checked_alone_section_says_how_and_why_its_numbers_differ():
+    text = str(check(*bug("sigmoid backward sign flipped")))
+    assert "J = Σ layer(x)·G for a fixed random upstream gradient G" in text
+    assert "These numbers differ from the table above" in text
+
+
+def test_a_tensor_without_effect_on_the_loss_says_so():
+    model = mn.Model([mn.Dense(4, 3, seed=0), mn.BatchNorm(3), mn.Tanh(), mn.Dense(3, 2, seed=1)],
+                     loss=mn.SoftmaxCE())
+    X = np.random.default_rng(0).standard_normal((6, 4))
+    report = check(model, X, np.arange(6) % 2)
+    b = report.params[1]
+    assert report.passed and b.status == "no effect" and "no effect on the loss" in b.hint
+    assert report.params[0].status == "ok"
+
+
+def test_explain_describes_every_column():
+    text = mn.GradientChecker(progress=False).check(*mlp()(0)).explain()
+    for column in ("checked", "wrong", "kinks", "rel_error", "worst at", "analytic", "numeric",
+                   "verdict"):
+        assert text.count("\n" + column) + text.startswith(column) == 1, column
+    assert "centered difference" in text and "accumulating" in text
+
+
+def test_html_has_the_same_content_with_failing_rows_marked():
+    report = check(*bug("dW times 2"))
+    page = report._repr_html_()
+    assert page.count("<tr") == 1 + len(report.params) + 1 + sum(len(s.failed) for s in
+                                                                  report.suspects)
+    assert page.count("background:#fde2e2") == sum(not c.passed for c in report.params) + 1
+    assert "factor: analytic ≈ 2 × numeric" in page and "What to do" in page
+    assert "<b>Gradient check FAILED: the backward of layer 0 (DenseTimes2)" in page
+    lone = mn.check_layer(mn.Tanh(), np.ones((2, 3)))
+    assert "PASSED" in lone._repr_html_() and "<table>" in lone._repr_html_()
+
+
+class Forgot(mn.Layer):
+    def __init__(self):
+        self.scale = 2.0  # no super().__init__()
+
+    def forward(self, x):
+        return self.scale * x
+
+    def backward(self, dout):
+        return self.scale * dout
+
+
+class ReturnsNothing(mn.Layer):
+    def forward(self, x):
+        self.x = x
+        return np.tanh(x)
+
+    def backward(self, dout):
+        self.dx = dout * (1 - np.tanh(self.x) ** 2)  # forgot to return it
+
+
+class ClipsItsInput(mn.Layer):
+    def forward(self, x):
+        x[x < 0] = 0  # in place: the caller's array changes
+        self.x = x
+        return x
+
+    def backward(self, dout):
+        return dout * (self.x > 0)
+
+
+def test_mistakes_that_are_not_gradients_are_named():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    with pytest.raises(TypeError, match=r"super\(\).__init__\(\)"):
+        mn.check_layer(Forgot(), x)
+    with pytest.raises(TypeError, match=r"super\(\).__init__\(\)"):
+        mn.Model([mn.Dense(3, 3), Forgot()], loss=mn.MSE())
+    result = mn.check_layer(ReturnsNothing(), x)
+    assert not result.passed and "backward returned None: it must return dL/dx" in str(result)
+    model = mn.Model([mn.Dense(3, 3, seed=0), ReturnsNothing(), mn.Dense(3, 2, seed=1)],
+                     loss=mn.SoftmaxCE())
+    with pytest.raises(ValueError, match=r"layer 1 \(ReturnsNothing\): backward returned None"):
+        check(model, x, np.array([0, 1, 0, 1]))
+    x_before = x.copy()
+    result = mn.check_layer(ClipsItsInput(), x)
+    assert np.array_equal(x, x_before)
+    assert "forward changes its input in place" in str(result)
