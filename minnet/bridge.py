@@ -20,7 +20,9 @@ import numpy as np
 
 from . import layers as L
 from . import losses as losses_
-from .gradcheck import CheckReport, LayerCheck, ParamCheck, compare
+from .gradcheck import CheckReport, LayerCheck, ParamCheck
+from .gradcheck.checker import model_advice
+from .gradcheck.verdicts import blame_downstream, judge, l2_hint, repeat_backward, shape_mismatch
 from .model import Model
 
 INSTALL = 'pip install "minnet[torch]"'
@@ -242,8 +244,9 @@ def autograd_check(model: Model, X: np.ndarray, y: np.ndarray, tol: float = TOL,
         for name in layer.params:
             c = _verdict(grads[i].get(name), ref[i][name], (i, type(layer).__name__, name),
                          tol, atol, len(X), accumulated.get((i, name)))
-            if not c.passed and c.checked:
-                c.hint = _l2_hint(work, i, name, grads[i][name], ref[i][name]) or c.hint
+            if c.status == "FAIL" and c.checked:
+                a, n = grads[i][name].ravel(), ref[i][name].ravel()
+                c.hint = l2_hint(work, layer, name, a, n, np.arange(a.size)) or c.hint
             checks.append(c)
             if c.checked:
                 a_all.append(grads[i][name].ravel())
@@ -253,14 +256,13 @@ def autograd_check(model: Model, X: np.ndarray, y: np.ndarray, tol: float = TOL,
     passed = all(c.passed for c in checks)
     found = [] if passed else _localize(work, pairs, fns, loss_fn, inputs, y, tol, seed, torch)
     suspects = [s for s in found if not s.passed]
-    _blame_downstream(checks, suspects)
-    report = CheckReport(passed=passed, difference=difference, mode="autograd", eps=0.0,
-                         params=checks, layers=found, suspects=suspects)
-    report.tol, report.loss = tol, J
-    report.dtype_note = "reference gradient: torch autograd (exact, no eps; the 'numeric' " \
-        "column is torch's)" + ("" if model.dtype == np.float64 else
-                                f"; checked on a float64 copy of this {model.dtype} model")
-    report.advice = _advice(suspects, passed, len(work.layers))
+    blame_downstream(checks, suspects)
+    note = "reference gradient: torch autograd (exact, no eps; the 'numeric' column is " \
+        "torch's)" + ("" if model.dtype == np.float64 else
+                      f"; checked on a float64 copy of this {model.dtype} model")
+    report = CheckReport(passed, difference, "autograd", 0.0, checks, found, suspects, tol, J,
+                         note)
+    report.advice = model_advice(report)
     return report
 
 
@@ -272,9 +274,10 @@ def _oracle(layer, pair: Pair, torch):
 def _backprop(work, X, y):
     """J and every layer's grads from the model's own compute_loss and backward.
 
-    Backward runs twice at the same θ: a gradient that changes in between was added to (+=),
-    not overwritten, and the second one is the one compared.
+    Forward and backward run twice at the same θ: a gradient that changes in between was
+    added to (+=), not overwritten, and the second one is the one compared.
     """
+    before = [{k: np.array(g) for k, g in layer.grads.items()} for layer in work.layers]
     work.compute_loss(X, y)
     work.backward()
     first = [{k: np.array(g) for k, g in layer.grads.items()} for layer in work.layers]
@@ -282,14 +285,7 @@ def _backprop(work, X, y):
     work.backward()
     second = [{k: np.array(g, dtype=np.float64) for k, g in layer.grads.items()}
               for layer in work.layers]
-    return J, second, _changed(first, second)
-
-
-def _changed(first, second) -> dict:
-    return {(i, k): "accumulating: a second backward at the same θ gave another gradient "
-                    "(overwrite grads with =, do not add with +=)"
-            for i, (g1, g2) in enumerate(zip(first, second)) for k in g1
-            if k in g2 and not np.array_equal(g1[k], g2[k])}
+    return J, second, repeat_backward(before, first, second)
 
 
 def _torch_grads(work, pairs, fns, loss_fn, X, y, torch) -> list[dict[str, np.ndarray]]:
@@ -334,8 +330,8 @@ def _localize(work, pairs, fns, loss_fn, inputs, y, tol, seed, torch) -> list[La
         name = type(layer).__name__
         inp = _verdict(dx, _array(xt.grad), (i, name, "input"), tol, atol, len(x))
         params = [_verdict(grads.get(k), ref[k], (i, name, k), tol, atol, len(x),
-                           accumulated.get(k)) for k in layer.params]
-        found.append(_layer_check(i, type(layer).__name__, inp, params))
+                           accumulated.get((0, k))) for k in layer.params]
+        found.append(LayerCheck.of(i, name, inp, params))
     st = _tensor(inputs[-1], torch).requires_grad_()
     J = loss_fn(st, y, torch)
     J.backward()
@@ -344,38 +340,30 @@ def _localize(work, pairs, fns, loss_fn, inputs, y, tol, seed, torch) -> list[La
     name = type(work.loss).__name__
     inp = _verdict(ds, _array(st.grad), (len(work.layers), name, "input"), tol,
                    ATOL * max(1.0, abs(J.item())), len(y))
-    found.append(_layer_check(len(work.layers), name, inp, []))
+    found.append(LayerCheck.of(len(work.layers), name, inp, [], is_loss=True))
     return found
 
 
 def _alone(layer, x, G):
-    """dL/dx and grads of one layer for upstream gradient G (backward twice, as _backprop)."""
+    """dL/dx and grads of one layer for upstream gradient G (twice, as _backprop)."""
+    before = {k: np.array(g) for k, g in layer.grads.items()}
     layer.forward(x)
     layer.backward(G)
     first = {k: np.array(g) for k, g in layer.grads.items()}
     layer.forward(x)
     dx = layer.backward(G)
     second = {k: np.array(g, dtype=np.float64) for k, g in layer.grads.items()}
-    return dx, second, {k: v for (_, k), v in _changed([first], [second]).items()}
+    return dx, second, repeat_backward([before], [first], [second])
 
 
 def _verdict(a, n, where, tol, atol, batch, accumulated=None) -> ParamCheck:
-    """compare()'s verdict on analytic a against torch's n, or a shape or None message."""
+    """The checker's verdict on analytic a against torch's n: every entry, no kinks."""
     index, name, param = where
     if a is None or np.shape(a) != n.shape:
-        got = None if a is None else np.shape(a)
-        hint = (f"transposed: the gradient has shape {got}, the tensor {n.shape}"
-                if got is not None and got == n.shape[::-1]
-                else f"shape: the gradient has shape {got}, the tensor {n.shape}")
-        return ParamCheck(layer_index=index, layer_name=name, param=param, shape=n.shape,
-                          rel_error=1.0, worst_index=(), analytic=float("nan"),
-                          numeric=float("nan"), checked=0, kinks=0, passed=False, hint=hint)
+        return shape_mismatch(index, name, param, n.shape, None if a is None else np.shape(a))
     a = np.asarray(a, dtype=np.float64)
-    c = compare(a.ravel(), n.ravel(), np.arange(n.size), a, tol, atol, layer_index=index,
-                layer_name=name, param=param, mode="full", batch=batch)
-    if accumulated:
-        c.passed, c.hint = False, accumulated
-    return c
+    return judge(a.ravel(), n.ravel(), np.zeros(n.size, dtype=bool), np.arange(n.size), a, tol,
+                 atol, where, "full", batch, accumulated)
 
 
 def _penalized(model) -> set[tuple[int, str]]:
@@ -383,51 +371,3 @@ def _penalized(model) -> set[tuple[int, str]]:
     weights = [W for W, _ in model._penalized()]
     return {(i, name) for i, layer in enumerate(model.layers)
             for name, p in layer.params.items() if any(p is W for W in weights)}
-
-
-def _l2_hint(model, i, name, a, n) -> str | None:
-    """The l2 term l2·W left out of dW, or added twice."""
-    if (i, name) not in _penalized(model):
-        return None
-    l2w = model.l2 * model.layers[i].params[name]
-    close = lambda b: np.linalg.norm(b - n) <= 1e-6 * np.linalg.norm(n)  # noqa: E731
-    if close(a + l2w):
-        return f"l2: the gradient lacks the l2 term (analytic + l2·W = torch's, l2 = {model.l2})"
-    if close(a - l2w):
-        return f"l2: the l2 term l2·W is added twice (l2 = {model.l2})"
-    return None
-
-
-def _layer_check(index, name, inp, params) -> LayerCheck:
-    failed = [c for c in [inp, *params] if not c.passed]
-    hint = None
-    if failed:
-        worst = max(failed, key=lambda c: c.rel_error)
-        hint = f"{worst.param}: {worst.hint}" if worst.hint else \
-            f"{worst.param} gradient wrong (rel_error {worst.rel_error:.1e})"
-    check = LayerCheck(layer_index=index, layer_name=name, passed=not failed,
-                       input_rel_error=inp.rel_error, params=params, hint=hint)
-    check.input = inp
-    return check
-
-
-def _blame_downstream(checks: list[ParamCheck], suspects: list[LayerCheck]) -> None:
-    """A tensor of a sound layer below a suspect fails because of the suspect: say so."""
-    bad = {s.layer_index for s in suspects}
-    for c in checks:
-        later = [s for s in suspects if s.layer_index > c.layer_index]
-        if not c.passed and c.layer_index not in bad and later:
-            c.hint = (f"follows from layer {later[0].layer_index} ({later[0].layer_name}): this "
-                      f"layer is right on its own")
-
-
-def _advice(suspects: list[LayerCheck], passed: bool, n_layers: int) -> str | None:
-    if passed:
-        return None
-    if suspects:
-        names = ", ".join(f"the loss ({s.layer_name})" if s.layer_index == n_layers else
-                          f"layer {s.layer_index} ({s.layer_name})" for s in suspects)
-        return (f"What to do: fix the backward of {names}. Each disagrees with torch autograd "
-                f"on its own; failures of the tensors before it can follow from its gradient.")
-    return ("What to do: every layer and the loss agree with torch on their own, so look at how "
-            "the model combines them: Model.backward, the l2 term, or a lost gradient.")

@@ -92,7 +92,7 @@ class GradientChecker:
         blame_downstream(checks, suspects)
         report = CheckReport(passed, difference, mode, probe.eps, checks, layers, suspects,
                              self.tol, probe.J0, note, problems)
-        report.advice = _advice(report)
+        report.advice = model_advice(report)
         return report
 
     def _eps_report(self, model, probe, mode, checks, difference, noise, note) -> CheckReport:
@@ -343,19 +343,7 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
         problems.append(f"nondeterminism: {name} gave a different output for the same input, "
                         f"even with np.random and its own Generators rewound; give it a "
                         f"freeze() that keeps its random draws fixed")
-    checks = [inp, *params]
-    for c in checks:
-        c.is_loss = loss
-    failed = [c for c in checks if not c.passed]
-    hint = None
-    if failed:
-        worst = max(failed, key=_severity)
-        hint = f"{worst.param}: {worst.hint}" if worst.hint else \
-            f"{worst.param} gradient wrong (rel_error {worst.rel_error:.1e})"
-    elif problems:
-        hint = problems[0]
-    result = LayerCheck(index, name, not failed and not problems, inp.rel_error, params, hint,
-                        inp, is_loss=loss, problems=problems)
+    result = LayerCheck.of(index, name, inp, params, loss, problems)
     if probe.changes_input:
         result.notes.append("forward changes its input in place (as x[x < 0] = 0 does): the "
                             "layer below may still need it; the checker worked on copies")
@@ -384,7 +372,7 @@ def _directions(rng, count, shape):
     return signs / np.sqrt(signs[0].size)
 
 
-def _advice(report: CheckReport) -> str | None:
+def model_advice(report: CheckReport) -> str | None:
     """What to do next, fitted to the failure: a layer's backward, or the model around them."""
     if report.passed:
         return None

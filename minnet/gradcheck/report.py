@@ -87,6 +87,23 @@ class LayerCheck:
     problems: list[str] = field(default_factory=list)  # each one fails the check
     notes: list[str] = field(default_factory=list)  # worth knowing, not a failure
 
+    @classmethod
+    def of(cls, index: int, name: str, inp: ParamCheck, params: list[ParamCheck],
+           is_loss: bool = False, problems: list[str] | None = None) -> LayerCheck:
+        """A layer's verdict from its tensors' verdicts: it passes when all of them pass."""
+        problems = problems or []
+        checks = [inp, *params]
+        for c in checks:
+            c.is_loss = is_loss
+        failed = [c for c in checks if not c.passed]
+        hint = problems[0] if problems and not failed else None
+        if failed:
+            worst = max(failed, key=lambda c: (c.status != "inconclusive", c.rel_error))
+            hint = f"{worst.param}: {worst.hint}" if worst.hint else \
+                f"{worst.param} gradient wrong (rel_error {worst.rel_error:.1e})"
+        return cls(index, name, not failed and not problems, inp.rel_error, params, hint, inp,
+                   is_loss=is_loss, problems=problems)
+
     @property
     def who(self) -> str:
         """How text names it: "layer 2 (Dense)", "the loss (SoftmaxCE)", or the class alone."""
@@ -107,7 +124,7 @@ class LayerCheck:
         """'its input gradient dL/dx (what backward returns) is wrong: <hint>', worst first."""
         if not self.failed:
             return self.problems[0] if self.problems else "right"
-        worst = max(self.failed, key=lambda c: (c.status == "FAIL", c.rel_error))
+        worst = max(self.failed, key=lambda c: (c.status != "inconclusive", c.rel_error))
         return f"{worst.what} is wrong: {worst.hint or f'rel_error {worst.rel_error:.1e}'}"
 
     def __str__(self) -> str:
