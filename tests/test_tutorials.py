@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
@@ -186,6 +187,43 @@ def test_no_warnings_in_outputs(kernel, path):
     nb, _, _ = run_once(path)
     text = stream_text(nb)
     assert "Warning" not in text, text[:500]
+
+
+def markdown(nb) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_02_explains_each_line_of_the_dense_code_it_prints():
+    nb = read(TUTORIALS / "02_layers.ipynb")
+    assert any("inspect.getsource(mn.Dense.forward)" in c.source for c in nb.cells)
+    for name in ("self.x = x", "reshape", "input_grad"):
+        assert f"`{name}" in markdown(nb), f"02 prints Dense code with {name} but never says why"
+
+
+def test_04_says_what_its_outputs_show(kernel):
+    path = TUTORIALS / "04_training_digits.ipynb"
+    nb, _, error = run_once(path)
+    assert error is None
+    text = markdown(nb)
+    # the debug pass: the text gives the number of samples that the printed line gives
+    checked = {int(n) for n in re.findall(r"gradient check passed on (\d+) samples",
+                                          stream_text(nb))}
+    told = {int(n) for n in re.findall(r"(\d+) (?:training )?samples", text)}
+    assert len(checked) == 1 and told == checked, (told, checked)
+    # the confusion matrix, as printed; every confusion the text names is in it
+    table = next(stdout(c) for c in nb.cells if "true \\ predicted" in stdout(c))
+    rows = [line.split()[1:] for line in table.splitlines()[1:11]]
+    confusion = np.array(rows, dtype=int)
+    assert confusion.shape == (10, 10)
+    named = r"\b(\d)\s*(?:↔|→|(?:can\s+)?(?:look\s+)?like\s+an?|taken\s+for)\s*(\d)\b"
+    for a, b in re.findall(named, text):
+        assert confusion[int(a), int(b)] + confusion[int(b), int(a)], f"no {a}↔{b} confusion"
+    listed = re.findall(r"(\d) taken for (\d) \((\d+)×\)", table)
+    assert len(listed) == 3
+    for t, p, n in listed:
+        assert confusion[int(t), int(p)] == int(n)
+    off_diagonal = confusion[~np.eye(10, dtype=bool)]
+    assert int(listed[0][2]) == off_diagonal.max()
 
 
 # ---- the assignment ------------------------------------------------------------------------
