@@ -73,12 +73,12 @@ fraction = _number(float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
 probability = _number(float, lambda v: 0 <= v < 1, "a probability in [0, 1)")
 
 
+width = _number(int, lambda v: v > 0, "a positive integer or none")
+
+
 def hidden_size(text: str) -> int | None:
     """A hidden layer width, or "none" (no hidden layer: softmax regression)."""
-    return None if text.lower() == "none" else _width(text)
-
-
-_width = _number(int, lambda v: v > 0, "a positive integer or none")
+    return None if text.lower() == "none" else width(text)
 
 
 # ---- the parser ------------------------------------------------------------------------------

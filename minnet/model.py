@@ -203,7 +203,9 @@ class Model:
         """Mini-batch training on shuffled batches drawn from `seed`.
 
         debug=True (or MINNET_DEBUG=1) runs the gradient checker on a small batch first and
-        raises GradientCheckError, before any step, if backprop is wrong.
+        raises GradientCheckError, before any step, if backprop is wrong. A loss that overflows
+        or exceeds DIVERGED * max(first loss, 1) raises FloatingPointError, the parameters put
+        back to those of the last sound step.
         """
         X, y = self._check_data(X, y)
         if validation_data is not None:

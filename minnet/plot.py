@@ -58,7 +58,7 @@ class Figure(matplotlib.figure.Figure):
 
     def show(self, warn: bool = True) -> None:
         """Show the figure: a window in a script (until you close it), inline in a notebook."""
-        import matplotlib.pyplot as plt  # here, not above: pyplot picks a GUI backend
+        import matplotlib.pyplot as plt  # only here: a script that saves never loads a GUI
 
         if self.canvas.manager is None:
             try:
