@@ -172,10 +172,10 @@ def test_runs_top_to_bottom(kernel, path):
 
 def assert_figures_drawn(nb, name: str) -> None:
     """Each cell that draws a figure shows it as one PNG (not a "<Figure ...>" line)."""
-    code = [(i, c) for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    for i in [i for i, c in code if DRAWS.search(c.source)]:
-        assert images(nb.cells[i]) == 1, f"{name}, cell {i}: {images(nb.cells[i])} images " \
-            f"instead of 1; text shown: {plain_text(nb.cells[i])!r}"
+    for i, cell in enumerate(nb.cells):
+        if cell.cell_type == "code" and DRAWS.search(cell.source):
+            assert images(cell) == 1, f"{name}, cell {i}: {images(cell)} images instead of " \
+                f"1; text shown: {plain_text(cell)!r}"
 
 
 def plain_text(cell) -> str:
