@@ -37,6 +37,7 @@ ACTIVATIONS = {"relu": (ReLU, "he"), "leaky_relu": (LeakyReLU, "he"),
                "tanh": (Tanh, "xavier"), "sigmoid": (Sigmoid, "xavier")}
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
 DEMO_LR = 3e-3
+BATCH_SIZE = 32  # the default of --batch-size; lowered (not refused) for a small data set
 EPILOG = ("exit codes: 0 done, 1 the gradient check failed (or training diverged), "
           "2 bad arguments or unreadable data")
 
@@ -72,6 +73,14 @@ fraction = _number(float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
 probability = _number(float, lambda v: 0 <= v < 1, "a probability in [0, 1)")
 
 
+width = _number(int, lambda v: v > 0, "a positive integer or none")
+
+
+def hidden_size(text: str) -> int | None:
+    """A hidden layer width, or "none" (no hidden layer: softmax regression)."""
+    return None if text.lower() == "none" else width(text)
+
+
 # ---- the parser ------------------------------------------------------------------------------
 
 
@@ -100,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--epochs", type=positive_int, default=30, help="default: 30")
     train.add_argument("--lr", type=positive_float, default=0.01, help="learning rate "
                        "(default: 0.01)")
-    train.add_argument("--batch-size", type=positive_int, default=32, help="default: 32")
+    train.add_argument("--batch-size", type=positive_int, default=None,
+                       help="default: 32, or every training sample when there are fewer")
     train.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam")
     train.add_argument("--test-size", type=fraction, default=0.2,
                        help="fraction held out for testing (default: 0.2)")
@@ -119,8 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "auto: full for small models (default)")
     check.add_argument("--eps", type=positive_float, default=DEFAULT_EPS,
                        help=f"step of the centered difference (default: {DEFAULT_EPS:g})")
-    check.add_argument("--batch-size", type=positive_int, default=32,
-                       help="samples in the checked batch (default: 32)")
+    check.add_argument("--batch-size", type=positive_int, default=None,
+                       help="samples in the checked batch (default: 32, or every training "
+                       "sample when there are fewer)")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--out", type=Path, default=None,
                        help="also draw the report (and failing tensors) into this folder")
@@ -133,7 +144,7 @@ def _add_model(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", default="digits", help="digits, spiral, moons, xor, or a CSV "
                    "file: features, then an integer class label in the last column "
                    "(default: digits)")
-    p.add_argument("--hidden", type=positive_int, nargs="*", default=[64], metavar="N",
+    p.add_argument("--hidden", type=hidden_size, nargs="*", default=[64], metavar="N",
                    help="hidden layer sizes, e.g. --hidden 64 32 (default: 64; none: "
                    "softmax regression)")
     p.add_argument("--activation", default="relu", help=f"{', '.join(ACTIVATIONS)}, or a "
@@ -271,6 +282,15 @@ def _prepare(args: argparse.Namespace) -> tuple:
     if min(len(split[0]), len(split[1])) == 0:
         raise UsageError(f"{args.data}: {len(X)} rows are too few to split into a training "
                          f"and a test set")
+    if None in args.hidden and args.hidden != [None]:
+        raise UsageError("--hidden: none (no hidden layer) cannot be mixed with sizes")
+    args.hidden = [h for h in args.hidden if h is not None]
+    n = len(split[0])
+    if args.batch_size is None:
+        args.batch_size = min(BATCH_SIZE, n)
+    elif args.batch_size > n:
+        raise UsageError(f"--batch-size {args.batch_size} is more than the {n} training "
+                         f"samples of {args.data}; choose at most {n}")
     try:
         model = build_model(X.shape[1], int(y.max()) + 1, args.hidden, args.activation,
                             args.seed, args.dropout, args.batchnorm, args.l2)
@@ -327,10 +347,10 @@ def run_demo(args: argparse.Namespace) -> int:
     print(f"2. Training: {args.epochs} epochs of Adam (lr {DEMO_LR:g}), batches of 32")
     history = model.fit(Xtr, ytr, epochs=args.epochs, batch_size=32, optimizer=Adam(DEMO_LR),
                         validation_data=(Xte, yte), seed=args.seed, progress=not args.quiet)
-    test = model.evaluate(Xte, yte)
+    test, train = model.evaluate(Xte, yte), model.evaluate(Xtr, ytr)
     print(f"\n3. Test accuracy: {test['accuracy']:.1%} "
           f"({round(test['accuracy'] * len(Xte))} of {len(Xte)} test images; "
-          f"train accuracy {history.accuracy[-1]:.1%})\n")
+          f"train accuracy {train['accuracy']:.1%})\n")
 
     plot.history(history, out / "history.png")
     plot.misclassified(model, Xte, yte, path=out / "misclassified.png")
@@ -362,8 +382,9 @@ def run_train(args: argparse.Namespace) -> int:
     except FloatingPointError as e:
         print(f"minnet: {e}", file=sys.stderr)
         return 1
-    test = model.evaluate(Xte, yte)
-    print(f"train: loss {history.loss[-1]:.4f}, accuracy {history.accuracy[-1]:.1%}   "
+    # the final model's figures, as its pictures show them (not the last epoch's running mean)
+    train, test = model.evaluate(Xtr, ytr), model.evaluate(Xte, yte)
+    print(f"train: loss {train['loss']:.4f}, accuracy {train['accuracy']:.1%}   "
           f"test: loss {test['loss']:.4f}, accuracy {test['accuracy']:.1%}")
     files = ["model.npz", "history.png"]
     model.save(out / files[0])

@@ -22,6 +22,11 @@ from .optim import Adam, Optimizer
 
 SHAPE_KEEPING = (L.Activation, L.Dropout, L.BatchNorm)
 EVAL_CHUNK = 4096  # rows per forward pass in evaluate / predict, to bound memory
+# fit stops when a batch's loss exceeds DIVERGED * max(first loss, 1). A healthy run's batch
+# losses stay within a few times its first one; cross-entropy starts near log(classes) < 10,
+# and a loss of 1000 means the true class got probability e^-1000. The max(., 1) keeps a run
+# that starts near 0 (fine-tuning) from stopping at its first bump.
+DIVERGED = 1e3
 
 
 @dataclass
@@ -37,11 +42,50 @@ class History:
         return asdict(self)
 
 
+class _Guard:
+    """Stops a diverging fit and puts back the parameters of its last sound step.
+
+    check(loss) before each step: raises FloatingPointError when the loss is not finite or
+    exceeds DIVERGED * max(first loss, 1), else copies the arrays (parameters and running
+    statistics). A step's damage shows only in the next loss, so every sound step is copied:
+    one memcpy into buffers allocated once.
+    """
+
+    def __init__(self, arrays: list[np.ndarray]) -> None:
+        self.arrays, self.sound = arrays, [np.empty_like(a) for a in arrays]
+        self.first, self.limit = None, math.inf
+
+    def check(self, loss: float, epoch: int, step: int) -> None:
+        if not loss < self.limit:  # NaN and inf too
+            grown = (f", over {DIVERGED:g} times its first value {self.first:.4g}"
+                     if self.first is not None and math.isfinite(loss) else "")
+            self.fail(f"the loss is {loss:.4g}{grown}", epoch, step)
+        if self.first is None:
+            self.first, self.limit = loss, DIVERGED * max(loss, 1.0)
+        for keep, a in zip(self.sound, self.arrays):
+            np.copyto(keep, a)
+
+    def check_arrays(self, epochs: int, steps: int) -> None:
+        """After the last step, which no loss has checked: are the arrays finite?"""
+        if not all(np.isfinite(a).all() for a in self.arrays):
+            self.fail("the parameters are no longer finite", epochs - 1, steps - 1)
+
+    def fail(self, what: str, epoch: int, step: int) -> None:
+        if self.first is not None:  # a sound step was copied: put it back
+            for keep, a in zip(self.sound, self.arrays):
+                np.copyto(a, keep)
+        raise FloatingPointError(
+            f"training diverged at epoch {epoch + 1}, step {step + 1}: {what}; the parameters "
+            f"are kept from the last sound step (try a smaller learning rate)")
+
+
 class Model:
     """Layers applied in order, then a loss; J = loss + 0.5 * l2 * Σ W² over Dense weights."""
 
     def __init__(self, layers: list, loss: losses_.Loss, l2: float = 0.0) -> None:
         layers = list(layers)
+        if not layers:
+            raise ValueError("Model needs at least one layer, got an empty list")
         for i, layer in enumerate(layers):
             if isinstance(layer, L.Layer) and not hasattr(layer, "params"):
                 raise TypeError(f"layer {i} ({type(layer).__name__}) has no params: does its "
@@ -162,7 +206,9 @@ class Model:
         """Mini-batch training on shuffled batches drawn from `seed`.
 
         debug=True (or MINNET_DEBUG=1) runs the gradient checker on a small batch first and
-        raises GradientCheckError, before any step, if backprop is wrong.
+        raises GradientCheckError, before any step, if backprop is wrong. A loss that overflows
+        or exceeds DIVERGED * max(first loss, 1) raises FloatingPointError, the parameters put
+        back to those of the last sound step.
         """
         X, y = self._check_data(X, y)
         if validation_data is not None:
@@ -182,32 +228,32 @@ class Model:
 
         history = History()
         steps = -(-len(X) // batch_size)
+        guard = _Guard(list(self._arrays().values()))
         bar = tqdm(total=epochs * steps, disable=not progress, unit="step", leave=True)
+        errors = np.seterr(all="ignore")  # overflow ends in the guard's one clear message
         try:
             for epoch in range(epochs):
                 self.train()
                 total = correct = 0.0
                 for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng)):
-                    loss, hits = self._train_step(xb, yb, optimizer, epoch, step)
+                    loss, hits = self._train_step(xb, yb, optimizer, guard, epoch, step)
                     total, correct = total + loss * len(xb), correct + hits
                     bar.update()
                 self._record(history, total / len(X), correct / len(X), validation_data)
                 bar.set_postfix(_postfix(history), refresh=False)
                 bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=True)
+            guard.check_arrays(epochs, steps)
         finally:
+            np.seterr(**errors)
             bar.close()
             self.train()
         return history
 
-    def _train_step(self, X, y, optimizer, epoch, step) -> tuple[float, float]:
+    def _train_step(self, X, y, optimizer, guard, epoch, step) -> tuple[float, float]:
         scores = self.forward(X)
         loss = self.loss.forward(scores, y) + self.penalty()
+        guard.check(loss, epoch, step)
         self.backward()
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"training diverged at epoch {epoch + 1}, step {step + 1}: the loss is {loss}; "
-                f"the parameters are kept from the last finite step (try a smaller learning "
-                f"rate)")
         optimizer.step(self)
         hits = self._hits(scores, y)
         return loss, hits
@@ -310,8 +356,10 @@ class Model:
         return arrays
 
     def save(self, path: str | os.PathLike) -> None:
-        """Write an .npz file atomically: a crash mid-save leaves any old file whole."""
+        """Write an .npz file atomically (a crash mid-save leaves any old file whole), creating
+        missing folders."""
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
         try:
             os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
@@ -397,12 +445,16 @@ def _read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no saved model at {path}")
-    try:
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a minnet model file: model.save writes an .npz (zip) "
+                         f"archive, and this file is not one")
+    try:  # numpy's own messages would point at allow_pickle: never the answer here
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         spec = json.loads(str(arrays.pop("__spec__")))
-    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError) as e:
-        raise ValueError(f"{path} is not a minnet model file (truncated or foreign): {e}") from None
+    except (zipfile.BadZipFile, EOFError, OSError, KeyError, ValueError):
+        raise ValueError(f"{path} is not a minnet model file: an .npz archive that is "
+                         f"truncated, damaged, or written by something else") from None
     if not isinstance(spec, dict) or spec.get("format") != "minnet":
         raise ValueError(f"{path} is not a minnet model file")
     missing = {"layers", "loss", "l2", "dtype"} - set(spec)

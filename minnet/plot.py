@@ -1,41 +1,77 @@
 """Figures: training history, gradient-check report, eps sweep, error heatmap, decision boundary,
 misclassified images.
 
-Each function builds its own matplotlib Figure (no pyplot state, so nothing leaks between
-calls), saves it when given a path (creating missing folders), and returns it. In a notebook
-the returned Figure displays itself; in a script, save it.
+Each function builds a Figure, saves it when given a path (creating missing folders), and
+returns it. In a notebook the returned Figure draws itself below the cell; in a script,
+`fig.show()` opens it in a window (and waits until you close it), or save it.
 """
 
 from __future__ import annotations
 
+import io
 import math
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import matplotlib.figure
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm
-from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
+
+from .gradcheck import DEFAULT_TOL
 
 if TYPE_CHECKING:
     from .gradcheck import CheckReport, ParamCheck
     from .model import History, Model
 
-# Rules of thumb for a relative error (CS231n): the bands drawn behind check reports and sweeps.
+# The bands drawn behind check reports and sweeps. Below the checker's tolerance a tensor
+# passes; above it, it fails, and the rules of thumb of CS231n say how badly.
 WRONG = 1e-2  # above: the gradient is wrong
 SUSPICIOUS = 1e-4  # 1e-4 .. 1e-2: suspicious, unless the function has kinks
-CORRECT = 1e-7  # below: correct
 FLOOR = 1e-17  # a relative error of exactly 0 is drawn here, as a log axis cannot show 0
 
 OK_COLOR, FAIL_COLOR, SUSPECT_COLOR = "#2a9d8f", "#d62828", "#7b2cbf"
-BANDS = (  # (low, high, color, name)
+BANDS = (  # (low, high, color, name); the tolerance cuts them where it falls
     (WRONG, 10.0, "#f4a3a3", "wrong"),
     (SUSPICIOUS, WRONG, "#fbd38d", "suspicious"),
-    (CORRECT, SUSPICIOUS, "#fdf1c7", "probably fine"),
-    (0.0, CORRECT, "#c9ecd6", "correct"),
+    (0.0, SUSPICIOUS, "#fdf1c7", "fails: above the tolerance"),
 )
+PASS_BAND = ("#c9ecd6", "passes")
+
+
+class Figure(matplotlib.figure.Figure):
+    """A matplotlib Figure that pyplot does not keep, so it is freed like any object.
+
+    Why not plt.figure()? pyplot keeps every figure it makes until plt.close: a loop that
+    draws 100 histories would hold 100 figures (and warn after 20), and Jupyter would draw a
+    returned pyplot figure twice (once as the cell's value, once as an open figure). So the
+    figure stays out of pyplot until you ask to see it: Jupyter draws it through _repr_png_,
+    and show() hands it to pyplot only then.
+    """
+
+    def _repr_png_(self) -> bytes:
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", bbox_inches="tight")
+        return buffer.getvalue()
+
+    def show(self, warn: bool = True) -> None:
+        """Show the figure: a window in a script (until you close it), inline in a notebook."""
+        import matplotlib.pyplot as plt  # only here: a script that saves never loads a GUI
+
+        if self.canvas.manager is None:
+            try:
+                plt.figure(self)  # matplotlib >= 3.11 adopts a figure that pyplot did not make
+            except ValueError:  # older: adopt it as 3.11 does
+                from matplotlib._pylab_helpers import Gcf
+
+                number = max(plt.get_fignums(), default=0) + 1
+                Gcf._set_new_active_manager(
+                    plt._get_backend_mod().new_figure_manager_given_figure(number, self))
+        plt.show()
+
+
 CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
                 "#7f7f7f", "#bcbd22", "#17becf")
 
@@ -55,12 +91,16 @@ def _loggable(values) -> np.ndarray:
     return np.where(np.isfinite(v), np.maximum(v, FLOOR), 1.0)
 
 
-def _bands(ax, vertical: bool = False) -> None:
-    """Shade the wrong / suspicious / correct bands of a relative error."""
+def _bands(ax, tol: float, vertical: bool = False) -> None:
+    """Shade the bands of a relative error: passes (<= tol), then fails, suspicious, wrong."""
+    span = ax.axvspan if vertical else ax.axhspan
     for low, high, color, name in BANDS:
-        span = ax.axvspan if vertical else ax.axhspan
-        span(max(low, FLOOR / 10), high, color=color, alpha=0.6, lw=0, zorder=0,
-             label=f"{name} (> {low:g})" if low else f"{name} (< {high:g})")
+        low = max(low, tol)
+        if low < high:
+            span(low, high, color=color, alpha=0.6, lw=0, zorder=0,
+                 label=f"{name} (> {low:g})")
+    span(FLOOR / 10, tol, color=PASS_BAND[0], alpha=0.6, lw=0, zorder=0,
+         label=f"{PASS_BAND[1]} (<= {tol:g})")
 
 
 # ---- training --------------------------------------------------------------------------
@@ -113,7 +153,7 @@ def check_report(report: CheckReport, path: str | os.PathLike | None = None) -> 
     rows = _report_rows(report)
     fig = Figure(figsize=(9, 1.6 + 0.42 * len(rows)), layout="constrained")
     ax = fig.subplots()
-    _bands(ax, vertical=True)
+    _bands(ax, report.tol, vertical=True)
     ys = np.arange(len(rows))
     errors = _loggable([c.rel_error for _, c, _ in rows])
     left = min(1e-12, errors.min() / 10)
@@ -158,7 +198,7 @@ def eps_sweep(sweep: dict, path: str | os.PathLike | None = None) -> Figure:
     eps = np.asarray(sweep["eps"], dtype=float)
     fig = Figure(figsize=(8, 5), layout="constrained")
     ax = fig.subplots()
-    _bands(ax)
+    _bands(ax, DEFAULT_TOL)  # the tolerance GradientChecker uses unless told otherwise
     curves = [k for k in sweep if k not in ("eps", "default")]
     for name, color in zip(curves, ("#1d3557", "#e76f51", "#2a9d8f", "#8338ec")):
         err = _loggable(sweep[name])

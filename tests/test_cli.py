@@ -1,6 +1,7 @@
 """The `minnet` command line: exit codes, what it prints, and the files it writes."""
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -296,3 +297,66 @@ def test_demo_checks_trains_tests_and_writes_pictures(capsys, tmp_path):
     model = mn.Model.load(tmp_path / "model.npz")
     X, y = mn.datasets.load_digits()
     assert model.evaluate(X, y)["accuracy"] > 0.5
+
+
+# ---- what the help offers works; what cannot work is refused in one line ---------------------
+
+
+@pytest.mark.parametrize("hidden", [["none"], ["None"], []])
+def test_hidden_none_trains_a_softmax_regression(capsys, tmp_path, hidden):
+    code, out, err = run(capsys, "train", "--data", "xor", "--hidden", *hidden, "--epochs", "1",
+                         "--quiet", "--out", str(tmp_path))
+    assert code == 0, err
+    assert "network 2-2;" in out
+    model = mn.Model.load(tmp_path / "model.npz")
+    assert [type(layer).__name__ for layer in model.layers] == ["Dense"]
+
+
+def test_hidden_none_mixed_with_sizes_is_refused(capsys):
+    code, out, err = run(capsys, "check", "--hidden", "none", "8")
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--hidden: none (no hidden layer) cannot be mixed with sizes" in err
+
+
+@pytest.mark.parametrize("command", ["train", "check"])
+def test_a_batch_larger_than_the_training_set_is_refused(capsys, tmp_path, command):
+    code, out, err = run(capsys, command, "--data", "spiral", "--batch-size", "100000",
+                         "--out", str(tmp_path))
+    assert code == 2 and out == "" and err.count("\n") == 1
+    assert "--batch-size 100000 is more than the 240 training samples of spiral; choose at " \
+           "most 240" in err
+
+
+def test_the_default_batch_size_shrinks_to_a_small_data_set(capsys, tmp_path):
+    path = write_csv(tmp_path / "tiny.csv", [[i, i % 3, i % 2] for i in range(10)])
+    code, out, _ = run(capsys, "train", "--data", path, "--epochs", "1", "--quiet",
+                       "--out", str(tmp_path / "o"))
+    assert code == 0 and "batches of 8," in out
+
+
+def test_train_prints_the_final_models_accuracy_the_one_its_picture_shows(capsys, tmp_path):
+    code, out, _ = run(capsys, "train", "--data", "spiral", "--hidden", "16", "--epochs", "5",
+                       "--quiet", "--out", str(tmp_path))
+    assert code == 0
+    printed = re.search(r"train: loss ([\d.]+), accuracy ([\d.]+)%   "
+                        r"test: loss ([\d.]+), accuracy ([\d.]+)%", out).groups()
+    model = mn.Model.load(tmp_path / "model.npz")
+    Xtr, Xte, ytr, yte = mn.datasets.train_test_split(*mn.datasets.spiral(100, 3, 0.2, seed=0),
+                                                      test_size=0.2, seed=0)
+    train, test = model.evaluate(Xtr, ytr), model.evaluate(Xte, yte)
+    assert printed == (f"{train['loss']:.4f}", f"{100 * train['accuracy']:.1f}",
+                       f"{test['loss']:.4f}", f"{100 * test['accuracy']:.1f}")
+    # decision_boundary.png is drawn on the training points, titled with this accuracy
+    title = mn.plot.decision_boundary(model, Xtr, ytr).axes[0].get_title()
+    assert f"accuracy {100 * train['accuracy']:.1f}%" in title
+
+
+@pytest.mark.parametrize("lr", ["1e6", "1e300"])
+def test_a_diverging_run_exits_1_with_one_line_and_no_numpy_warning(tmp_path, lr):
+    proc = subprocess.run([sys.executable, "-m", "minnet", "train", "--data", "spiral",
+                           "--lr", lr, "--optimizer", "sgd", "--quiet", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("minnet: training diverged at epoch ")
+    assert proc.stderr.count("\n") == 1 and "Warning" not in proc.stderr
+    assert "train: loss" not in proc.stdout and not (tmp_path / "model.npz").exists()

@@ -424,3 +424,36 @@ def test_save_gives_the_file_ordinary_permissions(tmp_path):
     path = tmp_path / "model.npz"
     mn.Model([mn.Dense(2, 2, seed=0)], loss=mn.MSE()).save(path)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+# ---- refused input and save / load corners ------------------------------------------------
+
+
+def test_an_empty_list_of_layers_is_refused():
+    with pytest.raises(ValueError, match="^Model needs at least one layer, got an empty list$"):
+        mn.Model([], loss=mn.SoftmaxCE())
+
+
+def test_save_creates_missing_folders(trained, tmp_path):
+    path = tmp_path / "sub" / "dir" / "m.npz"
+    trained.save(path)
+    assert sorted(p.name for p in path.parent.iterdir()) == ["m.npz"]  # no temp file left
+    assert_array_equal(mn.Model.load(path).get_flat_params(), trained.get_flat_params())
+
+
+@pytest.mark.parametrize("content", [
+    lambda path: path.write_bytes(np.random.default_rng(0).bytes(300)),
+    lambda path: np.save(path.open("wb"), np.array([{"a": 1}], dtype=object),
+                         allow_pickle=True),
+    lambda path: np.savez(path, __spec__=np.array('{"format": "minnet"}'),
+                          w=np.array([{"a": 1}], dtype=object)),
+], ids=["random bytes", "pickled npy", "npz with an object array"])
+def test_load_of_garbage_says_what_the_file_is_not_without_numpys_pickle_advice(tmp_path,
+                                                                                content):
+    path = tmp_path / "garbage.npz"
+    content(path)
+    with pytest.raises(ValueError) as e:
+        mn.Model.load(path)
+    message = str(e.value)
+    assert message.startswith(f"{path} is not a minnet model file: ")
+    assert "pickle" not in message and "\n" not in message

@@ -1,6 +1,6 @@
 """Every layer, loss and optimizer against PyTorch (float64), forward and backward.
 
-Skipped as a whole when torch is not installed (pip install ".[parity]").
+Skipped as a whole when torch is not installed (pip install ".[torch]").
 """
 
 import numpy as np

@@ -131,12 +131,30 @@ def span_x(patch):
     return x.min(), x.max()
 
 
-def test_check_report_shades_the_usual_bands():
-    ax = plot.check_report(check(small_model())).axes[0]
-    spans = {p.get_label().split(" (")[0]: span_x(p) for p in ax.patches}
-    assert spans["wrong"][0] == 1e-2
-    assert spans["suspicious"] == (1e-4, 1e-2)
-    assert spans["correct"][1] == 1e-7
+@pytest.mark.parametrize("tol", [None, 1e-8, 1e-3])
+def test_check_report_bands_agree_with_the_verdict(tol):
+    """Below the tolerance a tensor passes and its band says so; every band above it fails."""
+    report = check(small_model(), **({} if tol is None else {"tol": tol}))
+    tol = report.tol
+    spans = {p.get_label().split(" (")[0]: span_x(p) for p in report_axes(report).patches}
+    assert spans.pop("passes")[1] == pytest.approx(tol)
+    assert spans.pop("wrong") == pytest.approx((max(1e-2, tol), 10.0))
+    if tol < 1e-2:
+        assert spans.pop("suspicious") == pytest.approx((max(1e-4, tol), 1e-2))
+    if tol < 1e-4:
+        assert spans.pop("fails: above the tolerance") == pytest.approx((tol, 1e-4))
+    assert spans == {}
+
+
+def report_axes(report):
+    return plot.check_report(report).axes[0]
+
+
+def test_eps_sweep_bands_start_at_the_default_tolerance():
+    ax = plot.eps_sweep({"eps": [1e-6, 1e-5], "float64": [1e-9, 1e-10], "default": 1e-5}).axes[0]
+    labels = [p.get_label() for p in ax.patches]
+    assert f"passes (<= {gradcheck.DEFAULT_TOL:g})" in labels
+    assert not any("fine" in label for label in labels)
 
 
 def test_check_report_highlights_failures_and_the_suspect_checked_alone(tmp_path):
@@ -316,3 +334,76 @@ def test_misclassified_when_nothing_is_wrong():
 def test_misclassified_checks_the_image_shape():
     with pytest.raises(ValueError, match="64 pixels"):
         plot.misclassified(AlwaysZero(), np.zeros((3, 10)), np.ones(3))
+
+
+# ---- showing a figure: in Jupyter, in a script, and never piling up ------------------------
+
+
+def every_figure():
+    """One figure from each plot function, on small inputs."""
+    report = check(small_model(hidden_layer=InvertedReLU))
+    X, y = data()
+    yield plot.history({"loss": [1.0, 0.5], "accuracy": [0.5, 0.7]})
+    yield plot.check_report(report)
+    yield plot.eps_sweep({"eps": [1e-6, 1e-5], "float64": [1e-9, 1e-10], "default": 1e-5})
+    yield plot.error_heatmap(report.params[0])
+    yield plot.decision_boundary(Threshold(), X[:, :2], (X[:, 0] > 0).astype(int),
+                                 resolution=20)
+    yield plot.misclassified(small_model(), np.zeros((3, 4)), np.array([0, 1, 2]),
+                             shape=(2, 2))
+
+
+def test_every_figure_renders_as_png_where_ipython_displays_it():
+    """What Jupyter shows for a cell's value, with no matplotlib setup run in the kernel."""
+    formatters = pytest.importorskip("IPython.core.formatters")
+    display = formatters.DisplayFormatter()
+    for fig in every_figure():
+        data, _ = display.format(fig)
+        assert data["image/png"].startswith(b"\x89PNG\r\n"), type(fig)
+
+
+def test_figures_are_freed_like_any_object_however_many_are_drawn():
+    import gc
+    import warnings
+    import weakref
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pyplot warns when more than 20 figures are open
+        refs = [weakref.ref(plot.history({"loss": [1.0, 0.5]})) for _ in range(25)]
+    gc.collect()
+    assert [r() for r in refs] == [None] * 25
+
+
+SHOW_BACKEND = '''
+from matplotlib.backend_bases import FigureManagerBase
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+
+class FigureManager(FigureManagerBase):
+    def show(self):  # what a GUI backend does: open a window
+        print("window:", self.canvas.figure.texts[0].get_text(), flush=True)
+
+    @classmethod
+    def start_main_loop(cls):  # and wait until it is closed
+        print("main loop", flush=True)
+
+
+class FigureCanvas(FigureCanvasAgg):
+    manager_class = FigureManager
+'''
+
+
+def test_show_opens_a_window_in_a_script(tmp_path):
+    """`plot.history(h).show()` in a script, with a GUI backend (a stand-in that prints)."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "show_backend.py").write_text(SHOW_BACKEND)
+    script = "from minnet import plot\nplot.history({'loss': [1.0, 0.5]}).show()\n"
+    env = {**os.environ, "MPLBACKEND": "module://show_backend",
+           "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          env=env, cwd=tmp_path, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == ["window: Training history", "main loop"]

@@ -1,7 +1,8 @@
-"""Training: divergence stops at the first non-finite step, runs repeat bit for bit, and a real
+"""Training: divergence stops at the first unsound loss, runs repeat bit for bit, and a real
 network learns the digits."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -24,9 +25,34 @@ class Recorder:
         self.after_step.append(model.get_flat_params())
 
 
-def small_model():
+class RecordingCE(mn.SoftmaxCE):
+    """SoftmaxCE that keeps every loss it returns."""
+
+    def __init__(self):
+        self.seen = []
+
+    def forward(self, scores, y):
+        self.seen.append(super().forward(scores, y))
+        return self.seen[-1]
+
+
+class Scripted(mn.Loss):
+    """Returns the given losses in turn, with a constant gradient (zero: nothing moves)."""
+
+    def __init__(self, values, grad=0.0):
+        self.values, self.grad = iter(values), grad
+
+    def forward(self, scores, y):
+        self.scores = scores
+        return next(self.values)
+
+    def backward(self):
+        return np.full_like(self.scores, self.grad)
+
+
+def small_model(loss=None):
     return mn.Model([mn.Dense(4, 8, seed=0), mn.ReLU(), mn.Dense(8, 3, seed=1)],
-                    loss=mn.SoftmaxCE())
+                    loss=loss or mn.SoftmaxCE())
 
 
 def toy_data(n=64, seed=0):
@@ -34,30 +60,50 @@ def toy_data(n=64, seed=0):
     return rng.standard_normal((n, 4)), rng.integers(0, 3, n)
 
 
-@pytest.mark.parametrize("lr", [1e10, 1e30, 1e300])
-def test_huge_learning_rate_stops_with_the_epoch_and_step_and_keeps_the_last_finite_params(lr):
-    model, (X, y) = small_model(), toy_data()
-    opt = Recorder(mn.SGD(lr))
-    with np.errstate(over="ignore", invalid="ignore"), \
-            pytest.raises(FloatingPointError) as e:
-        model.fit(X, y, epochs=50, batch_size=16, optimizer=opt, progress=False)
-    done = len(opt.after_step)  # steps that finished; the next one, done + 1, diverged
-    assert done >= 1
-    epoch, step = done // 4 + 1, done % 4 + 1  # 64 samples in batches of 16: 4 steps an epoch
-    assert re.search(fr"diverged at epoch {epoch}, step {step}\b", str(e.value))
-    assert "kept from the last finite step" in str(e.value)
-    assert_array_equal(model.get_flat_params(), opt.after_step[-1])
-    assert np.isfinite(model.get_flat_params()).all()
+def fit_diverging(model, optimizer, **options):
+    """fit, expecting FloatingPointError; warnings are errors, so none may leak out of fit."""
+    X, y = toy_data()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FloatingPointError) as e:
+            model.fit(X, y, progress=False, optimizer=optimizer, **options)
+    return str(e.value)
 
 
-def test_a_diverging_run_ends_in_a_later_epoch_with_the_right_count():
-    """With lr = 1e10 this run takes 17 finite steps, then diverges in epoch 5, step 2."""
-    model, (X, y) = small_model(), toy_data()
-    opt = Recorder(mn.SGD(1e10))
-    with np.errstate(over="ignore", invalid="ignore"), \
-            pytest.raises(FloatingPointError, match=r"epoch 5, step 2:"):
-        model.fit(X, y, epochs=50, batch_size=16, optimizer=opt, progress=False)
-    assert len(opt.after_step) == 17
+@pytest.mark.parametrize("lr", [1e3, 1e10, 1e30, 1e300])
+def test_a_huge_learning_rate_stops_at_the_first_unsound_loss_with_the_last_sound_params(lr):
+    """Sound: finite and below 1000 * max(first loss, 1). The parameters put back are the
+    ones the last sound loss was computed with, before the step that ruined them."""
+    loss = RecordingCE()
+    model, opt = small_model(loss), Recorder(mn.SGD(lr))
+    start = model.get_flat_params()
+    message = fit_diverging(model, opt, epochs=50, batch_size=16)
+    first, *later = loss.seen
+    bad = next(i for i, v in enumerate(later, 1) if not v < 1e3 * max(first, 1))
+    assert len(loss.seen) == bad + 1 and len(opt.after_step) == bad  # stopped right there
+    epoch, step = bad // 4 + 1, bad % 4 + 1  # 64 samples in batches of 16: 4 steps an epoch
+    assert re.search(fr"diverged at epoch {epoch}, step {step}: the loss is ", message)
+    assert "kept from the last sound step" in message and "\n" not in message
+    assert_array_equal(model.get_flat_params(), ([start] + opt.after_step)[bad - 1])
+
+
+@pytest.mark.parametrize("losses, stops_at", [
+    ([2.0, 5.0, 1999.0, 2001.0, 1.0], 4),     # limit 1000 * 2
+    ([0.001, 999.0, 1000.0, 1.0], 3),         # limit 1000 * max(0.001, 1)
+    ([3.0, 1.0, np.inf, 1.0], 3),
+    ([3.0, np.nan, 1.0], 2),
+])
+def test_the_limit_is_a_thousand_times_the_first_loss_or_at_least_a_thousand(losses, stops_at):
+    model = small_model(Scripted(losses))
+    message = fit_diverging(model, mn.SGD(0.1), epochs=len(losses), batch_size=64)
+    assert f"diverged at epoch {stops_at}, step 1: the loss is {losses[stops_at - 1]:.4g}" \
+        in message
+
+
+def test_a_finite_but_exploding_loss_names_its_first_value():
+    message = fit_diverging(small_model(), mn.SGD(1e3), epochs=50, batch_size=16)
+    assert re.search(r"the loss is [0-9.e+]+, over 1000 times its first value 1\.095;",
+                     message)
 
 
 def test_data_that_overflows_at_once_stops_at_the_first_step_with_the_model_untouched():
@@ -65,9 +111,10 @@ def test_data_that_overflows_at_once_stops_at_the_first_step_with_the_model_unto
     X[7] = np.finfo(np.float64).max  # finite, but x W overflows to ±inf: the loss is nan
     before = model.get_flat_params()
     opt = Recorder(mn.Adam())
-    with np.errstate(over="ignore", invalid="ignore"), \
-            pytest.raises(FloatingPointError, match=r"epoch 1, step 1: the loss is nan"):
-        model.fit(X, y, epochs=3, batch_size=64, optimizer=opt, progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(FloatingPointError, match=r"epoch 1, step 1: the loss is nan"):
+            model.fit(X, y, epochs=3, batch_size=64, optimizer=opt, progress=False)
     assert opt.after_step == []
     assert_array_equal(model.get_flat_params(), before)
     assert opt.optimizer.state == {}
@@ -82,6 +129,26 @@ def test_an_infinite_loss_also_stops_training():
         assert model.compute_loss(X, y) == np.inf
         with pytest.raises(FloatingPointError, match=r"epoch 1, step 1: the loss is inf"):
             model.fit(X, y, epochs=1, optimizer=mn.SGD(0.1), progress=False)
+
+
+def test_a_last_step_that_overflows_is_caught_and_undone():
+    """No loss follows the last step; fit still checks that the parameters it returns are
+    finite, and puts back the ones before that step."""
+    model = small_model(Scripted([1.0], grad=1e300))
+    start = model.get_flat_params()
+    message = fit_diverging(model, mn.SGD(1e300), epochs=1, batch_size=64)
+    assert "epoch 1, step 1: the parameters are no longer finite" in message
+    assert_array_equal(model.get_flat_params(), start)
+
+
+def test_batchnorm_statistics_are_put_back_too():
+    model = mn.Model([mn.Dense(4, 8, seed=0), mn.BatchNorm(8), mn.ReLU(),
+                      mn.Dense(8, 3, seed=1)], loss=mn.SoftmaxCE())
+    X, y = toy_data()
+    model.fit(X, y, epochs=1, batch_size=16, optimizer=mn.SGD(0.01), progress=False)
+    fit_diverging(model, mn.SGD(1e300), epochs=5, batch_size=64)
+    assert np.isfinite(model.layers[1].running_var).all()
+    assert np.isfinite(model.get_flat_params()).all()
 
 
 # ---- reproducibility --------------------------------------------------------------------

@@ -1,11 +1,11 @@
 """The tutorials: committed without outputs, each runs top to bottom well under a minute, and the
 assignment passes with its reference solution and fails helpfully without it.
 
-Each notebook runs in a fresh kernel of *this* interpreter (a kernel spec pinned to
-sys.executable, so a user's own "python3" kernel cannot take over), with the working directory
-set to tutorials/ and matplotlib on the Agg backend. A setup cell is put in front of every
-notebook that makes figures render the way Jupyter's inline backend does: returned Figures and
-open pyplot figures are drawn to PNG after each cell, so a figure that fails to draw fails here.
+Each notebook runs as a student's Jupyter runs it: a fresh kernel, the working directory set
+to tutorials/, matplotlib on the kernel's own default (inline) backend, and nothing put in
+front of the notebook. The one thing chosen here is the interpreter: a "python3" kernel spec
+pinned to sys.executable, so that a "python3" kernel of another environment cannot take over.
+Every cell that draws a figure must show exactly one image.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 nbformat = pytest.importorskip("nbformat")
@@ -33,24 +34,7 @@ EXPECTED = ["01_gradient_checking.ipynb", "02_layers.ipynb", "03_hunting_bugs.ip
             "04_training_digits.ipynb", "05_assignment.ipynb"]
 SECONDS = 45  # per notebook, kernel start included: "well under a minute" with room for slow CI
 
-SETUP = """\
-# Added by tests/test_tutorials.py: draw figures after each cell, as the inline backend does.
-import matplotlib.pyplot as _plt
-from IPython import get_ipython as _get_ipython
-from IPython.display import display as _display
-from matplotlib_inline.backend_inline import set_matplotlib_formats as _set_formats
-
-_set_formats("png")
-
-
-def _flush_figures(*_):
-    for _n in _plt.get_fignums():
-        _display(_plt.figure(_n))
-    _plt.close("all")
-
-
-_get_ipython().events.register("post_execute", _flush_figures)
-"""
+DRAWS = re.compile(r"^\s*(plot\.\w+\(|fig, axe?s? = plt\.subplots)", re.MULTILINE)
 
 
 # ---- running notebooks ---------------------------------------------------------------------
@@ -58,7 +42,7 @@ _get_ipython().events.register("post_execute", _flush_figures)
 
 @pytest.fixture(scope="module")
 def kernel(tmp_path_factory):
-    """A "python3" kernel spec for this interpreter, found first on JUPYTER_PATH; Agg backend."""
+    """A "python3" kernel spec for this interpreter, found first on JUPYTER_PATH."""
     root = tmp_path_factory.mktemp("jupyter")
     spec = root / "kernels" / "python3"
     spec.mkdir(parents=True)
@@ -68,9 +52,10 @@ def kernel(tmp_path_factory):
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("JUPYTER_PATH", os.pathsep.join(filter(None, [str(root),
                                                                 os.environ.get("JUPYTER_PATH")])))
-        mp.setenv("MPLBACKEND", "Agg")
-        mp.setenv("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # quiets debugpy in the kernel
-        mp.delenv("MINNET_DEBUG", raising=False)  # the notebooks choose debug mode themselves
+        # what a student's shell does not set: the kernel picks its inline backend itself,
+        # and the notebooks choose debug mode themselves
+        mp.delenv("MPLBACKEND", raising=False)
+        mp.delenv("MINNET_DEBUG", raising=False)
         yield
 
 
@@ -79,11 +64,10 @@ def read(path: Path):
 
 
 def execute(nb, name: str):
-    """Run nb (a copy is modified in place) in a fresh kernel; return (nb, seconds, error).
+    """Run nb in a fresh kernel, filling in its outputs; return (nb, seconds, error).
 
     error is the CellExecutionError of the first failing cell, or None.
     """
-    nb.cells.insert(0, nbformat.v4.new_code_cell(SETUP, id="test-setup"))
     client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=SECONDS,
                                      resources={"metadata": {"path": str(TUTORIALS)}})
     start = time.perf_counter()
@@ -175,10 +159,19 @@ def test_runs_top_to_bottom(kernel, path):
     assert not errors(nb), f"{path.name}: a cell printed an error: {errors(nb)[0]}"
     assert seconds < SECONDS, f"{path.name} took {seconds:.0f} s"
     assert "Traceback" not in stream_text(nb)
+    assert_figures_drawn(nb, path.name)
+
+
+def assert_figures_drawn(nb, name: str) -> None:
+    """Each cell that draws a figure shows it as one PNG (not a "<Figure ...>" line)."""
     for i, cell in enumerate(nb.cells):
-        code = cell.source if cell.cell_type == "code" else ""
-        if re.search(r"^\s*(plot\.\w+\(|fig, axe?s? = plt\.subplots)", code, re.MULTILINE):
-            assert images(cell), f"{path.name}, cell {i}: the figure was not drawn"
+        if cell.cell_type == "code" and DRAWS.search(cell.source):
+            assert images(cell) == 1, f"{name}, cell {i}: {images(cell)} images instead of " \
+                f"1; text shown: {plain_text(cell)!r}"
+
+
+def plain_text(cell) -> str:
+    return "".join(o.get("data", {}).get("text/plain", "") for o in cell.get("outputs", []))
 
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
@@ -186,6 +179,43 @@ def test_no_warnings_in_outputs(kernel, path):
     nb, _, _ = run_once(path)
     text = stream_text(nb)
     assert "Warning" not in text, text[:500]
+
+
+def markdown(nb) -> str:
+    return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+
+
+def test_02_explains_each_line_of_the_dense_code_it_prints():
+    nb = read(TUTORIALS / "02_layers.ipynb")
+    assert any("inspect.getsource(mn.Dense.forward)" in c.source for c in nb.cells)
+    for name in ("self.x = x", "reshape", "input_grad"):
+        assert f"`{name}" in markdown(nb), f"02 prints Dense code with {name} but never says why"
+
+
+def test_04_says_what_its_outputs_show(kernel):
+    path = TUTORIALS / "04_training_digits.ipynb"
+    nb, _, error = run_once(path)
+    assert error is None
+    text = markdown(nb)
+    # the debug pass: the text gives the number of samples that the printed line gives
+    checked = {int(n) for n in re.findall(r"gradient check passed on (\d+) samples",
+                                          stream_text(nb))}
+    told = {int(n) for n in re.findall(r"(\d+) (?:training )?samples", text)}
+    assert len(checked) == 1 and told == checked, (told, checked)
+    # the confusion matrix, as printed; every confusion the text names is in it
+    table = next(stdout(c) for c in nb.cells if "true \\ predicted" in stdout(c))
+    rows = [line.split()[1:] for line in table.splitlines()[1:11]]
+    confusion = np.array(rows, dtype=int)
+    assert confusion.shape == (10, 10)
+    named = r"\b(\d)\s*(?:↔|→|(?:can\s+)?(?:look\s+)?like\s+an?|taken\s+for)\s*(\d)\b"
+    for a, b in re.findall(named, text):
+        assert confusion[int(a), int(b)] + confusion[int(b), int(a)], f"no {a}↔{b} confusion"
+    listed = re.findall(r"(\d) taken for (\d) \((\d+)×\)", table)
+    assert len(listed) == 3
+    for t, p, n in listed:
+        assert confusion[int(t), int(p)] == int(n)
+    off_diagonal = confusion[~np.eye(10, dtype=bool)]
+    assert int(listed[0][2]) == off_diagonal.max()
 
 
 # ---- the assignment ------------------------------------------------------------------------
@@ -212,7 +242,7 @@ def test_assignment_passes_with_the_reference_solution(kernel):
     assert seconds < SECONDS
     for tag in ("grade-softplus", "grade-prelu"):
         assert "✓" in stdout(cell_tagged(nb, tag)), f"{tag} printed no ✓"
-    assert any(images(c) for c in nb.cells), "the decision boundary was not drawn"
+    assert_figures_drawn(nb, "05 with the solution")
 
 
 def failure(nb, name: str):
