@@ -318,3 +318,212 @@ class BatchNorm(Layer):
 
     def config(self) -> dict:
         return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps}
+
+
+# ---- image layers: x of shape (N, C, H, W), as in PyTorch -----------------------------------
+
+
+def windows(x: np.ndarray, k: int, stride: int) -> np.ndarray:
+    """Every k×k window of x (..., C, H, W) as a view (..., C, H', W', k, k), no copy.
+
+    H' = (H - k) // stride + 1; window (h, w) starts at row h·stride, column w·stride.
+    """
+    view = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(-2, -1))
+    return view[..., ::stride, ::stride, :, :]
+
+
+def col2im(dwin: np.ndarray, shape: tuple, stride: int) -> np.ndarray:
+    """The transpose of `windows`: add each window's entries back where they came from.
+
+    dwin (..., C, H', W', k, k) -> (..., C, H, W) of `shape`. Overlapping windows add up.
+    One loop step per kernel offset (k² of them), never one per pixel.
+    """
+    *_, h, w, k, _ = dwin.shape
+    dx = np.zeros(shape, dtype=dwin.dtype)
+    for i in range(k):
+        for j in range(k):
+            dx[..., i:i + stride * h:stride, j:j + stride * w:stride] += dwin[..., i, j]
+    return dx
+
+
+def _positive_int(layer: str, name: str, n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{layer}: {name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, as torch's conv2d): y[n,o] = Σ_c W[o,c] ⋆ x[n,c] + b[o].
+
+    forward:  x (N, C, H, W) -> y (N, O, H', W'),  H' = (H + 2·padding - k) // stride + 1
+              W (O, C, k, k), b (O,).  im2col: each window a row, then one matrix product.
+    backward: dW = Σ dy ⋅ window,  db = Σ_{n,h,w} dy,  dx = col2im(dy W), padding cut off.
+    init: "he" W ~ N(0, 2 / (C k²)), "xavier" W ~ N(0, 2 / (C k² + O k²)).
+    """
+
+    stackable = True
+    smooth = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0, init: str = "he", seed: int | None = None) -> None:
+        super().__init__()
+        c = _positive_int("Conv2D", "in_channels", in_channels)
+        o = _positive_int("Conv2D", "out_channels", out_channels)
+        k = _positive_int("Conv2D", "kernel_size", kernel_size)
+        self.stride = _positive_int("Conv2D", "stride", stride)
+        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+            raise ValueError(f"Conv2D: padding must be an integer >= 0, got {padding!r}")
+        if init not in INITS:
+            raise ValueError(f"Conv2D: unknown init {init!r}; expected one of {INITS}")
+        self.in_channels, self.out_channels, self.kernel_size = c, o, k
+        self.padding, self.init, self.seed = int(padding), init, seed
+        var = 2 / (c * k * k) if init == "he" else 2 / ((c + o) * k * k)
+        rng = np.random.default_rng(seed)
+        self.params = {"W": rng.standard_normal((o, c, k, k)) * np.sqrt(var), "b": np.zeros(o)}
+        self.grads = {n: np.zeros_like(v) for n, v in self.params.items()}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        k, p = self.kernel_size, self.padding
+        if x.ndim < 4 or x.shape[-3] != self.in_channels or min(x.shape[-2:]) + 2 * p < k:
+            raise ValueError(f"{self!r} expects input of shape (N, {self.in_channels}, H, W) "
+                             f"with H, W >= {max(k - 2 * p, 1)}, got {x.shape}")
+        self.x_shape = x.shape
+        xp = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(p, p), (p, p)]) if p else x
+        self.xp_shape = xp.shape
+        win = windows(xp, k, self.stride)  # (..., C, H', W', k, k)
+        *lead, _, h, w = win.shape[:-2]
+        # rows (n, h', w'), columns (c, i, j): one copy of the windows, then one product
+        self.cols = np.moveaxis(win, -5, -3).reshape(-1, self.in_channels * k * k)
+        y = self.cols @ self.params["W"].reshape(self.out_channels, -1).T + self.params["b"]
+        return np.moveaxis(y.reshape(*lead, h, w, self.out_channels), -1, -3)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        k, p, o = self.kernel_size, self.padding, self.out_channels
+        d = np.moveaxis(dout, -3, -1).reshape(-1, o)  # rows (n, h', w'), like cols
+        self.grads["W"] = (d.T @ self.cols).reshape(self.params["W"].shape)
+        self.grads["b"] = d.sum(axis=0)
+        if not self.input_grad:
+            return None
+        *lead, _, h, w = dout.shape
+        dwin = (d @ self.params["W"].reshape(o, -1)).reshape(*lead, h, w, self.in_channels, k, k)
+        dxp = col2im(np.moveaxis(dwin, -3, -5), self.xp_shape, self.stride)
+        return dxp[..., p:dxp.shape[-2] - p, p:dxp.shape[-1] - p] if p else dxp
+
+    def output_shape(self, shape: tuple) -> tuple:
+        """(C, H, W) of one sample -> (O, H', W'); None stands for a size not known yet."""
+        k, p, s = self.kernel_size, self.padding, self.stride
+        return (self.out_channels, *(None if n is None else (n + 2 * p - k) // s + 1
+                                     for n in shape[1:]))
+
+    def config(self) -> dict:
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": self.kernel_size, "stride": self.stride,
+                "padding": self.padding, "init": self.init, "seed": self.seed}
+
+
+class MaxPool2D(Layer):
+    """Max pooling: y[n,c,h,w] = max of x[n,c] over the k×k window at (h·stride, w·stride).
+
+    forward:  x (N, C, H, W) -> y (N, C, H', W'),  H' = (H - k) // stride + 1
+    backward: each dy goes to the one input that was the max of its window (at a tie, the
+              first in the window, as in PyTorch); overlapping windows add up.
+    """
+
+    stackable = True
+
+    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size = _positive_int("MaxPool2D", "kernel_size", kernel_size)
+        self.stride = self.kernel_size if stride is None else \
+            _positive_int("MaxPool2D", "stride", stride)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        k = self.kernel_size
+        if x.ndim < 4 or min(x.shape[-2:]) < k:
+            raise ValueError(f"{self!r} expects input of shape (N, C, H, W) with H, W >= {k}, "
+                             f"got {x.shape}")
+        self.x_shape = x.shape
+        win = windows(x, k, self.stride)
+        flat = win.reshape(*win.shape[:-2], k * k)
+        self.argmax = flat.argmax(axis=-1)[..., None]  # argmax takes the first of equal maxima
+        return np.take_along_axis(flat, self.argmax, axis=-1)[..., 0]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        k = self.kernel_size
+        dwin = np.zeros((*dout.shape, k * k), dtype=dout.dtype)
+        np.put_along_axis(dwin, self.argmax, dout[..., None], axis=-1)
+        return col2im(dwin.reshape(*dout.shape, k, k), self.x_shape, self.stride)
+
+    def output_shape(self, shape: tuple) -> tuple:
+        """(C, H, W) of one sample -> (C, H', W'); None stands for a size not known yet."""
+        k, s = self.kernel_size, self.stride
+        return (shape[0], *(None if n is None else (n - k) // s + 1 for n in shape[1:]))
+
+    def config(self) -> dict:
+        return {"kernel_size": self.kernel_size, "stride": self.stride}
+
+
+class Flatten(Layer):
+    """y = x.reshape(N, -1): each sample's (C, H, W) as one row of C·H·W features.
+
+    forward:  x (N, ...) -> y (N, prod(...));  backward: dy (N, D) -> dx reshaped to x's shape.
+    Not stackable: for an input of 5 axes it could not tell a stack (K, N, ...) from a batch.
+    """
+
+    smooth = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim < 2:
+            raise ValueError(f"{self!r} expects input of shape (N, ...), got {x.shape}")
+        self.x_shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout.reshape(self.x_shape)
+
+    def output_shape(self, shape: tuple) -> tuple:
+        """(C, H, W) of one sample -> (C·H·W,); None when a size is not known yet."""
+        return (None if None in shape else int(np.prod(shape)),)
+
+
+class LayerNorm(Layer):
+    """Layer normalization over each sample's last axis: y = gamma x̂ + beta,
+    x̂ = (x - mean) / sqrt(var + eps), mean and var over the F features of that sample.
+
+    forward:  x (..., F) -> y (..., F);  the same in training and eval mode, no running stats.
+    backward: dgamma = Σ dy x̂,  dbeta = Σ dy  (sums over every axis but the last),
+              dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / sqrt(var + eps),  dx̂ = dy gamma,
+              the means taken over the last axis (BatchNorm's formula, on the other axis).
+    """
+
+    stackable = True
+    smooth = True
+
+    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.num_features = _positive_int("LayerNorm", "num_features", num_features)
+        if not eps > 0:
+            raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
+        self.eps = eps
+        self.params = {"gamma": np.ones(num_features), "beta": np.zeros(num_features)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim < 2 or x.shape[-1] != self.num_features:
+            raise ValueError(f"{self!r} expects input of shape (N, {self.num_features}), "
+                             f"got {x.shape}")
+        mean, var = x.mean(axis=-1, keepdims=True), x.var(axis=-1, keepdims=True)
+        self.std = np.sqrt(var + self.eps)
+        self.xhat = (x - mean) / self.std
+        return self.params["gamma"] * self.xhat + self.params["beta"]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        xhat, f = self.xhat, self.num_features
+        self.grads["gamma"] = (dout * xhat).reshape(-1, f).sum(axis=0)
+        self.grads["beta"] = dout.reshape(-1, f).sum(axis=0)
+        dxhat = dout * self.params["gamma"]
+        return (dxhat - dxhat.mean(axis=-1, keepdims=True)
+                - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)) / self.std
+
+    def config(self) -> dict:
+        return {"num_features": self.num_features, "eps": self.eps}
