@@ -352,6 +352,13 @@ def _positive_int(layer: str, name: str, n) -> int:
     return int(n)
 
 
+def _sizes(sizes: tuple, k: int, stride: int) -> list:
+    """Sizes (H', W') after windows of k with `stride`: (n - k) // stride + 1 (None: unknown)."""
+    if any(n is not None and n < k for n in sizes):
+        raise ValueError(f"an input of {sizes[0]}x{sizes[1]} is too small for its kernel")
+    return [None if n is None else (n - k) // stride + 1 for n in sizes]
+
+
 class Conv2D(Layer):
     """2-D convolution (cross-correlation, as torch's conv2d): y[n,o] = Σ_c W[o,c] ⋆ x[n,c] + b[o].
 
@@ -411,9 +418,8 @@ class Conv2D(Layer):
 
     def output_shape(self, shape: tuple) -> tuple:
         """(C, H, W) of one sample -> (O, H', W'); None stands for a size not known yet."""
-        k, p, s = self.kernel_size, self.padding, self.stride
-        return (self.out_channels, *(None if n is None else (n + 2 * p - k) // s + 1
-                                     for n in shape[1:]))
+        return (self.out_channels, *_sizes(shape[1:], self.kernel_size - 2 * self.padding,
+                                           self.stride))
 
     def config(self) -> dict:
         return {"in_channels": self.in_channels, "out_channels": self.out_channels,
@@ -456,8 +462,7 @@ class MaxPool2D(Layer):
 
     def output_shape(self, shape: tuple) -> tuple:
         """(C, H, W) of one sample -> (C, H', W'); None stands for a size not known yet."""
-        k, s = self.kernel_size, self.stride
-        return (shape[0], *(None if n is None else (n - k) // s + 1 for n in shape[1:]))
+        return (shape[0], *_sizes(shape[1:], self.kernel_size, self.stride))
 
     def config(self) -> dict:
         return {"kernel_size": self.kernel_size, "stride": self.stride}
