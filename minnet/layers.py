@@ -363,8 +363,8 @@ class Conv2D(Layer):
     """2-D convolution (cross-correlation, as torch's conv2d): y[n,o] = Σ_c W[o,c] ⋆ x[n,c] + b[o].
 
     forward:  x (N, C, H, W) -> y (N, O, H', W'),  H' = (H + 2·padding - k) // stride + 1
-              W (O, C, k, k), b (O,).  im2col: each window a row, then one matrix product.
-    backward: dW = Σ dy ⋅ window,  db = Σ_{n,h,w} dy,  dx = col2im(dy W), padding cut off.
+              W (O, C, k, k), b (O,).  im2col: each window a column, then y = W cols + b.
+    backward: dW = Σ dy ⋅ window,  db = Σ_{n,h,w} dy,  dx = col2im(Wᵀ dy), padding cut off.
     init: "he" W ~ N(0, 2 / (C k²)), "xavier" W ~ N(0, 2 / (C k² + O k²)).
     """
 
@@ -394,26 +394,31 @@ class Conv2D(Layer):
         if x.ndim < 4 or x.shape[-3] != self.in_channels or min(x.shape[-2:]) + 2 * p < k:
             raise ValueError(f"{self!r} expects input of shape (N, {self.in_channels}, H, W) "
                              f"with H, W >= {max(k - 2 * p, 1)}, got {x.shape}")
-        self.x_shape = x.shape
         xp = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(p, p), (p, p)]) if p else x
-        self.xp_shape = xp.shape
         win = windows(xp, k, self.stride)  # (..., C, H', W', k, k)
-        *lead, _, h, w = win.shape[:-2]
-        # rows (n, h', w'), columns (c, i, j): one copy of the windows, then one product
-        self.cols = np.moveaxis(win, -5, -3).reshape(-1, self.in_channels * k * k)
-        y = self.cols @ self.params["W"].reshape(self.out_channels, -1).T + self.params["b"]
-        return np.moveaxis(y.reshape(*lead, h, w, self.out_channels), -1, -3)
+        *lead, c, h, w = win.shape[:-2]
+        # im2col: cols[n] is (C k k, H' W'), one column per window; then one product per sample
+        self.xp_shape, self.out_shape = xp.shape, (*lead, self.out_channels, h, w)
+        self.cols = np.moveaxis(win, (-2, -1), (-4, -3)).reshape(-1, c * k * k, h * w)
+        y = self.params["W"].reshape(self.out_channels, -1) @ self.cols
+        y += self.params["b"][:, None]
+        return y.reshape(self.out_shape)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         k, p, o = self.kernel_size, self.padding, self.out_channels
-        d = np.moveaxis(dout, -3, -1).reshape(-1, o)  # rows (n, h', w'), like cols
-        self.grads["W"] = (d.T @ self.cols).reshape(self.params["W"].shape)
-        self.grads["b"] = d.sum(axis=0)
+        W = self.params["W"].reshape(o, -1)
+        d = dout.reshape(len(self.cols), o, -1)  # (N, O, H' W'), like y before its reshape
+        self.grads["b"] = d.sum(axis=(0, 2))
+        # dWᵀ: all samples and positions in one product, (C k k, N H' W') @ (N H' W', O);
+        # this orientation keeps OpenBLAS fast when other processes share the cores
+        cols = np.swapaxes(self.cols, 0, 1).reshape(W.shape[1], -1)
+        dW = cols @ np.swapaxes(d, 0, 1).reshape(o, -1).T
+        self.grads["W"] = dW.T.reshape(self.params["W"].shape)
         if not self.input_grad:
             return None
-        *lead, _, h, w = dout.shape
-        dwin = (d @ self.params["W"].reshape(o, -1)).reshape(*lead, h, w, self.in_channels, k, k)
-        dxp = col2im(np.moveaxis(dwin, -3, -5), self.xp_shape, self.stride)
+        *lead, _, h, w = self.out_shape
+        dcols = (W.T @ d).reshape(*lead, self.in_channels, k, k, h, w)
+        dxp = col2im(np.moveaxis(dcols, (-4, -3), (-2, -1)), self.xp_shape, self.stride)
         return dxp[..., p:dxp.shape[-2] - p, p:dxp.shape[-1] - p] if p else dxp
 
     def output_shape(self, shape: tuple) -> tuple:
