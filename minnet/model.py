@@ -54,6 +54,8 @@ class Model:
         self.layers, self.loss, self.l2 = layers, loss, float(l2)
         if layers:
             layers[0].input_grad = False  # dL/dX is never used: skip a third of the backward
+        for layer in layers[1:]:
+            layer.input_grad = True  # even if it came from the front of another model
         self.input_shape, self.n_outputs = _check_widths(layers)
         self.n_inputs = _width(self.input_shape)
 
