@@ -30,7 +30,7 @@ NOTEBOOKS = sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb"))
 ASSIGNMENT = TUTORIALS / "05_assignment.ipynb"
 SOLUTION = TUTORIALS / "solutions" / "05_assignment.py"
 EXPECTED = ["01_gradient_checking.ipynb", "02_layers.ipynb", "03_hunting_bugs.ipynb",
-            "04_training_digits.ipynb", "05_assignment.ipynb"]
+            "04_training_digits.ipynb", "05_assignment.ipynb", "06_convolutions.ipynb"]
 SECONDS = 45  # per notebook, kernel start included: "well under a minute" with room for slow CI
 
 SETUP = """\
