@@ -1,6 +1,7 @@
 """Layers. Each forward caches what its backward needs; backward fills `grads` and returns dL/dx.
 
-Shapes use N for the batch size. Built-in layers also accept extra leading axes, (K, N, F),
+Shapes use N for the batch size; image layers take (N, C, H, W), as in PyTorch. A layer whose
+class says `stackable = True` also accepts extra leading axes, (K, N, F) or (K, N, C, H, W),
 which lets the gradient checker push K perturbed copies of a batch through in one pass.
 """
 
@@ -400,6 +401,8 @@ class Conv2D(Layer):
         # im2col: cols[n] is (C k k, H' W'), one column per window; then one product per sample
         self.xp_shape, self.out_shape = xp.shape, (*lead, self.out_channels, h, w)
         self.cols = np.moveaxis(win, (-2, -1), (-4, -3)).reshape(-1, c * k * k, h * w)
+        if not self.cols.flags.writeable:  # 1x1 kernels: a read-only view of x, not a copy
+            self.cols = self.cols.copy()
         y = self.params["W"].reshape(self.out_channels, -1) @ self.cols
         y += self.params["b"][:, None]
         return y.reshape(self.out_shape)

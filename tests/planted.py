@@ -132,15 +132,12 @@ class ConvFlippedKernelGrad(mn.Conv2D):
 
 class ConvForgetsPaddingInBackward(mn.Conv2D):
     def backward(self, dout):
-        dxp = self._padded_dx(dout)
-        return dxp[..., :self.x_shape[-2], :self.x_shape[-1]]  # cuts from the corner, not p in
-
-    def _padded_dx(self, dout):
-        padding, self.padding = self.padding, 0
+        p, self.padding = self.padding, 0  # the padded dx comes back whole, (H + 2p, W + 2p)
         try:
-            return super().backward(dout) if self.input_grad else None
+            dxp = super().backward(dout)
         finally:
-            self.padding = padding
+            self.padding = p
+        return dxp[..., :dxp.shape[-2] - 2 * p, :dxp.shape[-1] - 2 * p]  # cut at the corner
 
 
 class ConvIgnoresStrideInBackward(mn.Conv2D):

@@ -351,3 +351,15 @@ def test_svm_loss_model_reports_accuracy_and_predicts_labels():
     history = model.fit(X[:200], y[:200], epochs=5, optimizer=mn.Adam(0.01), progress=False)
     assert history.accuracy[-1] is not None and history.accuracy[-1] > 0.5
     assert model.predict(X[:10]).shape == (10,)
+
+
+def test_a_1x1_convolution_caches_its_own_copy_of_the_input():
+    """With k = 1 the windows are x itself; a read-only view kept as cache would break any
+    in-place use of it, such as the checker putting a layer's state back."""
+    X, y = images()
+    model = mn.Model([mn.Conv2D(2, 2, 1, seed=0), mn.Conv2D(2, 3, 1, seed=1), mn.Flatten(),
+                      mn.Dense(108, 4, seed=2)], loss=mn.SoftmaxCE())
+    model.compute_loss(X, y)
+    assert all(layer.cols.flags.writeable and layer.cols.flags.owndata
+               for layer in model.layers[:2])
+    assert mn.GradientChecker(progress=False).check(model, X, y).passed
