@@ -17,7 +17,7 @@ class Layer:
 
     The class attributes below are optional hints for the gradient checker; a layer of your
     own works without them (the checker then finds corners and recomputes copy by copy).
-    Dense also offers `nudged` and `nudged_along`: cheap outputs when W or b moves a little.
+    Dense and Conv2D also offer `nudged` and `nudged_along`: cheap outputs when W or b moves.
     """
 
     kink: float | None = None  # input value where forward has a corner (ReLU: 0.0)
@@ -423,6 +423,41 @@ class Conv2D(Layer):
         dcols = (W.T @ d).reshape(*lead, self.in_channels, k, k, h, w)
         dxp = col2im(np.moveaxis(dcols, (-4, -3), (-2, -1)), self.xp_shape, self.stride)
         return dxp[..., p:dxp.shape[-2] - p, p:dxp.shape[-1] - p] if p else dxp
+
+    def nudged(self, x: np.ndarray, name: str, index: np.ndarray, delta: np.ndarray,
+               base: np.ndarray | None = None) -> np.ndarray:
+        """Outputs (K, N, O, H', W') when entry index[k] of params[name] moves by delta[k].
+
+        y is linear in W and b: moving W[o, c, u, v] by d moves only channel o of y, by d
+        times row (c, u, v) of the windows. The gradient checker uses this to skip a whole
+        convolution per entry; `base` is forward(x), when the caller has it already.
+        """
+        y0 = self.forward(x)  # also fills self.cols with the windows of this x
+        y = np.repeat((y0 if base is None else base)[None], len(index), axis=0)
+        k = np.arange(len(index))
+        if name == "W":
+            o, row = np.divmod(index, self.cols.shape[1])
+            moved = np.moveaxis(self.cols[:, row], 1, 0).reshape(y[:, :, 0].shape)
+            y[k, :, o] += delta[:, None, None, None] * moved
+        else:
+            y[k, :, index] += delta[:, None, None, None]
+        return y
+
+    def nudged_along(self, x: np.ndarray, name: str, directions: np.ndarray, eps: float,
+                     base: np.ndarray | None = None) -> np.ndarray:
+        """Outputs (2K, N, O, H', W') with params[name] moved by +eps u_k (first K), then -eps u_k.
+
+        Linear again: moving W by eps U moves y by eps (U cols), one product for all K.
+        """
+        y0 = self.forward(x)
+        y = y0 if base is None else base
+        if name == "W":
+            n, (o, h, w) = len(self.cols), y.shape[-3:]
+            d = (directions.reshape(-1, self.cols.shape[1]) @ self.cols).reshape(n, -1, o, h, w)
+            d = np.moveaxis(d, 1, 0)
+        else:
+            d = directions[:, None, :, None, None]
+        return np.concatenate([y + eps * d, y - eps * d])
 
     def output_shape(self, shape: tuple) -> tuple:
         """(C, H, W) of one sample -> (O, H', W'); None stands for a size not known yet."""

@@ -363,3 +363,41 @@ def test_a_1x1_convolution_caches_its_own_copy_of_the_input():
     assert all(layer.cols.flags.writeable and layer.cols.flags.owndata
                for layer in model.layers[:2])
     assert mn.GradientChecker(progress=False).check(model, X, y).passed
+
+
+@pytest.mark.parametrize("name", ["W", "b"])
+def test_conv2d_nudged_outputs_equal_forward_with_the_moved_parameter(name):
+    layer = mn.Conv2D(2, 3, 3, stride=2, padding=1, seed=0)
+    x = rand((4, 2, 7, 6))
+    p = layer.params[name]
+    index = np.array([0, p.size - 1, p.size // 2, 0])
+    delta = np.array([1e-3, -2.0, 0.5, -1e-3])
+    expected = []
+    for i, d in zip(index, delta):
+        p.flat[i] += d
+        expected.append(layer.forward(x))
+        p.flat[i] -= d
+    assert_allclose(layer.nudged(x, name, index, delta), expected, rtol=1e-12, atol=1e-12)
+    directions = rand((3, *p.shape), seed=5)
+    moved = [layer.forward(x)]
+    along = []
+    for sign in (1, -1):
+        for u in directions:
+            layer.params[name] = p + sign * 1e-2 * u
+            along.append(layer.forward(x))
+    layer.params[name] = p
+    assert_allclose(layer.nudged_along(x, name, directions, 1e-2), along, rtol=1e-12,
+                    atol=1e-12)
+    assert_array_equal(layer.forward(x), moved[0])  # and the parameters are as they were
+
+
+@pytest.mark.parametrize("mode", ["full", "directional"])
+def test_conv_shortcuts_give_the_generic_paths_numbers(mode):
+    X, y = images()
+    model = conv_net(norm=True)
+    fast, slow = (mn.GradientChecker(mode=mode, fast=f, progress=False).check(model, X, y)
+                  for f in (True, False))
+    assert fast.passed and slow.passed
+    for a, b in zip(fast.params, slow.params, strict=True):
+        assert (a.checked, a.kinks) == (b.checked, b.kinks) and a.checked > 0
+    assert fast.difference == pytest.approx(slow.difference, abs=1e-8)
