@@ -131,13 +131,13 @@ def run_conv(repeats, torch, full_naive) -> dict[str, float | None]:
         results["naive loop"] = f"y and dx of {m} samples: {results['naive loop']}"
     scale = {"naive loop": N / m}
     med = {k: common.median(v) * scale.get(k, 1.0) for k, v in times.items()}
-    rows = [[k, common.seconds_text(med[k]), f"{len(v)} runs" +
-             (f", x{scale[k]:.0f} (estimate)" if scale.get(k, 1) != 1 else ""),
+    rows = [[k, common.seconds_text(med[k]), common.seconds_text(min(v) * scale.get(k, 1.0)),
+             f"{len(v)} runs" + (f", x{scale[k]:.0f} (estimate)" if scale.get(k, 1) != 1 else ""),
              common.ratio_text(med[k] / med["minnet"]), str(results[k])]
             for k, v in times.items()]
     print(f"[conv] forward + backward, float32, x {(N, C, SIZE, SIZE)}, {C} -> {OUT} channels, "
           f"k={K}, padding {PAD}")
-    print(common.table(["contender", "median", "timed", "/ minnet", "result"], rows))
+    print(common.table(["contender", "median", "fastest", "timed", "/ minnet", "result"], rows))
     print()
     return {"conv:minnet/torch": med["minnet"] / med["torch"] if "torch" in med else None,
             "conv:naive/minnet": med["naive loop"] / med["minnet"],
@@ -165,12 +165,12 @@ def run_check(repeats) -> dict[str, float]:
                   "naive": lambda: lambda: f"difference {naive_check(model, X, y):.1e}"}
     times, results = common.time_interleaved(contenders, repeats)
     med = {k: common.median(v) for k, v in times.items()}
-    rows = [[k, common.seconds_text(med[k]), f"{len(v)} runs",
+    rows = [[k, common.seconds_text(med[k]), common.seconds_text(min(v)), f"{len(v)} runs",
              common.ratio_text(med[k] / med["naive"]), results[k]] for k, v in times.items()]
     n = model.get_flat_params().size
     print(f"[check] Conv2D(1, 16, 3, padding=1) - ReLU - MaxPool2D(2) - Flatten - Dense(256, 10),"
           f" float64, {n:,} parameters, 32 digit images")
-    print(common.table(["contender", "median", "timed", "/ naive", "result"], rows))
+    print(common.table(["contender", "median", "fastest", "timed", "/ naive", "result"], rows))
     print()
     return {"check:full/naive": med["minnet full"] / med["naive"]}
 
