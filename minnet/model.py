@@ -72,7 +72,7 @@ class Model:
         return self
 
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """X (N, in) -> scores (N, out)."""
+        """X (N, in), or images (N, C, H, W) for a conv net -> scores (N, out)."""
         h = X
         for i, layer in enumerate(self.layers):
             try:
@@ -284,8 +284,9 @@ class Model:
             _check_widths(self.layers, X.shape[1:])
         if not np.isfinite(X).all():
             bad = np.argwhere(~np.isfinite(X))
+            where = f"column {bad[0][1]}" if X.ndim == 2 else f"index {tuple(bad[0][1:].tolist())}"
             raise ValueError(f"X holds {len(bad)} NaN or infinite values, the first at "
-                             f"row {bad[0][0]}, column {', '.join(map(str, bad[0][1:]))}")
+                             f"row {bad[0][0]}, {where}")
         X = X.astype(self.dtype, copy=False)  # documented: inputs take the model's dtype
         if y is None:
             return X, None
