@@ -432,8 +432,8 @@ class Conv2D(Layer):
         times row (c, u, v) of the windows. The gradient checker uses this to skip a whole
         convolution per entry; `base` is forward(x), when the caller has it already.
         """
-        y0 = self.forward(x)  # also fills self.cols with the windows of this x
-        y = np.repeat((y0 if base is None else base)[None], len(index), axis=0)
+        y = self.forward(x)  # also fills self.cols with the windows of this x
+        y = np.repeat((y if base is None else base)[None], len(index), axis=0)
         k = np.arange(len(index))
         if name == "W":
             o, row = np.divmod(index, self.cols.shape[1])
@@ -449,8 +449,8 @@ class Conv2D(Layer):
 
         Linear again: moving W by eps U moves y by eps (U cols), one product for all K.
         """
-        y0 = self.forward(x)
-        y = y0 if base is None else base
+        y = self.forward(x)  # also fills self.cols with the windows of this x
+        y = y if base is None else base
         if name == "W":
             n, (o, h, w) = len(self.cols), y.shape[-3:]
             d = (directions.reshape(-1, self.cols.shape[1]) @ self.cols).reshape(n, -1, o, h, w)
