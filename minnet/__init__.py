@@ -15,23 +15,28 @@ from .gradcheck import (
 from .layers import (
     Activation,
     BatchNorm,
+    Conv2D,
     Dense,
     Dropout,
+    Flatten,
     Layer,
+    LayerNorm,
     LeakyReLU,
+    MaxPool2D,
     ReLU,
     Sigmoid,
     Tanh,
 )
-from .losses import MSE, Loss, SigmoidBCE, SoftmaxCE
+from .losses import MSE, Loss, SigmoidBCE, SoftmaxCE, SVMLoss
 from .model import History, Model
-from .optim import SGD, Adam, Momentum, Optimizer
+from .optim import SGD, Adam, Momentum, Optimizer, RMSProp
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Activation", "Adam", "BatchNorm", "CheckReport", "Dense", "Dropout", "GradientCheckError",
-    "GradientChecker", "History", "Layer", "LayerCheck", "LeakyReLU", "Loss", "MSE", "Model",
-    "Momentum", "Optimizer", "ParamCheck", "ReLU", "SGD", "Sigmoid", "SigmoidBCE", "SoftmaxCE",
-    "Tanh", "check_function", "check_layer", "datasets", "numeric_gradient",
+    "Activation", "Adam", "BatchNorm", "CheckReport", "Conv2D", "Dense", "Dropout", "Flatten",
+    "GradientCheckError", "GradientChecker", "History", "Layer", "LayerCheck", "LayerNorm",
+    "LeakyReLU", "Loss", "MSE", "MaxPool2D", "Model", "Momentum", "Optimizer", "ParamCheck",
+    "RMSProp", "ReLU", "SGD", "SVMLoss", "Sigmoid", "SigmoidBCE", "SoftmaxCE", "Tanh",
+    "check_function", "check_layer", "datasets", "numeric_gradient",
 ]

@@ -27,7 +27,18 @@ from .gradcheck import (
     GradientCheckError,
     eps_sweep,
 )
-from .layers import BatchNorm, Dense, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+from .layers import (
+    BatchNorm,
+    Conv2D,
+    Dense,
+    Dropout,
+    Flatten,
+    LeakyReLU,
+    MaxPool2D,
+    ReLU,
+    Sigmoid,
+    Tanh,
+)
 from .losses import SoftmaxCE
 from .model import Model
 from .optim import SGD, Adam, Momentum
@@ -149,6 +160,10 @@ def _add_model(p: argparse.ArgumentParser) -> None:
                    "softmax regression)")
     p.add_argument("--activation", default="relu", help=f"{', '.join(ACTIVATIONS)}, or a "
                    f"layer class of your own: my_layers.py:MyReLU (default: relu)")
+    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp", help="mlp: fully "
+                   "connected layers; conv: the digits as 8x8 images through Conv2D(1, 16, 3, "
+                   "padding=1), the activation and MaxPool2D(2), then the --hidden layers "
+                   "(default: mlp)")
     p.add_argument("--dropout", type=probability, default=0.0,
                    help="dropout probability after each hidden layer (default: 0, none)")
     p.add_argument("--batchnorm", action="store_true", help="BatchNorm before each activation")
@@ -274,9 +289,27 @@ def build_model(n_inputs: int, n_classes: int, hidden: list[int], activation: st
     return Model(layers, loss=SoftmaxCE(), l2=l2)
 
 
+def build_conv_model(image: tuple[int, int, int], n_classes: int, hidden: list[int],
+                     activation: str = "relu", seed: int = 0, dropout: float = 0.0,
+                     batchnorm: bool = False, l2: float = 0.0) -> Model:
+    """Conv2D(C, 16, 3, padding=1) - activation - MaxPool2D(2) - Flatten, then build_model's
+    layers from 16 (H/2) (W/2) features; `image` is the (C, H, W) of one sample."""
+    act, init = load_activation(activation)
+    c, h, w = image
+    head = build_model(16 * (h // 2) * (w // 2), n_classes, hidden, activation, seed + 1,
+                       dropout, batchnorm)
+    return Model([Conv2D(c, 16, 3, padding=1, init=init, seed=seed), act(), MaxPool2D(2),
+                  Flatten(), *head.layers], loss=SoftmaxCE(), l2=l2)
+
+
 def _prepare(args: argparse.Namespace) -> tuple:
     """Load and split the data named by args, and build the model for it."""
     X, y = load_data(args.data, args.seed)
+    if args.arch == "conv":
+        if args.data != "digits":
+            raise UsageError(f"--arch conv needs images, and of the data sets only digits "
+                             f"has them (got --data {args.data})")
+        X = X.reshape(-1, 1, 8, 8)
     split = datasets.train_test_split(X, y, test_size=getattr(args, "test_size", 0.2),
                                       seed=args.seed)
     if min(len(split[0]), len(split[1])) == 0:
@@ -292,16 +325,17 @@ def _prepare(args: argparse.Namespace) -> tuple:
         raise UsageError(f"--batch-size {args.batch_size} is more than the {n} training "
                          f"samples of {args.data}; choose at most {n}")
     try:
-        model = build_model(X.shape[1], int(y.max()) + 1, args.hidden, args.activation,
-                            args.seed, args.dropout, args.batchnorm, args.l2)
+        build = build_conv_model if args.arch == "conv" else build_model
+        model = build(X.shape[1:] if X.ndim > 2 else X.shape[1], int(y.max()) + 1, args.hidden,
+                      args.activation, args.seed, args.dropout, args.batchnorm, args.l2)
     except (TypeError, ValueError) as e:  # a layer of the user's own that does not fit
         raise UsageError(f"cannot build the network: {e}") from None
     return split, model
 
 
 def _architecture(model: Model) -> str:
-    widths = [model.n_inputs] + [layer.out_features for layer in model.layers
-                                 if isinstance(layer, Dense)]
+    widths = [model.n_inputs or "images"] + [layer.out_features for layer in model.layers
+                                             if isinstance(layer, Dense)]
     others = sorted({type(layer).__name__ for layer in model.layers
                      if not isinstance(layer, Dense)})
     return "-".join(map(str, widths)) + (f" ({', '.join(others)})" if others else "")
@@ -366,7 +400,7 @@ def run_train(args: argparse.Namespace) -> int:
     (Xtr, Xte, ytr, yte), model = _prepare(args)
     optimizer = OPTIMIZERS[args.optimizer](args.lr)
     print(f"minnet train: {args.data}, {len(Xtr)} training and {len(Xte)} test samples, "
-          f"{Xtr.shape[1]} features, {model.n_outputs} classes")
+          f"{Xtr[0].size} features, {model.n_outputs} classes")
     print(f"network {_architecture(model)}; {args.epochs} epochs of {optimizer!r}, batches "
           f"of {args.batch_size}, seed {args.seed}")
     try:

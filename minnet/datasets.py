@@ -19,10 +19,14 @@ def data_path(name: str) -> Path:
     raise FileNotFoundError(f"minnet's data file {name!r} is missing from {_DATA_DIRS}")
 
 
-def load_digits() -> tuple[np.ndarray, np.ndarray]:
-    """The UCI handwritten digits: X (1797, 64) in [0, 1] (8x8 images), y (1797,) labels 0..9."""
+def load_digits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The UCI handwritten digits: X (1797, 64) in [0, 1] (8x8 images), y (1797,) labels 0..9.
+
+    images=True gives X as images (1797, 1, 8, 8) (N, C, H, W), for convolutional layers.
+    """
     raw = np.loadtxt(data_path("digits.csv.gz"), delimiter=",", dtype=np.int64)
-    return raw[:, :-1] / 16.0, raw[:, -1]
+    X = raw[:, :-1] / 16.0
+    return (X.reshape(-1, 1, 8, 8) if images else X), raw[:, -1]
 
 
 def spiral(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2,

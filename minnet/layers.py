@@ -1,6 +1,7 @@
 """Layers. Each forward caches what its backward needs; backward fills `grads` and returns dL/dx.
 
-Shapes use N for the batch size. Built-in layers also accept extra leading axes, (K, N, F),
+Shapes use N for the batch size; image layers take (N, C, H, W), as in PyTorch. A layer whose
+class says `stackable = True` also accepts extra leading axes, (K, N, F) or (K, N, C, H, W),
 which lets the gradient checker push K perturbed copies of a batch through in one pass.
 """
 
@@ -16,7 +17,7 @@ class Layer:
 
     The class attributes below are optional hints for the gradient checker; a layer of your
     own works without them (the checker then finds corners and recomputes copy by copy).
-    Dense also offers `nudged` and `nudged_along`: cheap outputs when W or b moves a little.
+    Dense and Conv2D also offer `nudged` and `nudged_along`: cheap outputs when W or b moves.
     """
 
     kink: float | None = None  # input value where forward has a corner (ReLU: 0.0)
@@ -318,3 +319,259 @@ class BatchNorm(Layer):
 
     def config(self) -> dict:
         return {"num_features": self.num_features, "momentum": self.momentum, "eps": self.eps}
+
+
+# ---- image layers: x of shape (N, C, H, W), as in PyTorch -----------------------------------
+
+
+def windows(x: np.ndarray, k: int, stride: int) -> np.ndarray:
+    """Every k×k window of x (..., C, H, W) as a view (..., C, H', W', k, k), no copy.
+
+    H' = (H - k) // stride + 1; window (h, w) starts at row h·stride, column w·stride.
+    """
+    view = np.lib.stride_tricks.sliding_window_view(x, (k, k), axis=(-2, -1))
+    return view[..., ::stride, ::stride, :, :]
+
+
+def col2im(dwin: np.ndarray, shape: tuple, stride: int) -> np.ndarray:
+    """The transpose of `windows`: add each window's entries back where they came from.
+
+    dwin (..., C, H', W', k, k) -> (..., C, H, W) of `shape`. Overlapping windows add up.
+    One loop step per kernel offset (k² of them), never one per pixel.
+    """
+    *_, h, w, k, _ = dwin.shape
+    dx = np.zeros(shape, dtype=dwin.dtype)
+    for i in range(k):
+        for j in range(k):
+            dx[..., i:i + stride * h:stride, j:j + stride * w:stride] += dwin[..., i, j]
+    return dx
+
+
+def _positive_int(layer: str, name: str, n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{layer}: {name} must be a positive integer, got {n!r}")
+    return int(n)
+
+
+def _sizes(sizes: tuple, k: int, stride: int) -> list:
+    """Sizes (H', W') after windows of k with `stride`: (n - k) // stride + 1 (None: unknown)."""
+    if any(n is not None and n < k for n in sizes):
+        raise ValueError(f"an input of {sizes[0]}x{sizes[1]} is too small for its kernel")
+    return [None if n is None else (n - k) // stride + 1 for n in sizes]
+
+
+class Conv2D(Layer):
+    """2-D convolution (cross-correlation, as torch's conv2d): y[n,o] = Σ_c W[o,c] ⋆ x[n,c] + b[o].
+
+    forward:  x (N, C, H, W) -> y (N, O, H', W'),  H' = (H + 2·padding - k) // stride + 1
+              W (O, C, k, k), b (O,).  im2col: each window a column, then y = W cols + b.
+    backward: dW = Σ dy ⋅ window,  db = Σ_{n,h,w} dy,  dx = col2im(Wᵀ dy), padding cut off.
+    init: "he" W ~ N(0, 2 / (C k²)), "xavier" W ~ N(0, 2 / (C k² + O k²)).
+    """
+
+    stackable = True
+    smooth = True
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+                 padding: int = 0, init: str = "he", seed: int | None = None) -> None:
+        super().__init__()
+        c = _positive_int("Conv2D", "in_channels", in_channels)
+        o = _positive_int("Conv2D", "out_channels", out_channels)
+        k = _positive_int("Conv2D", "kernel_size", kernel_size)
+        self.stride = _positive_int("Conv2D", "stride", stride)
+        if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+            raise ValueError(f"Conv2D: padding must be an integer >= 0, got {padding!r}")
+        if init not in INITS:
+            raise ValueError(f"Conv2D: unknown init {init!r}; expected one of {INITS}")
+        self.in_channels, self.out_channels, self.kernel_size = c, o, k
+        self.padding, self.init, self.seed = int(padding), init, seed
+        var = 2 / (c * k * k) if init == "he" else 2 / ((c + o) * k * k)
+        rng = np.random.default_rng(seed)
+        self.params = {"W": rng.standard_normal((o, c, k, k)) * np.sqrt(var), "b": np.zeros(o)}
+        self.grads = {n: np.zeros_like(v) for n, v in self.params.items()}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        k, p = self.kernel_size, self.padding
+        if x.ndim < 4 or x.shape[-3] != self.in_channels or min(x.shape[-2:]) + 2 * p < k:
+            raise ValueError(f"{self!r} expects input of shape (N, {self.in_channels}, H, W) "
+                             f"with H, W >= {max(k - 2 * p, 1)}, got {x.shape}")
+        xp = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(p, p), (p, p)]) if p else x
+        win = windows(xp, k, self.stride)  # (..., C, H', W', k, k)
+        *lead, c, h, w = win.shape[:-2]
+        # im2col: cols[n] is (C k k, H' W'), one column per window; then one product per sample
+        self.xp_shape, self.out_shape = xp.shape, (*lead, self.out_channels, h, w)
+        self.cols = np.moveaxis(win, (-2, -1), (-4, -3)).reshape(-1, c * k * k, h * w)
+        if not self.cols.flags.writeable:  # 1x1 kernels: a read-only view of x, not a copy
+            self.cols = self.cols.copy()
+        y = self.params["W"].reshape(self.out_channels, -1) @ self.cols
+        y += self.params["b"][:, None]
+        return y.reshape(self.out_shape)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        k, p, o = self.kernel_size, self.padding, self.out_channels
+        W = self.params["W"].reshape(o, -1)
+        d = dout.reshape(len(self.cols), o, -1)  # (N, O, H' W'), like y before its reshape
+        self.grads["b"] = d.sum(axis=(0, 2))
+        # dWᵀ: all samples and positions in one product, (C k k, N H' W') @ (N H' W', O);
+        # this orientation keeps OpenBLAS fast when other processes share the cores
+        cols = np.swapaxes(self.cols, 0, 1).reshape(W.shape[1], -1)
+        dW = cols @ np.swapaxes(d, 0, 1).reshape(o, -1).T
+        self.grads["W"] = dW.T.reshape(self.params["W"].shape)
+        if not self.input_grad:
+            return None
+        *lead, _, h, w = self.out_shape
+        dcols = (W.T @ d).reshape(*lead, self.in_channels, k, k, h, w)
+        dxp = col2im(np.moveaxis(dcols, (-4, -3), (-2, -1)), self.xp_shape, self.stride)
+        return dxp[..., p:dxp.shape[-2] - p, p:dxp.shape[-1] - p] if p else dxp
+
+    def nudged(self, x: np.ndarray, name: str, index: np.ndarray, delta: np.ndarray,
+               base: np.ndarray | None = None) -> np.ndarray:
+        """Outputs (K, N, O, H', W') when entry index[k] of params[name] moves by delta[k].
+
+        y is linear in W and b: moving W[o, c, u, v] by d moves only channel o of y, by d
+        times row (c, u, v) of the windows. The gradient checker uses this to skip a whole
+        convolution per entry; `base` is forward(x), when the caller has it already.
+        """
+        y = self.forward(x)  # also fills self.cols with the windows of this x
+        y = np.repeat((y if base is None else base)[None], len(index), axis=0)
+        k = np.arange(len(index))
+        if name == "W":
+            o, row = np.divmod(index, self.cols.shape[1])
+            moved = np.moveaxis(self.cols[:, row], 1, 0).reshape(y[:, :, 0].shape)
+            y[k, :, o] += delta[:, None, None, None] * moved
+        else:
+            y[k, :, index] += delta[:, None, None, None]
+        return y
+
+    def nudged_along(self, x: np.ndarray, name: str, directions: np.ndarray, eps: float,
+                     base: np.ndarray | None = None) -> np.ndarray:
+        """Outputs (2K, N, O, H', W') with params[name] moved by +eps u_k (first K), then -eps u_k.
+
+        Linear again: moving W by eps U moves y by eps (U cols), one product for all K.
+        """
+        y = self.forward(x)  # also fills self.cols with the windows of this x
+        y = y if base is None else base
+        if name == "W":
+            n, (o, h, w) = len(self.cols), y.shape[-3:]
+            d = (directions.reshape(-1, self.cols.shape[1]) @ self.cols).reshape(n, -1, o, h, w)
+            d = np.moveaxis(d, 1, 0)
+        else:
+            d = directions[:, None, :, None, None]
+        return np.concatenate([y + eps * d, y - eps * d])
+
+    def output_shape(self, shape: tuple) -> tuple:
+        """(C, H, W) of one sample -> (O, H', W'); None stands for a size not known yet."""
+        return (self.out_channels, *_sizes(shape[1:], self.kernel_size - 2 * self.padding,
+                                           self.stride))
+
+    def config(self) -> dict:
+        return {"in_channels": self.in_channels, "out_channels": self.out_channels,
+                "kernel_size": self.kernel_size, "stride": self.stride,
+                "padding": self.padding, "init": self.init, "seed": self.seed}
+
+
+class MaxPool2D(Layer):
+    """Max pooling: y[n,c,h,w] = max of x[n,c] over the k×k window at (h·stride, w·stride).
+
+    forward:  x (N, C, H, W) -> y (N, C, H', W'),  H' = (H - k) // stride + 1
+    backward: each dy goes to the one input that was the max of its window (at a tie, the
+              first in the window, as in PyTorch); overlapping windows add up.
+    """
+
+    stackable = True
+
+    def __init__(self, kernel_size: int, stride: int | None = None) -> None:
+        super().__init__()
+        self.kernel_size = _positive_int("MaxPool2D", "kernel_size", kernel_size)
+        self.stride = self.kernel_size if stride is None else \
+            _positive_int("MaxPool2D", "stride", stride)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        k = self.kernel_size
+        if x.ndim < 4 or min(x.shape[-2:]) < k:
+            raise ValueError(f"{self!r} expects input of shape (N, C, H, W) with H, W >= {k}, "
+                             f"got {x.shape}")
+        self.x_shape = x.shape
+        win = windows(x, k, self.stride)
+        flat = win.reshape(*win.shape[:-2], k * k)
+        self.argmax = flat.argmax(axis=-1)[..., None]  # argmax takes the first of equal maxima
+        return np.take_along_axis(flat, self.argmax, axis=-1)[..., 0]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        k = self.kernel_size
+        dwin = np.zeros((*dout.shape, k * k), dtype=dout.dtype)
+        np.put_along_axis(dwin, self.argmax, dout[..., None], axis=-1)
+        return col2im(dwin.reshape(*dout.shape, k, k), self.x_shape, self.stride)
+
+    def output_shape(self, shape: tuple) -> tuple:
+        """(C, H, W) of one sample -> (C, H', W'); None stands for a size not known yet."""
+        return (shape[0], *_sizes(shape[1:], self.kernel_size, self.stride))
+
+    def config(self) -> dict:
+        return {"kernel_size": self.kernel_size, "stride": self.stride}
+
+
+class Flatten(Layer):
+    """y = x.reshape(N, -1): each sample's (C, H, W) as one row of C·H·W features.
+
+    forward:  x (N, ...) -> y (N, prod(...));  backward: dy (N, D) -> dx reshaped to x's shape.
+    Not stackable: for an input of 5 axes it could not tell a stack (K, N, ...) from a batch.
+    """
+
+    smooth = True
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim < 2:
+            raise ValueError(f"{self!r} expects input of shape (N, ...), got {x.shape}")
+        self.x_shape = x.shape
+        return x.reshape(len(x), -1)
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return dout.reshape(self.x_shape)
+
+    def output_shape(self, shape: tuple) -> tuple:
+        """(C, H, W) of one sample -> (C·H·W,); None when a size is not known yet."""
+        return (None if None in shape else int(np.prod(shape)),)
+
+
+class LayerNorm(Layer):
+    """Layer normalization over each sample's last axis: y = gamma x̂ + beta,
+    x̂ = (x - mean) / sqrt(var + eps), mean and var over the F features of that sample.
+
+    forward:  x (..., F) -> y (..., F);  the same in training and eval mode, no running stats.
+    backward: dgamma = Σ dy x̂,  dbeta = Σ dy  (sums over every axis but the last),
+              dx = (dx̂ - mean(dx̂) - x̂ mean(dx̂ x̂)) / sqrt(var + eps),  dx̂ = dy gamma,
+              the means taken over the last axis (BatchNorm's formula, on the other axis).
+    """
+
+    stackable = True
+    smooth = True
+
+    def __init__(self, num_features: int, eps: float = 1e-5) -> None:
+        super().__init__()
+        self.num_features = _positive_int("LayerNorm", "num_features", num_features)
+        if not eps > 0:
+            raise ValueError(f"LayerNorm: eps must be > 0, got {eps!r}")
+        self.eps = eps
+        self.params = {"gamma": np.ones(num_features), "beta": np.zeros(num_features)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        if x.ndim < 2 or x.shape[-1] != self.num_features:
+            raise ValueError(f"{self!r} expects input of shape (N, {self.num_features}), "
+                             f"got {x.shape}")
+        mean, var = x.mean(axis=-1, keepdims=True), x.var(axis=-1, keepdims=True)
+        self.std = np.sqrt(var + self.eps)
+        self.xhat = (x - mean) / self.std
+        return self.params["gamma"] * self.xhat + self.params["beta"]
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        xhat, f = self.xhat, self.num_features
+        self.grads["gamma"] = (dout * xhat).reshape(-1, f).sum(axis=0)
+        self.grads["beta"] = dout.reshape(-1, f).sum(axis=0)
+        dxhat = dout * self.params["gamma"]
+        return (dxhat - dxhat.mean(axis=-1, keepdims=True)
+                - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)) / self.std
+
+    def config(self) -> dict:
+        return {"num_features": self.num_features, "eps": self.eps}

@@ -63,13 +63,18 @@ class SoftmaxCE(Loss):
 
     def check_target(self, y: np.ndarray, n: int, width: int) -> None:
         super().check_target(y, n, width)
-        y = np.asarray(y)
-        if y.ndim != 1 or y.dtype.kind not in "iu":  # signed or unsigned integers
-            raise TypeError(f"{self!r}: y must be a 1-D array of integer class labels, "
-                            f"got dtype {y.dtype} and shape {y.shape} (try y.astype(int))")
-        if len(y) and (y.min() < 0 or y.max() >= width):
-            raise ValueError(f"{self!r}: labels must lie in 0..{width - 1} for {width} scores "
-                             f"per sample, got labels from {y.min()} to {y.max()}")
+        check_labels(self, y, width)
+
+
+def check_labels(loss: Loss, y: np.ndarray, width: int) -> None:
+    """Raise unless y is a 1-D array of integer class labels in 0..width-1."""
+    y = np.asarray(y)
+    if y.ndim != 1 or y.dtype.kind not in "iu":  # signed or unsigned integers
+        raise TypeError(f"{loss!r}: y must be a 1-D array of integer class labels, "
+                        f"got dtype {y.dtype} and shape {y.shape} (try y.astype(int))")
+    if len(y) and (y.min() < 0 or y.max() >= width):
+        raise ValueError(f"{loss!r}: labels must lie in 0..{width - 1} for {width} scores "
+                         f"per sample, got labels from {y.min()} to {y.max()}")
 
 
 class MSE(Loss):
@@ -125,3 +130,50 @@ class SigmoidBCE(Loss):
         if width != 1 or y.size != n or not np.isin(y, (0, 1)).all():
             raise ValueError(f"{self!r}: needs one score per sample and labels 0 or 1, "
                              f"got scores of width {width} and y of shape {y.shape}")
+
+
+class SVMLoss(Loss):
+    """Multiclass hinge loss (CS231n): L = (1/N) Σₙ Σ_{j≠yₙ} max(0, sₙⱼ - sₙ,yₙ + margin).
+
+    forward:  scores (N, C), y (N,) integer labels in 0..C-1 -> float
+    backward: dL/dsₙⱼ = [marginₙⱼ > 0] / N for j ≠ yₙ,  dL/dsₙ,yₙ = -(count of those) / N
+    Corners where a margin is exactly 0; `corners` gives the margins so the checker can see them.
+    """
+
+    def __init__(self, margin: float = 1.0) -> None:
+        if not np.isfinite(margin) or margin < 0:
+            raise ValueError(f"SVMLoss: margin must be a finite number >= 0, got {margin!r}")
+        self.margin = float(margin)
+
+    def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
+        self.check_target(y, *scores.shape)
+        m = self.corners(scores, y)
+        self.active, self.y = np.isfinite(m) & (m > 0), y  # j = y holds +inf: never counted
+        return float(m[self.active].sum()) / len(y)
+
+    def backward(self) -> np.ndarray:
+        n = len(self.y)
+        d = self.active / n
+        d[np.arange(n), self.y] = -self.active.sum(axis=1) / n
+        return d
+
+    def corners(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Margins s_j - s_y + margin (..., N, C), +inf at j = y: forward bends where one is 0."""
+        rows = np.arange(len(y))
+        m = scores - scores[..., rows, y][..., None] + self.margin
+        m[..., rows, y] = np.inf
+        return m
+
+    def values(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
+        m = self.corners(scores, y)
+        return np.where(np.isfinite(m), np.maximum(m, 0), 0).sum(axis=-1).mean(axis=-1)
+
+    def check_target(self, y: np.ndarray, n: int, width: int) -> None:
+        super().check_target(y, n, width)
+        check_labels(self, y, width)
+
+    def config(self) -> dict:
+        return {"margin": self.margin}
+
+    def __repr__(self) -> str:
+        return f"SVMLoss(margin={self.margin})"

@@ -20,7 +20,8 @@ from .datasets import batches
 from .gradcheck import debug_check, debug_requested
 from .optim import Adam, Optimizer
 
-SHAPE_KEEPING = (L.Activation, L.Dropout, L.BatchNorm)
+SHAPE_KEEPING = (L.Activation, L.Dropout, L.BatchNorm, L.LayerNorm)
+CLASS_SCORES = (losses_.SoftmaxCE, losses_.SVMLoss)  # one score per class: predict the argmax
 EVAL_CHUNK = 4096  # rows per forward pass in evaluate / predict, to bound memory
 # fit stops when a batch's loss exceeds DIVERGED * max(first loss, 1). A healthy run's batch
 # losses stay within a few times its first one; cross-entropy starts near log(classes) < 10,
@@ -100,7 +101,10 @@ class Model:
         self.layers, self.loss, self.l2 = layers, loss, float(l2)
         if layers and _backward_is_ours(layers[0]):
             layers[0].input_grad = False  # dL/dX is never used: skip a third of the backward
-        self.n_inputs, self.n_outputs = _check_widths(layers)
+        for layer in layers[1:]:
+            layer.input_grad = True  # even if it came from the front of another model
+        self.input_shape, self.n_outputs = _check_widths(layers)
+        self.n_inputs = _width(self.input_shape)
 
     # ---- the computation -------------------------------------------------------------
 
@@ -115,7 +119,7 @@ class Model:
         return self
 
     def forward(self, X: np.ndarray) -> np.ndarray:
-        """X (N, in) -> scores (N, out)."""
+        """X (N, in), or images (N, C, H, W) for a conv net -> scores (N, out)."""
         h = X
         for i, layer in enumerate(self.layers):
             try:
@@ -259,7 +263,7 @@ class Model:
         return loss, hits
 
     def _hits(self, scores: np.ndarray, y: np.ndarray) -> float:
-        if isinstance(self.loss, losses_.SoftmaxCE):
+        if isinstance(self.loss, CLASS_SCORES):
             return float(np.count_nonzero(scores.argmax(axis=1) == y))
         if isinstance(self.loss, losses_.SigmoidBCE):
             return float(np.count_nonzero((scores.ravel() > 0) == (np.ravel(y) == 1)))
@@ -307,7 +311,7 @@ class Model:
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Class labels for classification losses, raw outputs for regression (MSE)."""
         scores = self._scores(self._check_data(X)[0])
-        if isinstance(self.loss, losses_.SoftmaxCE):
+        if isinstance(self.loss, CLASS_SCORES):
             return scores.argmax(axis=1)
         if isinstance(self.loss, losses_.SigmoidBCE):
             return (scores.ravel() > 0).astype(int)
@@ -318,17 +322,20 @@ class Model:
         X = np.asarray(X)
         if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)):
             raise TypeError(f"X must hold numbers, got dtype {X.dtype}")
-        if X.ndim != 2:
+        if X.ndim < 2:
             raise ValueError(f"X must be 2-D (samples, features), got shape {X.shape}")
         if len(X) == 0:
             raise ValueError("X is an empty batch (0 samples)")
-        if self.n_inputs is not None and X.shape[1] != self.n_inputs:
+        if self.input_shape is not None and not _fits(X.shape[1:], self.input_shape):
             raise ValueError(f"layer 0 ({self.layers[0]!r}) expects input of shape "
-                             f"(N, {self.n_inputs}), got {X.shape}")
+                             f"{_text(self.input_shape, 'N')}, got {X.shape}")
+        if X.ndim > 2:  # images: now every size is known, so check every layer's input
+            _check_widths(self.layers, X.shape[1:])
         if not np.isfinite(X).all():
             bad = np.argwhere(~np.isfinite(X))
+            where = f"column {bad[0][1]}" if X.ndim == 2 else f"index {tuple(bad[0][1:].tolist())}"
             raise ValueError(f"X holds {len(bad)} NaN or infinite values, the first at "
-                             f"row {bad[0][0]}, column {bad[0][1]}")
+                             f"row {bad[0][0]}, {where}")
         X = X.astype(self.dtype, copy=False)  # documented: inputs take the model's dtype
         if y is None:
             return X, None
@@ -344,7 +351,7 @@ class Model:
     def spec(self) -> dict:
         """The architecture as plain data: layer classes and constructor arguments."""
         return {"format": "minnet", "version": 1, "l2": self.l2, "dtype": str(self.dtype),
-                "loss": type(self.loss).__name__,
+                "loss": type(self.loss).__name__, "loss_config": self.loss.config(),
                 "layers": [{"class": type(layer).__name__, "config": layer.config()}
                            for layer in self.layers]}
 
@@ -377,15 +384,17 @@ class Model:
         """Rebuild a saved model (built-in layers and losses only)."""
         spec, arrays = _read_checkpoint(path)
         known = {c.__name__: c for c in (L.Dense, L.ReLU, L.LeakyReLU, L.Sigmoid, L.Tanh,
-                                         L.Dropout, L.BatchNorm)}
-        losses = {c.__name__: c for c in (losses_.SoftmaxCE, losses_.MSE, losses_.SigmoidBCE)}
+                                         L.Dropout, L.BatchNorm, L.Conv2D, L.MaxPool2D,
+                                         L.Flatten, L.LayerNorm)}
+        losses = {c.__name__: c for c in (losses_.SoftmaxCE, losses_.MSE, losses_.SigmoidBCE,
+                                          losses_.SVMLoss)}
         names = [d["class"] for d in spec["layers"]] + [spec["loss"]]
         unknown = [n for n in names if n not in known and n not in losses]
         if unknown:
             raise ValueError(f"{path}: minnet cannot rebuild {unknown}; build the model "
                              f"yourself and call model.load_weights(path)")
         model = cls([known[d["class"]](**d["config"]) for d in spec["layers"]],
-                    loss=losses[spec["loss"]](), l2=spec["l2"])
+                    loss=losses[spec["loss"]](**spec.get("loss_config", {})), l2=spec["l2"])
         model.astype(spec["dtype"])
         model._assign(arrays, path)
         return model
@@ -422,23 +431,69 @@ def _backward_is_ours(layer) -> bool:
     return writer.__module__.split(".")[0] == "minnet"
 
 
-def _check_widths(layers) -> tuple[int | None, int | None]:
-    """Check that consecutive layers agree on widths; return (input width, output width)."""
-    first = width = None
+def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int | None]:
+    """Follow the shape of one sample through the layers, from `shape` (None: not known yet).
+
+    Raises ValueError at the first layer that cannot take what the layers before it produce.
+    Returns (the sample shape the first layer needs, the output width), None where unknown;
+    a size in a shape may be None too (the height of an image before any data is seen).
+    """
     for i, layer in enumerate(layers):
-        need = getattr(layer, "in_features", getattr(layer, "num_features", None))
-        if need is not None and width is not None and need != width:
-            raise ValueError(f"layer {i} ({layer!r}) expects {need} features, but the layers "
-                             f"before it produce {width}")
-        if i == 0:
-            first = need
-        if hasattr(layer, "out_features"):
-            width = layer.out_features
-        elif need is not None:
-            width = need
-        elif not isinstance(layer, SHAPE_KEEPING):
-            width = None  # a layer of the user's own: its output width is unknown
-    return first, width
+        need = _needs(layer)
+        if need is not None and shape is not None and not _fits(shape, need):
+            if len(need) == len(shape) == 1:
+                raise ValueError(f"layer {i} ({layer!r}) expects {need[0]} features, but the "
+                                 f"layers before it produce {shape[0]}")
+            raise ValueError(f"layer {i} ({layer!r}) expects input of shape {_text(need, 'N')}"
+                             f", but the layers before it produce {_text(shape, 'N')}")
+        if hasattr(layer, "output_shape"):
+            try:
+                shape = layer.output_shape(shape if shape is not None else need)
+            except ValueError as e:
+                raise ValueError(f"layer {i} ({layer!r}): {e}") from None
+        elif isinstance(layer, L.Dense):
+            shape = (layer.out_features,)
+        elif isinstance(layer, SHAPE_KEEPING):
+            if shape is None and need is not None and ... not in need:
+                shape = need  # BatchNorm(5) first: 5 features come out
+        else:
+            shape = None  # a layer of the user's own: its output shape is unknown
+    first = _needs(layers[0]) if layers else None
+    return first, _width(shape)
+
+
+def _needs(layer) -> tuple | None:
+    """The shape of one sample a built-in layer takes: None for any size, ... for any axes."""
+    if isinstance(layer, L.Conv2D):
+        return (layer.in_channels, None, None)
+    if isinstance(layer, L.MaxPool2D):
+        return (None, None, None)
+    if isinstance(layer, L.Flatten):
+        return None
+    if isinstance(layer, L.LayerNorm):
+        return (..., layer.num_features)
+    n = getattr(layer, "in_features", getattr(layer, "num_features", None))
+    return None if n is None else (n,)
+
+
+def _fits(shape: tuple, need: tuple) -> bool:
+    if need[0] is ...:
+        return len(shape) >= len(need) - 1 and _fits(shape[len(shape) - len(need) + 1:],
+                                                     need[1:])
+    return len(shape) == len(need) and all(a is None or b is None or a == b
+                                           for a, b in zip(shape, need))
+
+
+def _width(shape: tuple | None) -> int | None:
+    """The number of features of a 1-D sample shape; None otherwise."""
+    return shape[0] if shape is not None and len(shape) == 1 and shape[0] is not ... else None
+
+
+def _text(shape: tuple, batch: str) -> str:
+    """(N, 16, H, W)-style text of a sample shape, with the batch axis in front."""
+    names = "CHW" if len(shape) == 3 else "DEFGHIJK"
+    sizes = ["..." if n is ... else names[i] if n is None else str(n) for i, n in enumerate(shape)]
+    return f"({', '.join([batch, *sizes])})"
 
 
 def _read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:

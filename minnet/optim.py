@@ -51,6 +51,25 @@ class Momentum(Optimizer):
         p += v
 
 
+class RMSProp(Optimizer):
+    """cache ← decay cache + (1 - decay) g²;  θ ← θ - lr g / (√cache + ε)."""
+
+    def __init__(self, lr: float = 1e-2, decay: float = 0.99, eps: float = 1e-8) -> None:
+        super().__init__(lr)
+        if not (0 <= decay < 1 and eps > 0):
+            raise ValueError(f"RMSProp: need 0 <= decay < 1 and eps > 0, "
+                             f"got decay={decay!r}, eps={eps!r}")
+        self.decay, self.eps = decay, eps
+
+    def update(self, name, p, g):
+        if name not in self.state:
+            self.state[name] = {"cache": np.zeros_like(p)}
+        cache = self.state[name]["cache"]
+        cache *= self.decay
+        cache += (1 - self.decay) * g * g
+        p -= self.lr * g / (np.sqrt(cache) + self.eps)
+
+
 class Adam(Optimizer):
     """m ← β₁ m + (1-β₁) g;  v ← β₂ v + (1-β₂) g²;  θ ← θ - lr m̂ / (√v̂ + ε), hats bias-corrected."""
 

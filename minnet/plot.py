@@ -312,7 +312,7 @@ def misclassified(model: Model, X: np.ndarray, y: np.ndarray, shape: tuple[int, 
                   max_images: int = 25, path: str | os.PathLike | None = None) -> Figure:
     """A grid of the images the model gets wrong, each titled true → predicted (confidence)."""
     X, y = np.asarray(X), np.asarray(y)
-    if X.ndim != 2 or X.shape[1] != math.prod(shape):
+    if X.ndim < 2 or X[0].size != math.prod(shape):  # rows of pixels, or images (N, 1, H, W)
         raise ValueError(f"misclassified: rows of X must hold {math.prod(shape)} pixels "
                          f"to be shown as {shape} images, got X of shape {X.shape}")
     pred = _labels(model, X)

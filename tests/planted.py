@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 import minnet as mn
+from minnet import layers
 
 
 class DenseTimes2(mn.Dense):
@@ -122,6 +123,60 @@ class MSEForgetsTwo(mn.MSE):
         return self.diff / self.diff.size
 
 
+class ConvFlippedKernelGrad(mn.Conv2D):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["W"] = self.grads["W"][..., ::-1, ::-1]  # true convolution, not correlation
+        return dx
+
+
+class ConvForgetsPaddingInBackward(mn.Conv2D):
+    def backward(self, dout):
+        p, self.padding = self.padding, 0  # the padded dx comes back whole, (H + 2p, W + 2p)
+        try:
+            dxp = super().backward(dout)
+        finally:
+            self.padding = p
+        return dxp[..., :dxp.shape[-2] - 2 * p, :dxp.shape[-1] - 2 * p]  # cut at the corner
+
+
+class ConvIgnoresStrideInBackward(mn.Conv2D):
+    def backward(self, dout):
+        stride, self.stride = self.stride, 1  # col2im puts the windows 1 apart
+        try:
+            return super().backward(dout)
+        finally:
+            self.stride = stride
+
+
+class MaxPoolGradToWholeWindow(mn.MaxPool2D):
+    def backward(self, dout):
+        k = self.kernel_size
+        dwin = np.broadcast_to(dout[..., None, None], (*dout.shape, k, k))
+        return layers.col2im(dwin, self.x_shape, self.stride)
+
+
+class LayerNormWrongAxis(mn.LayerNorm):
+    def backward(self, dout):
+        super().backward(dout)
+        dxhat, xhat = dout * self.params["gamma"], self.xhat
+        return (dxhat - dxhat.mean(axis=0) - xhat * (dxhat * xhat).mean(axis=0)) / self.std
+
+
+class SVMCountsTrueClass(mn.SVMLoss):
+    def forward(self, scores, y):
+        self.scores = scores
+        return super().forward(scores, y)
+
+    def backward(self):
+        n, rows = len(self.y), np.arange(len(self.y))
+        m = self.scores - self.scores[rows, self.y][:, None] + self.margin
+        active = m > 0  # j = y has margin 1 > 0: counted once too often
+        d = active / n
+        d[rows, self.y] = -active.sum(axis=1) / n
+        return d
+
+
 class ModelForgetsL2(mn.Model):
     def backward(self):
         d = self.loss.backward()
@@ -157,6 +212,28 @@ def mlp(first=mn.Dense, act=mn.Tanh, last=mn.Dense, loss=mn.SoftmaxCE, hidden=5,
     return build
 
 
+def images(seed: int, n: int = 6, c: int = 2, size: int = 6, classes: int = 3):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, c, size, size)), rng.integers(0, classes, n)
+
+
+def convnet(conv=mn.Conv2D, pool=mn.MaxPool2D, norm=None, loss=mn.SoftmaxCE, stride=1,
+            padding=1, kernel=3, before=False):
+    """A builder for [Conv2D(2, 2, 1)] - Conv2D(2, 3) - Tanh - [LayerNorm] - MaxPool2D(2) -
+    Flatten - Dense(., 3). `before`: a 1x1 convolution first, so that the second one's dx counts
+    (the first layer's dx is never used, and a model skips it)."""
+    def build(seed):
+        X, y = images(seed)
+        first = conv(2, 3, kernel, stride=stride, padding=padding, init="xavier", seed=seed)
+        shape = first.output_shape((2, 6, 6))
+        layers_ = [*([mn.Conv2D(2, 2, 1, seed=seed + 2)] if before else []), first, mn.Tanh(),
+                   *([norm(shape[-1])] if norm else []), pool(2), mn.Flatten()]
+        flat = int(np.prod(pool(2).output_shape(shape)))
+        layers_.append(mn.Dense(flat, 3, init="xavier", seed=seed + 1))
+        return mn.Model(layers_, loss=loss()), X, y
+    return build
+
+
 BUGS = [
     Bug("dW times 2", mlp(first=DenseTimes2), 0, "factor"),
     Bug("dW divided by N", mlp(last=DenseOverN), 2, "division by the batch size"),
@@ -183,4 +260,13 @@ BUGS = [
     Bug("softmax CE forgets 1/N", mlp(loss=SoftmaxCEForgetsN), 3, "division by the batch size"),
     Bug("MSE forgets the 2", mlp(loss=MSEForgetsTwo), 3, "factor: analytic ≈ 0.5"),
     Bug("l2 term missing from backward", mlp(model=ModelForgetsL2, l2=0.1), None, "l2"),
+    Bug("conv dW with the kernel flipped", convnet(conv=ConvFlippedKernelGrad), 0, None),
+    Bug("conv padding forgotten in backward",
+        convnet(conv=ConvForgetsPaddingInBackward, padding=2, kernel=5, before=True), 1, None),
+    Bug("conv stride ignored in backward",
+        convnet(conv=ConvIgnoresStrideInBackward, stride=2, padding=1, before=True), 1, None),
+    Bug("max-pool gradient sent to every entry of the window",
+        convnet(pool=MaxPoolGradToWholeWindow), 2, "mask ignored"),
+    Bug("layernorm backward over the wrong axis", convnet(norm=LayerNormWrongAxis), 2, None),
+    Bug("SVM margin counted for j = y", convnet(loss=SVMCountsTrueClass), 5, None),
 ]

@@ -139,3 +139,61 @@ def test_sigmoid_bce_is_stable_at_scores_of_1000():
 def test_sigmoid_bce_rejects_labels_other_than_0_1_or_more_than_one_score(scores, y):
     with pytest.raises(ValueError, match="one score per sample and labels 0 or 1"):
         mn.SigmoidBCE().forward(scores, y)
+
+
+# ---- SVMLoss ------------------------------------------------------------------------------
+
+
+def test_svm_loss_by_hand():
+    """The CS231n example: scores of a cat (label 0), a car (1) and a frog (2), margin 1."""
+    scores = np.array([[3.2, 5.1, -1.7],
+                       [1.3, 4.9, 2.0],
+                       [2.2, 2.5, -3.1]])
+    y = np.array([0, 1, 2])
+    # cat:  max(0, 5.1 - 3.2 + 1) + max(0, -1.7 - 3.2 + 1) = 2.9 + 0
+    # car:  max(0, 1.3 - 4.9 + 1) + max(0, 2.0 - 4.9 + 1) = 0 + 0
+    # frog: max(0, 2.2 + 3.1 + 1) + max(0, 2.5 + 3.1 + 1) = 6.3 + 6.6;  mean = 15.8 / 3
+    loss = mn.SVMLoss()
+    assert loss.forward(scores, y) == pytest.approx(15.8 / 3, rel=1e-14)
+    # a positive margin adds 1/N at j and takes 1/N from the true class
+    assert_allclose(loss.backward(), np.array([[-1, 1, 0],
+                                               [0, 0, 0],
+                                               [1, 1, -2]]) / 3, rtol=1e-15)
+
+
+def test_svm_loss_margin_and_a_margin_of_exactly_zero():
+    scores, y = np.array([[1.0, 1.5, 0.0]]), np.array([0])
+    # margin 0.5: 1.5 - 1 + 0.5 = 1 counts;  0 - 1 + 0.5 < 0 does not
+    loss = mn.SVMLoss(margin=0.5)
+    assert loss.forward(scores, y) == 1.0
+    assert_array_equal(loss.backward(), [[-1.0, 1.0, 0.0]])
+    # margin 1 with s_j - s_y = -1: the hinge sits at its corner; max(0, 0) adds nothing
+    loss = mn.SVMLoss()
+    assert loss.forward(np.array([[1.0, 0.0]]), np.array([0])) == 0.0
+    assert_array_equal(loss.backward(), [[0.0, 0.0]])
+
+
+def test_svm_loss_corners_are_the_margins_with_inf_for_the_true_class():
+    scores, y = np.array([[3.2, 5.1, -1.7], [1.3, 4.9, 2.0]]), np.array([0, 1])
+    assert_allclose(mn.SVMLoss().corners(scores, y),
+                    [[np.inf, 2.9, -3.9], [-2.6, np.inf, -1.9]], rtol=1e-14)
+    stack = np.stack([scores, scores + [[0, 0, 3.9], [0, 0, 0]]])
+    corners = mn.SVMLoss().corners(stack, y)
+    assert corners.shape == (2, 2, 3) and corners[1, 0, 2] == pytest.approx(0.0, abs=1e-15)
+
+
+def test_svm_loss_values_match_forward_over_a_stack():
+    rng = np.random.default_rng(1)
+    scores, y = rng.standard_normal((3, 5, 4)), rng.integers(0, 4, 5)
+    values = mn.SVMLoss(0.7).values(scores, y)
+    assert values.shape == (3,)
+    assert_allclose(values, [mn.SVMLoss(0.7).forward(s, y) for s in scores], rtol=1e-14)
+
+
+def test_svm_loss_rejects_bad_labels_and_margins():
+    with pytest.raises(TypeError, match=r"SVMLoss.*integer class labels"):
+        mn.SVMLoss().forward(np.zeros((2, 3)), np.array([0.0, 1.0]))
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2"):
+        mn.SVMLoss().forward(np.zeros((2, 3)), np.array([0, 3]))
+    with pytest.raises(ValueError, match="margin"):
+        mn.SVMLoss(margin=-1.0)

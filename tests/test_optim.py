@@ -54,6 +54,26 @@ def test_adam_by_hand():
     assert opt.state["0.W"]["t"] == 2
 
 
+def test_rmsprop_by_hand():
+    model, opt = one_weight_model(), mn.RMSProp(lr=0.1, decay=0.9, eps=1e-8)
+    # step 1: cache = 0.1 [0.25, 1] = [0.025, 0.1];  θ = [1, -2] - 0.1 [0.5, 1] / √cache
+    cache = np.array([0.025, 0.1])
+    w1 = np.array([1.0, -2.0]) - 0.1 * np.array([0.5, 1.0]) / (np.sqrt(cache) + 1e-8)
+    assert_allclose(step(opt, model, [0.5, 1.0]), w1, rtol=1e-15)
+    # step 2 with g = [1, 0]: cache = 0.9 [0.025, 0.1] + 0.1 [1, 0] = [0.1225, 0.09]
+    # θ₀ moves by 0.1 / (0.35 + 1e-8); θ₁ does not move (g = 0)
+    assert_allclose(step(opt, model, [1.0, 0.0]), w1 - [0.1 / (0.35 + 1e-8), 0.0], rtol=1e-15)
+    assert_allclose(opt.state["0.W"]["cache"], [[0.1225, 0.09]], rtol=1e-15)
+
+
+def test_rmsprop_defaults_and_bad_arguments():
+    opt = mn.RMSProp()
+    assert (opt.lr, opt.decay, opt.eps) == (1e-2, 0.99, 1e-8)
+    for kwargs in [{"decay": 1.0}, {"decay": -0.1}, {"eps": 0.0}, {"lr": -1.0}]:
+        with pytest.raises(ValueError, match="RMSProp"):
+            mn.RMSProp(**kwargs)
+
+
 def test_optimizer_state_is_kept_by_parameter_name_outside_the_layers():
     model, opt = one_weight_model(), mn.Adam()
     attributes = set(vars(model.layers[0]))

@@ -190,6 +190,101 @@ def test_dropout_eval_mode_matches_torch_identity():
     close(layer.forward(x), F.dropout(t(x), p=0.5, training=False), rtol=0, atol=0)
 
 
+# ---- image layers: (N, C, H, W) ----------------------------------------------------------
+
+CONV_CASES = [  # (N, C, O, H, W, kernel, stride, padding)
+    (1, 1, 1, 3, 3, 3, 1, 0), (2, 3, 4, 7, 6, 3, 1, 0), (2, 3, 4, 7, 6, 3, 2, 1),
+    (3, 2, 5, 8, 8, 2, 2, 0), (2, 4, 2, 9, 7, 5, 3, 2), (4, 1, 16, 8, 8, 3, 1, 1),
+    (2, 2, 3, 5, 5, 1, 1, 0), (2, 3, 2, 6, 9, 4, 1, 3), (1, 5, 3, 10, 4, 3, 3, 1),
+]
+
+
+@pytest.mark.parametrize("case", CONV_CASES, ids=lambda c: "N{}_C{}_O{}_{}x{}_k{}_s{}_p{}"
+                         .format(*c))
+def test_conv2d_matches_torch_conv2d(case):
+    n, c, o, h, w, k, stride, padding = case
+    rng = np.random.default_rng(sum(case))
+    layer = mn.Conv2D(c, o, k, stride=stride, padding=padding, seed=n)
+    layer.params["b"] = rng.standard_normal(o)
+    x = rng.standard_normal((n, c, h, w))
+    xt, Wt, bt = t(x, grad=True), t(layer.params["W"], grad=True), t(layer.params["b"], grad=True)
+    yt = F.conv2d(xt, Wt, bt, stride=stride, padding=padding)
+    dout = rng.standard_normal(tuple(yt.shape))
+    yt.backward(t(dout))
+    close(layer.forward(x), yt)
+    close(layer.backward(dout), xt.grad)
+    close(layer.grads["W"], Wt.grad)
+    close(layer.grads["b"], bt.grad)
+
+
+@pytest.mark.parametrize("init, torch_init", [("he", torch.nn.init.kaiming_normal_),
+                                              ("xavier", torch.nn.init.xavier_normal_)])
+def test_conv2d_init_scale_matches_torch(init, torch_init):
+    """fan_in = C k², fan_out = O k², as torch computes them for a (O, C, k, k) weight."""
+    ours = mn.Conv2D(40, 60, 5, init=init, seed=0).params["W"].std()
+    w = torch.empty(60, 40, 5, 5, dtype=torch.float64)
+    theirs = torch_init(w, generator=torch.Generator().manual_seed(0)).std().item()
+    assert ours == pytest.approx(theirs, rel=0.01)  # 60 000 draws
+
+
+POOL_CASES = [  # (shape, kernel, stride)
+    ((2, 3, 8, 8), 2, None), ((1, 2, 7, 5), 2, None), ((2, 1, 9, 9), 3, 1), ((3, 2, 6, 7), 3, 2),
+    ((1, 1, 4, 4), 4, None), ((2, 2, 5, 5), 2, 1),
+]
+
+
+@pytest.mark.parametrize("shape, k, stride", POOL_CASES)
+@pytest.mark.parametrize("ties", [False, True], ids=["distinct", "ties"])
+def test_maxpool2d_matches_torch_max_pool2d_including_ties(shape, k, stride, ties):
+    rng = np.random.default_rng(shape[-1] + k)
+    # small integers: most windows hold several equal maxima; both send dy to the first
+    x = rng.integers(0, 3, shape).astype(float) if ties else rng.standard_normal(shape)
+    layer, xt = mn.MaxPool2D(k, stride), t(x, grad=True)
+    yt = F.max_pool2d(xt, k, stride)
+    dout = rng.standard_normal(tuple(yt.shape))
+    yt.backward(t(dout))
+    close(layer.forward(x), yt, rtol=0, atol=0)
+    close(layer.backward(dout), xt.grad)
+
+
+def test_maxpool2d_tie_sends_the_whole_gradient_to_the_first_maximum_like_torch():
+    x = np.ones((1, 1, 2, 2))
+    layer, xt = mn.MaxPool2D(2), t(x, grad=True)
+    F.max_pool2d(xt, 2).backward(t([[[[5.0]]]]))
+    close(layer.forward(x), [[[[1.0]]]])
+    close(layer.backward(np.array([[[[5.0]]]])), [[[[5.0, 0.0], [0.0, 0.0]]]], rtol=0, atol=0)
+    close(xt.grad, [[[[5.0, 0.0], [0.0, 0.0]]]], rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (2, 3, 4), (2, 3, 4, 5), (5, 1, 8, 8)])
+def test_flatten_matches_torch_flatten(shape):
+    x, _ = data(shape, seed=len(shape))
+    layer, xt = mn.Flatten(), t(x, grad=True)
+    yt = torch.flatten(xt, 1)
+    dout = np.random.default_rng(0).standard_normal(tuple(yt.shape))
+    yt.backward(t(dout))
+    close(layer.forward(x), yt, rtol=0, atol=0)
+    close(layer.backward(dout), xt.grad, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("shape", [(1, 2), (2, 3), (16, 10), (3, 4, 5), (2, 3, 4, 6)])
+def test_layernorm_matches_torch_layer_norm(shape):
+    rng = np.random.default_rng(shape[-1])
+    layer = mn.LayerNorm(shape[-1], eps=1e-5)
+    layer.params["gamma"] = rng.standard_normal(shape[-1])
+    layer.params["beta"] = rng.standard_normal(shape[-1])
+    x = rng.standard_normal(shape) * 3 + rng.standard_normal(shape[:-1] + (1,)) * 5
+    xt, gt, bt = t(x, grad=True), t(layer.params["gamma"], grad=True), \
+        t(layer.params["beta"], grad=True)
+    yt = F.layer_norm(xt, (shape[-1],), gt, bt, eps=1e-5)
+    dout = rng.standard_normal(shape)
+    yt.backward(t(dout))
+    close(layer.forward(x), yt, rtol=1e-10, atol=1e-10)
+    close(layer.backward(dout), xt.grad, rtol=1e-9, atol=1e-9)
+    close(layer.grads["gamma"], gt.grad, rtol=1e-10, atol=1e-10)
+    close(layer.grads["beta"], bt.grad)
+
+
 # ---- losses -----------------------------------------------------------------------------
 
 
@@ -231,6 +326,16 @@ def test_sigmoid_bce_matches_torch_bce_with_logits(n, scale):
                 lambda st: F.binary_cross_entropy_with_logits(st, t(y.reshape(n, 1))))
 
 
+@pytest.mark.parametrize("shape", [(1, 2), (4, 3), (9, 10)])
+@pytest.mark.parametrize("margin", [1.0, 0.5])
+def test_svm_loss_is_torch_multi_margin_loss_times_the_class_count(shape, margin):
+    """torch divides Σ_{j≠y} max(0, margin - s_y + s_j) by C as well as by N; CS231n does not."""
+    scores, _ = data(shape, seed=shape[0])
+    y = np.random.default_rng(shape[1]).integers(0, shape[1], shape[0])
+    loss_parity(mn.SVMLoss(margin), scores, y, lambda st: shape[1] * F.multi_margin_loss(
+        st, torch.tensor(y), margin=margin))
+
+
 # ---- optimizers -------------------------------------------------------------------------
 
 
@@ -267,6 +372,12 @@ def test_sgd_matches_torch_sgd():
 def test_adam_matches_torch_adam(betas, eps):
     optimizer_parity(mn.Adam(0.01, *betas, eps),
                      lambda ps: torch.optim.Adam(ps, lr=0.01, betas=betas, eps=eps))
+
+
+@pytest.mark.parametrize("decay, eps", [(0.99, 1e-8), (0.9, 1e-3)])
+def test_rmsprop_matches_torch_rmsprop(decay, eps):
+    optimizer_parity(mn.RMSProp(0.01, decay, eps),
+                     lambda ps: torch.optim.RMSprop(ps, lr=0.01, alpha=decay, eps=eps))
 
 
 def test_momentum_matches_torch_sgd_momentum_at_a_constant_learning_rate():

@@ -31,7 +31,7 @@ NOTEBOOKS = sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb"))
 ASSIGNMENT = TUTORIALS / "05_assignment.ipynb"
 SOURCE = TUTORIALS / "source" / "05_assignment" / "05_assignment.ipynb"  # nbgrader's, solved
 EXPECTED = ["01_gradient_checking.ipynb", "02_layers.ipynb", "03_hunting_bugs.ipynb",
-            "04_training_digits.ipynb", "05_assignment.ipynb"]
+            "04_training_digits.ipynb", "05_assignment.ipynb", "06_convolutions.ipynb"]
 SECONDS = 45  # per notebook, kernel start included: "well under a minute" with room for slow CI
 
 DRAWS = re.compile(r"^\s*(plot\.\w+\(|fig, axe?s? = plt\.subplots)", re.MULTILINE)
