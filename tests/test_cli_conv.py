@@ -55,7 +55,7 @@ def test_check_conv_finds_a_wrong_activation_after_the_convolution(capsys, tmp_p
     code, out, _ = run(capsys, "check", "--arch", "conv", "--hidden", "--activation",
                        f"{path}:MyReLU", "--batch-size", "8", "--quiet")
     assert code == 1
-    assert "Gradient check FAILED" in out and "layer 1 MyReLU" in out
+    assert "Gradient check FAILED" in out and "layer 1 (MyReLU)" in out
 
 
 @pytest.mark.parametrize("argv, words", [
