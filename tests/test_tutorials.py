@@ -192,6 +192,20 @@ def test_02_explains_each_line_of_the_dense_code_it_prints():
         assert f"`{name}" in markdown(nb), f"02 prints Dense code with {name} but never says why"
 
 
+def test_03_quotes_the_report_as_it_prints(kernel):
+    """Every piece of report text that 03 quotes in `code` is in what its cells printed."""
+    nb, _, error = run_once(TUTORIALS / "03_hunting_bugs.ipynb")
+    assert error is None
+    printed = stream_text(nb)
+    quoted = [q for q in re.findall(r"`([^`\n]+)`", markdown(nb))
+              if re.search(r"analytic|follows|loss |accumulating|sign|transposed|zero|×", q)]
+    assert len(quoted) >= 6, quoted
+    for q in quoted:
+        assert q in printed, f"03 quotes {q!r}, which no cell prints"
+    assert "the loss (SoftmaxCENoMean)" in markdown(nb) and "the loss (SoftmaxCENoMean)" in \
+        printed
+
+
 def test_04_says_what_its_outputs_show(kernel):
     path = TUTORIALS / "04_training_digits.ipynb"
     nb, _, error = run_once(path)
