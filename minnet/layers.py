@@ -366,7 +366,9 @@ class Conv2D(Layer):
     forward:  x (N, C, H, W) -> y (N, O, H', W'),  H' = (H + 2·padding - k) // stride + 1
               W (O, C, k, k), b (O,).  im2col: each window a column, then y = W cols + b.
     backward: dW = Σ dy ⋅ window,  db = Σ_{n,h,w} dy,  dx = col2im(Wᵀ dy), padding cut off.
-    init: "he" W ~ N(0, 2 / (C k²)), "xavier" W ~ N(0, 2 / (C k² + O k²)).
+    init: "he" W ~ N(0, 2 / (C k²)), "xavier" W ~ N(0, 2 / (C k² + O k²)); b ~ U(±1 / √(C k²))
+    as in PyTorch. (A zero b would put every blank window of an image exactly on the corner of
+    the ReLU after it, where no gradient check can compare db.)
     """
 
     stackable = True
@@ -387,7 +389,8 @@ class Conv2D(Layer):
         self.padding, self.init, self.seed = int(padding), init, seed
         var = 2 / (c * k * k) if init == "he" else 2 / ((c + o) * k * k)
         rng = np.random.default_rng(seed)
-        self.params = {"W": rng.standard_normal((o, c, k, k)) * np.sqrt(var), "b": np.zeros(o)}
+        W = rng.standard_normal((o, c, k, k)) * np.sqrt(var)
+        self.params = {"W": W, "b": rng.uniform(-1, 1, o) / np.sqrt(c * k * k)}
         self.grads = {n: np.zeros_like(v) for n, v in self.params.items()}
 
     def forward(self, x: np.ndarray) -> np.ndarray:

@@ -109,10 +109,24 @@ def test_bad_input_shapes_name_the_layer_and_the_shapes(layer, x, message):
 
 def test_conv2d_seed_gives_the_same_weights_and_he_scale():
     a, b = mn.Conv2D(8, 16, 3, seed=1), mn.Conv2D(8, 16, 3, seed=1)
-    assert_array_equal(a.params["W"], b.params["W"])
-    assert not np.array_equal(a.params["W"], mn.Conv2D(8, 16, 3, seed=2).params["W"])
-    big = mn.Conv2D(50, 100, 3, seed=0).params["W"]  # 45 000 draws
-    assert big.std() == pytest.approx(np.sqrt(2 / (50 * 9)), rel=0.02)
+    for name in ("W", "b"):
+        assert_array_equal(a.params[name], b.params[name])
+        assert not np.array_equal(a.params[name], mn.Conv2D(8, 16, 3, seed=2).params[name])
+    big = mn.Conv2D(50, 1000, 3, seed=0)  # 450 000 weights, 1 000 biases
+    assert big.params["W"].std() == pytest.approx(np.sqrt(2 / (50 * 9)), rel=0.02)
+    bound = 1 / np.sqrt(50 * 9)  # PyTorch's default bias: U(-1/√fan_in, 1/√fan_in)
+    assert np.abs(big.params["b"]).max() <= bound
+    assert big.params["b"].std() == pytest.approx(bound / np.sqrt(3), rel=0.1)
+
+
+def test_a_conv_net_on_the_digits_has_every_conv_bias_checked():
+    """Blank backgrounds: with b = 0 each blank window would sit on ReLU's corner, where the
+    checker can only skip it; the PyTorch-style bias init keeps those windows off it."""
+    X, y = load_digits(images=True)
+    model = mn.Model([mn.Conv2D(1, 16, 3, padding=1, seed=0), mn.ReLU(), mn.MaxPool2D(2),
+                      mn.Flatten(), mn.Dense(256, 10, seed=1)], loss=mn.SoftmaxCE())
+    report = mn.GradientChecker(progress=False).check(model, X[:32], y[:32])
+    assert report.passed and report.params[1].checked == 16 and report.params[1].kinks == 0
 
 
 # ---- stacks: what `stackable` promises ------------------------------------------------------
@@ -213,6 +227,7 @@ def test_max_pool_ties_and_near_ties_are_kinks_left_out_of_the_verdict():
     X[:, 2, 3, 3] = X[:, 2, 2, 2]
     conv = mn.Conv2D(3, 1, 1)
     conv.params["W"][...] = 1.0
+    conv.params["b"][...] = 0.0
     model = mn.Model([conv, mn.MaxPool2D(2), mn.Flatten(), mn.Dense(4, 3, seed=0)],
                      loss=mn.SoftmaxCE())
     report = mn.GradientChecker(mode="full", progress=False).check(model, X, [0, 1, 2, 0])

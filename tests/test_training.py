@@ -236,9 +236,10 @@ def test_a_64_64_10_network_reaches_97_percent_on_the_digits_test_split():
 
 def test_a_small_conv_net_reaches_98_percent_on_the_digits_test_split():
     """Conv2D(1, 16, 3, padding=1) - ReLU - MaxPool2D(2) - Flatten - Dense(256, 10) on the 8x8
-    images, l2 = 5e-3 (on the Dense weights), Momentum(0.9) at lr 0.1 for 20 epochs, then 0.01
+    images, l2 = 5e-3 (on the Dense weights), Momentum(0.9) at lr 0.1 for 30 epochs, then 0.01
     for 10, batches of 32, on the stratified 80/20 split (seed 0): 353 of 359 test digits
-    (98.3 %), in about 3 s. Over seeds 0..5: 96.9 to 98.6 %, mean 98.0 %.
+    (98.3 %; 98 % needs 352), in about 4 s. Over seeds 0..5: 351 to 355, mean 98.1 %; a second
+    conv layer, 32 channels or a hidden Dense layer did no better on this split.
     """
     X, y = load_digits(images=True)
     Xtr, Xte, ytr, yte = train_test_split(X, y, 0.2, seed=0)
@@ -246,7 +247,7 @@ def test_a_small_conv_net_reaches_98_percent_on_the_digits_test_split():
     model = mn.Model([mn.Conv2D(1, 16, 3, padding=1, seed=seed), mn.ReLU(), mn.MaxPool2D(2),
                       mn.Flatten(), mn.Dense(256, 10, seed=seed + 1)],
                      loss=mn.SoftmaxCE(), l2=5e-3)
-    model.fit(Xtr, ytr, epochs=20, batch_size=32, optimizer=mn.Momentum(0.1, 0.9), seed=seed,
+    model.fit(Xtr, ytr, epochs=30, batch_size=32, optimizer=mn.Momentum(0.1, 0.9), seed=seed,
               progress=False)
     model.fit(Xtr, ytr, epochs=10, batch_size=32, optimizer=mn.Momentum(0.01, 0.9),
               seed=seed + 1, progress=False)
