@@ -121,6 +121,13 @@ def test_the_layer_check_of_scale_is_what_check_layer_prints(readme):
     assert facts(got) == facts(shown), f"paste this run into the README:\n{got}"
 
 
+def test_check_function_on_softmax_loss_is_what_it_prints(readme):
+    _, blocks, printed = readme
+    shown, got = output_after(blocks, "def softmax_loss", printed)
+    assert facts(shown)["verdict"] == "FAILED" and "factor" in facts(shown)["hint words"]
+    assert facts(got) == facts(shown), f"paste this run into the README:\n{got}"
+
+
 # ---- the command line ----------------------------------------------------------------------
 
 

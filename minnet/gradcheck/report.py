@@ -293,7 +293,8 @@ def table(checks: list[ParamCheck]) -> str:
 
 
 def _row(c: ParamCheck) -> tuple[str, ...]:
-    who = f"loss {c.layer_name}" if c.is_loss else f"{c.layer_index} {c.layer_name}"
+    who = f"loss {c.layer_name}" if c.is_loss else c.layer_name if c.layer_index < 0 else \
+        f"{c.layer_index} {c.layer_name}"  # index -1: a function, not a layer
     return (who, c.param, str(c.shape), str(c.checked), str(c.wrong), str(c.kinks),
             f"{c.rel_error:.1e}", c.where, f"{c.analytic:+.4e}", f"{c.numeric:+.4e}",
             c.status, c.hint or "")
