@@ -64,7 +64,7 @@ class GradientChecker:
         """Check `model` on the batch (X, y); the model is left bit for bit as it was."""
         if not model.parameters():
             raise ValueError("GradientChecker: the model has no parameters to check")
-        with Preserved(model.layers + [model.loss, model]):
+        with Preserved(model.layers + [model.loss]):
             work, note = _float64(model)
             X, y = work._check_data(X, y)
             probe = ModelProbe(work, X, y, self.eps, self.fast)
