@@ -27,6 +27,7 @@ class ParamCheck:
     wrong: int = 0  # checked entries (or directions) whose own error is above tolerance
     errors: np.ndarray | None = field(default=None, repr=False)  # analytic - numeric per entry
     status: str = "ok"  # "ok", "FAIL", "inconclusive" (nothing compared), "accumulating"
+    derivatives: object | None = None  # an elementwise layer's diagnose.Derivatives table
 
     @property
     def where(self) -> str:

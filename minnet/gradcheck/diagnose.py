@@ -1,0 +1,385 @@
+"""What kind of mistake a wrong gradient is: the diagnosis that turns "wrong" into a lesson.
+
+    elementwise layer   y = f(x) entry by entry: a table of x, y, your dy/dx and the true one,
+                        the pattern over all entries, and the formula your dy/dx matches
+    normalization       the numeric dx sums to 0 over an axis: which mean term is missing
+    parameters          one sample instead of the sum over samples, a sum over the wrong axis,
+                        or where in the tensor the error lives
+
+Every claim is a numeric test that held at every entry checked; when no test tells the cases
+apart, nothing is said. diagnose() is the entry point; it only adds to a failing check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .calls import STEP
+from .probe import LayerProbe
+from .report import ParamCheck
+
+TRIALS = 4  # off-diagonal probes that must leave every other output entry unchanged
+SHOWN = 5  # table rows spread over the input range (quantiles of x), plus the worst one
+MIN_G = 0.1  # entries with |G| below this are left out: dividing by G would amplify noise
+EXACT = 1e-6  # relative tolerance for formulas matched against your (analytic) dy/dx
+NUMERIC = 1e-5  # ... and against the true (numeric) one, which carries differencing noise
+
+
+# derivative formulas students write, as functions of t (which is x or y)
+FORMS = {"{t}": lambda t: t, "1 − {t}": lambda t: 1 - t, "1 + {t}": lambda t: 1 + t,
+         "{t}·(1 − {t})": lambda t: t * (1 - t), "1 − {t}²": lambda t: 1 - t**2,
+         "{t}²": lambda t: t**2, "2{t}": lambda t: 2 * t,
+         "exp({t})": lambda t: np.exp(np.clip(t, -700, 700))}
+
+# the formula a student wrote, the one they meant -> what the difference suggests
+MISSING = {("1 − y", "1 − y²"): "a missing square?",
+           ("y", "y·(1 − y)"): "a missing (1 − y)?",
+           ("1 − y", "y·(1 − y)"): "a missing y?"}
+
+
+@dataclass
+class Derivatives:
+    """An elementwise layer's derivative at a few entries, and the pattern over all of them."""
+
+    rows: list[tuple[float, float, float, float]]  # (x, y, your dy/dx, true dy/dx)
+    worst: int  # the row of the worst entry
+    pattern: list[str]
+    hint: str | None
+    points: list[tuple[float, float, float, float]] = field(repr=False)  # every entry compared
+
+    def __str__(self) -> str:
+        head = ("x", "y = f(x)", "your dy/dx", "true dy/dx")
+        cells = [[f"{v:+.4f}" for v in r] for r in self.rows]
+        widths = [max(len(s) for s in col) for col in zip(head, *cells)]
+        line = lambda r: "  ".join(s.rjust(w) for s, w in zip(r, widths))  # noqa: E731
+        lines = [line(head)] + [line(r) + ("   <- worst" if i == self.worst else "")
+                                for i, r in enumerate(cells)]
+        lines += self.pattern
+        if self.hint:
+            lines.append(self.hint)
+        return "\n".join(lines)
+
+
+# ---- elementwise layers --------------------------------------------------------------------
+
+
+def elementwise(probe: LayerProbe, trials: int = TRIALS) -> bool:
+    """Is ∂yᵢ/∂xⱼ = 0 for i ≠ j? Move x at a few entries; every other output must stay put."""
+    x, y = probe.x, probe.base_out
+    if probe.is_loss or y is None or np.shape(y) != x.shape:
+        return False
+    scale = max(1.0, float(np.abs(y).max(initial=0)))
+    for i in np.random.default_rng(0).choice(x.size, min(trials, x.size), replace=False):
+        moved = x.copy()
+        moved.flat[i] += STEP * (1 + abs(moved.flat[i]))
+        change = np.abs(np.asarray(probe.calls.forward(moved), dtype=np.float64) - y)
+        change.flat[i] = 0
+        if not change.max(initial=0) <= 1e-12 * scale:
+            return False
+    return True
+
+
+def derivatives(probe: LayerProbe, inp: ParamCheck) -> Derivatives | None:
+    """For an elementwise layer: your dy/dx = analytic dx / G, true dy/dx = numeric dx / G."""
+    if inp.errors is None or not elementwise(probe):
+        return None
+    G = probe.G.ravel()
+    keep = np.flatnonzero(np.isfinite(inp.errors.ravel()) & (np.abs(G) >= MIN_G))
+    if len(keep) < 3:
+        return None
+    x, y = probe.x.ravel()[keep], np.asarray(probe.base_out, dtype=np.float64).ravel()[keep]
+    a = probe.dx.ravel()[keep]
+    yours, true = a / G[keep], (a - inp.errors.ravel()[keep]) / G[keep]
+    worst = int(np.argmax(np.abs(yours - true)))
+    picks = sorted({*np.argsort(x)[np.linspace(0, len(x) - 1, SHOWN).astype(int)], worst},
+                   key=lambda i: x[i])
+    rows = [(float(x[i]), float(y[i]), float(yours[i]) + 0.0, float(true[i]) + 0.0)
+            for i in picks]
+    points = [tuple(map(float, p)) for p in zip(x, y, yours, true)]
+    return Derivatives(rows, picks.index(worst), pattern(x, y, yours, true),
+                       formula(x, y, yours, true), points)
+
+
+def pattern(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray) -> list[str]:
+    """Where your dy/dx is wrong (x < 0, x > 0, near 0, everywhere), your/true, sign flips."""
+    wrong = ~_close(yours, true, NUMERIC)
+    m, k = len(x), int(wrong.sum())
+    lines = [_region(x, wrong)]
+    if k == 0:
+        return lines
+    lines.append(_ratio(x, y, yours, true, wrong))
+    flipped = int(np.sum(yours * true < 0))
+    lines.append(f"signs flipped at {flipped} of {m} entries" if flipped
+                 else "no sign is flipped")
+    return lines
+
+
+def _ratio(x, y, yours, true, wrong) -> str:
+    """your/true at the wrong entries: a constant, a catalogued function of x or y, or neither."""
+    if np.any(wrong & (np.abs(true) <= 1e-9)):
+        return "your dy/dx is nonzero where the true one is 0"
+    r = yours[wrong] / true[wrong]
+    if np.all(np.abs(r - np.median(r)) <= 1e-4 * np.abs(np.median(r)) + 1e-12):
+        return f"your/true = {np.median(r) + 0.0:.4g} at every wrong entry (a constant factor)"
+    found = [f"{name}" if k == 1 else f"1/({name})"
+             for (form, t), v in _candidates(x[wrong], y[wrong]).items()
+             for k, name in ((1, form.format(t=t)), (-1, form.format(t=t)))
+             if _close(r**k, v, 1e-4).all()]
+    if len(found) == 1:
+        return f"your/true = {found[0]} at every wrong entry"
+    return (f"your/true is not a constant (from {r.min():.3g} to {r.max():.3g}): the formula "
+            f"differs, not only a factor")
+
+
+def _region(x, wrong) -> str:
+    m, k = len(x), int(wrong.sum())
+    if k == 0:
+        return f"right at all {m} entries compared here"
+    if k == m:
+        return f"wrong everywhere: at all {m} entries compared"
+    for side, where in (("x < 0", x < 0), ("x > 0", x > 0)):
+        if not (wrong & ~where).any():
+            return (f"wrong only where {side}: at {k} of the {int(where.sum())} entries with "
+                    f"{side}, right at all {m - int(where.sum())} others")
+    near = np.abs(x[wrong]).max()
+    if near < np.abs(x[~wrong]).min():
+        return f"wrong only near x = 0 (|x| <= {near:.3g}), right at all {m - k} others"
+    far = np.abs(x[~wrong]).max()
+    if far < np.abs(x[wrong]).min():
+        return f"wrong at {k} of {m} entries: all but those near x = 0 (|x| <= {far:.3g})"
+    return f"wrong at {k} of {m} entries, spread over the range of x"
+
+
+def formula(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray) -> str | None:
+    """The one catalogued formula your dy/dx equals at every entry, if exactly one does."""
+    cands = _candidates(x, y)
+    truth = [k for k, v in cands.items() if _close(v, true, NUMERIC).all()]
+    mine = [k for k, v in cands.items() if k not in truth and _close(v, yours, EXACT).all()]
+    if len(mine) != 1:  # none, or several that these entries cannot tell apart
+        return _pieces(x, yours, true)
+    (form, t), = mine
+    text = f"your dy/dx equals {_name(mine[0])} at every entry checked"
+    other = "y" if t == "x" else "x"
+    if (form, other) in truth:
+        return (f"{text} (true: {_name((form, other))}): the derivative is computed from {t} "
+                f"where it should use {other}")
+    if not truth:
+        seen = _sides_text(x, true)
+        return f"{text} (true: {seen})" if seen else text
+    meant = _name(truth[0])
+    hint = next((MISSING[_name(mine[0]), _name(k)] for k in truth
+                 if (_name(mine[0]), _name(k)) in MISSING), None)
+    return f"{text} (true: {meant})" + (f": {hint}" if hint else "")
+
+
+def _candidates(x, y) -> dict[tuple[str, str], np.ndarray]:
+    return {(form, t): f(v) for form, f in FORMS.items() for t, v in (("x", x), ("y", y))}
+
+
+def _name(key: tuple[str, str]) -> str:
+    return key[0].format(t=key[1])
+
+
+def _pieces(x, yours, true) -> str | None:
+    """A piecewise-constant dy/dx: one value where x > 0, another where x < 0."""
+    mine, real = _sides(x, yours), _sides(x, true)
+    if mine is None or real is None or np.allclose(mine, real, rtol=NUMERIC, atol=1e-7):
+        return None
+    text = (f"your dy/dx is {mine[0]:g} where x > 0 and {mine[1]:g} where x < 0 "
+            f"(true: {real[0]:.4g} and {real[1]:.4g})")
+    swapped = np.allclose(mine, real[::-1], rtol=NUMERIC, atol=1e-7)
+    return text + ": the slopes of the two pieces are swapped" if swapped else text
+
+
+def _sides(x, v) -> tuple[float, float] | None:
+    pos, neg = v[x > 0], v[x < 0]
+    if not (len(pos) and len(neg)):
+        return None
+    if not (_close(pos, pos[0], NUMERIC).all() and _close(neg, neg[0], NUMERIC).all()):
+        return None
+    return float(pos[0]) + 0.0, float(neg[0]) + 0.0  # + 0.0: no "-0" in the text
+
+
+def _sides_text(x, v) -> str | None:
+    s = _sides(x, v)
+    return None if s is None else f"{s[0]:.4g} where x > 0, {s[1]:.4g} where x < 0"
+
+
+def _close(u, v, rtol: float) -> np.ndarray:
+    return np.abs(u - v) <= 1e-9 + rtol * np.maximum(np.abs(u), np.abs(v))
+
+
+# ---- where in a tensor the error lives -----------------------------------------------------
+
+
+def where_wrong(err: np.ndarray, a: np.ndarray, n: np.ndarray, batch: int | None) -> str | None:
+    """One row, column or sample (axis 0 when batch is its length), the whole tensor; offset, scale.
+
+    err = a − n, NaN where not checked; a and n have the tensor's shape.
+    """
+    seen = np.isfinite(err)
+    wrong = seen & (np.abs(np.nan_to_num(err)) > 1e-7 + NUMERIC * (np.abs(a) + np.abs(n)))
+    k, m = int(wrong.sum()), int(seen.sum())
+    if k == 0:
+        return None
+    if k == m:
+        where = f"wrong at every entry checked ({m}): the whole tensor"
+    else:
+        where = f"wrong at {k} of {m} entries, spread over the tensor"
+        for axis in range(err.ndim if k > 1 else 0):
+            lines = np.flatnonzero(np.moveaxis(wrong, axis, 0).reshape(err.shape[axis], -1)
+                                   .any(axis=1))
+            if len(lines) == 1:
+                what = "sample" if axis == 0 and batch == err.shape[0] and err.ndim > 1 else \
+                    {0: "row", 1: "column"}.get(axis, f"index along axis {axis}")
+                where = (f"wrong only in {what} {lines[0]} ({k} of {m} entries); every other "
+                         f"entry is right")
+                break
+    e = err[wrong]
+    if np.all(np.abs(e - e.mean()) <= 1e-4 * np.abs(e.mean())):
+        return f"{where}, by the same offset: analytic − numeric = {e.mean():.4g}"
+    nz = wrong & (np.abs(n) > 1e-12)
+    r = a[nz] / n[nz]
+    if k < m and len(r) == k and np.all(np.abs(r - r.mean()) <= 1e-4 * np.abs(r.mean())):
+        return f"{where}, by a scale: analytic = {r.mean():.4g} × numeric there"
+    return where
+
+
+# ---- normalization layers ------------------------------------------------------------------
+
+
+def norm_axis(n: np.ndarray) -> int | None:
+    """The axis over which the numeric dx sums to 0 in every slice, as it does for a layer
+    that subtracts a mean over that axis (0 for BatchNorm, -1 for LayerNorm)."""
+    if n.ndim < 2 or not np.isfinite(n).all():
+        return None
+    for axis in (0, -1):
+        if n.shape[axis] > 1 and np.all(np.abs(n.sum(axis=axis))
+                                        <= 1e-6 * np.abs(n).sum(axis=axis) + 1e-12):
+            return axis
+    return None
+
+
+def missing_term(x: np.ndarray, err: np.ndarray, axis: int) -> str | None:
+    """err = α + β·x̂ in every slice along `axis` (x̂: x standardized over it): which term?
+
+    The backward of a normalization is dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ; leaving out
+    the second term puts a constant into each slice of the error, the third a multiple of x̂.
+    """
+    if not np.isfinite(err).all() or err.shape != x.shape or x.shape[axis] < 4:
+        return None  # with fewer samples, any error would fit a + b·x̂
+    along = "batch axis (in each feature)" if axis == 0 else "last axis (in each sample)"
+    xhat = x - x.mean(axis=axis, keepdims=True)
+    xhat = xhat / np.sqrt((xhat**2).mean(axis=axis, keepdims=True) + 1e-300)
+    const = err.mean(axis=axis, keepdims=True)
+    slope = (err * xhat).mean(axis=axis, keepdims=True)  # x̂ has mean 0 and mean square 1
+    size = np.linalg.norm(err)
+
+    def fits(model) -> bool:
+        return np.linalg.norm(err - model) <= 1e-4 * size
+
+    if fits(const):
+        return (f"the error is the same all along the {along}: the term − mean(dx̂) "
+                f"is missing")
+    if fits(slope * xhat):
+        return (f"the error is proportional to x̂ along the {along}, x̂ = x standardized "
+                f"over it: the term − x̂·mean(dx̂·x̂) is missing")
+    if fits(const + slope * xhat):
+        return (f"the error is a + b·x̂ along the {along}, x̂ = x standardized over it: "
+                f"both terms − mean(dx̂) and − x̂·mean(dx̂·x̂) are missing")
+    return None
+
+
+# ---- parameter gradients -------------------------------------------------------------------
+
+
+def per_sample(probe: LayerProbe, key: str) -> np.ndarray | None:
+    """dJₙ/dθ for each sample n alone, Jₙ = Σ layer(x)[n]·G[n], by centered differences: (P, N)."""
+    x, G, out = probe.x, probe.G, probe.base_out
+    p = probe.layer.params[key]
+    if G is None or out.shape[:1] != x.shape[:1] or len(x) < 2 or p.size > 4096:
+        return None
+    idx = np.arange(p.size)
+    delta = np.repeat([probe.eps, -probe.eps], p.size)
+    outs = np.asarray(probe.calls.nudged(x, key, np.concatenate([idx, idx]), delta, out))
+    change = (outs[:p.size] - outs[p.size:]) * G
+    return change.reshape(p.size, len(x), -1).sum(axis=2) / (2 * probe.eps)
+
+
+def one_sample(probe: LayerProbe, key: str, a: np.ndarray) -> str | None:
+    """Is the analytic dθ one sample's contribution, where it should be the sum of all?"""
+    parts = per_sample(probe, key)
+    if parts is None:
+        return None
+    total, a = parts.sum(axis=1), a.ravel()
+    for i in range(parts.shape[1]):
+        if _close(a, parts[:, i], NUMERIC).all() and not _close(a, total, NUMERIC).all():
+            return (f"analytic equals the contribution of sample {i} alone: one sample used "
+                    f"instead of the sum over samples")
+    return None
+
+
+def wrong_axis(probe: LayerProbe, key: str, a: np.ndarray, n: np.ndarray | None) -> str | None:
+    """A 1-D gradient that equals G (or G·x) summed over another axis than the true one.
+
+    With n None (the shapes differ), the shapes alone tell which axes were summed.
+    """
+    G, x = probe.G, probe.x
+    if G is None or a.ndim != 1 or G.ndim != 2:
+        return None
+    sources = {"G": G, "G·x": G * x} if x.shape == G.shape else {"G": G}
+    want = probe.layer.params[key].shape
+    for name, s in sources.items():
+        sums = {axis: s.sum(axis=axis) for axis in (0, 1)}
+        yours = [k for k, v in sums.items() if v.shape == a.shape and
+                 (n is None or _close(v, a, NUMERIC).all())]
+        right = [k for k, v in sums.items() if v.shape == want and
+                 (n is None or _close(v, n, NUMERIC).all())]
+        if yours and right and yours[0] != right[0] and n is None:
+            return (f"{a.shape} is the shape of {name} summed over axis {yours[0]}, {want} "
+                    f"of {name} summed over axis {right[0]}: a sum over the wrong axis?")
+        if yours and right and yours[0] != right[0]:
+            return (f"analytic equals {name} summed over axis {yours[0]}; the true gradient "
+                    f"is {name} summed over axis {right[0]}: a sum over the wrong axis")
+        if yours and n is not None:
+            return (f"analytic equals {name} summed over axis {yours[0]} (G: the upstream "
+                    f"gradient); the true gradient is not")
+    return None
+
+
+# ---- the entry point -----------------------------------------------------------------------
+
+
+def diagnose(probe: LayerProbe, inp: ParamCheck, params: list[ParamCheck]) -> None:
+    """Add to the hints of failing checks; attach inp.derivatives for an elementwise layer."""
+    if not inp.passed and inp.status == "FAIL" and inp.errors is not None:
+        d = None if probe.is_loss else derivatives(probe, inp)
+        inp.derivatives = d
+        if d is not None:
+            _add(inp, d.hint)
+        else:
+            n = probe.dx - inp.errors
+            axis = norm_axis(n)
+            _add(inp, missing_term(probe.x, inp.errors, axis) if axis is not None else None)
+            if inp.hint is None:
+                _add(inp, where_wrong(inp.errors, probe.dx, n, len(probe.x)))
+    for c in params:
+        if c.passed or c.status != "FAIL":
+            continue
+        g = probe.grads.get(c.param)
+        if c.errors is None:
+            if g is not None and c.hint and c.hint.startswith("shape"):
+                _add(c, wrong_axis(probe, c.param, g, None))
+            continue
+        n = g - c.errors
+        _add(c, one_sample(probe, c.param, g) or wrong_axis(probe, c.param, g, n))
+        if c.hint is None:
+            _add(c, where_wrong(c.errors, g, n, None))
+
+
+def _add(c: ParamCheck, text: str | None) -> None:
+    """Keep the pattern words already there ("zero", "sign", "factor", ...); add to them."""
+    if text and (c.hint is None or text not in c.hint):
+        c.hint = text if c.hint is None else f"{c.hint}; {text}"
