@@ -1,0 +1,251 @@
+"""gradcheck.diagnose: what kind of mistake a wrong gradient is, confirmed by numbers."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from planted import (  # noqa: E402
+    BatchNormNoMeanOfDxhat,
+    BatchNormNoMeanTerms,
+    BatchNormNoXhatTerm,
+    DenseBiasFromOneSample,
+    DenseBiasWrongAxis,
+    LayerNormLike,
+    LayerNormNoMeanOfDxhat,
+    LeakyReLUForgetsAlpha,
+    LeakyReLUSlopesSwapped,
+    ReLUDerivativeIsY,
+    ReLUInvertedMask,
+    SigmoidForgetsOneMinus,
+    SigmoidFromX,
+    SigmoidSignFlipped,
+    TanhFromX,
+    TanhWrongDerivative,
+    mlp,
+)
+
+import minnet as mn  # noqa: E402
+from minnet import plot  # noqa: E402
+from minnet.gradcheck.diagnose import elementwise, where_wrong  # noqa: E402
+from minnet.gradcheck.probe import LayerProbe  # noqa: E402
+
+
+def x_of(shape=(8, 5), seed=1):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+class Softmax(mn.Layer):
+    """y = exp(x) / Σ exp(x) along axis 1: every output depends on every input of its row."""
+
+    def forward(self, x):
+        e = np.exp(x - x.max(axis=1, keepdims=True))
+        self.y = e / e.sum(axis=1, keepdims=True)
+        return self.y
+
+    def backward(self, dout):
+        return self.y * (dout - (dout * self.y).sum(axis=1, keepdims=True))
+
+
+class ReLUFromY(mn.ReLU):
+    def df(self, x, y):
+        return y > 0  # the same mask as x > 0: a correct backward
+
+
+# ---- recognizing an elementwise layer ------------------------------------------------------
+
+
+@pytest.mark.parametrize("layer, expected", [
+    (mn.Sigmoid(), True), (mn.Tanh(), True), (mn.LeakyReLU(0.1), True),
+    (Softmax(), False), (mn.Dense(5, 5, seed=0), False), (mn.BatchNorm(5), False),
+    (LayerNormLike(5), False)])
+def test_elementwise_layers_are_recognized_by_a_diagonal_jacobian(layer, expected):
+    probe = LayerProbe(layer, x_of(), None, 1e-5, 0, True)
+    assert elementwise(probe) is expected
+
+
+def test_a_loss_is_never_elementwise():
+    probe = LayerProbe(mn.MSE(), x_of(), x_of(seed=2), 1e-5, 0, True)
+    assert not elementwise(probe)
+
+
+# ---- formula hints, in check_layer and in the model check ---------------------------------
+
+CASES = [  # (layer, words its input-gradient hint must hold)
+    (SigmoidForgetsOneMinus, "your dy/dx equals y at every entry checked (true: y·(1 − y)): a "
+                             "missing (1 − y)?"),
+    (SigmoidFromX, "your dy/dx equals x·(1 − x) at every entry checked (true: y·(1 − y)): the "
+                   "derivative is computed from x where it should use y"),
+    (TanhWrongDerivative, "your dy/dx equals 1 − y at every entry checked (true: 1 − y²): a "
+                          "missing square?"),
+    (TanhFromX, "your dy/dx equals 1 − x² at every entry checked (true: 1 − y²): the derivative "
+                "is computed from x where it should use y"),
+    (lambda: LeakyReLUSlopesSwapped(0.1), "your dy/dx is 0.1 where x > 0 and 1 where x < 0 "
+                                          "(true: 1 and 0.1): the slopes of the two pieces are "
+                                          "swapped"),
+    (lambda: LeakyReLUForgetsAlpha(0.1), "partly zero"),
+    (ReLUDerivativeIsY, "your dy/dx equals y at every entry checked (true: 1 where x > 0, 0 "
+                        "where x < 0)"),
+    (lambda: BatchNormNoMeanOfDxhat(5), "the error is the same all along the batch axis (in "
+                                        "each feature): the term − mean(dx̂) is missing"),
+    (lambda: BatchNormNoXhatTerm(5), "the term − x̂·mean(dx̂·x̂) is missing"),
+    (lambda: BatchNormNoMeanTerms(5), "both terms − mean(dx̂) and − x̂·mean(dx̂·x̂) are missing"),
+    (lambda: LayerNormNoMeanOfDxhat(5), "the error is the same all along the last axis (in "
+                                        "each sample): the term − mean(dx̂) is missing"),
+]
+
+
+@pytest.mark.parametrize("make, words", CASES)
+def test_check_layer_names_the_formula(make, words):
+    result = mn.check_layer(make(), x_of())
+    assert not result.passed
+    assert words in result.input.hint
+    assert words in result.hint  # the layer's own verdict line
+
+
+@pytest.mark.parametrize("make, words", CASES)
+def test_model_check_names_the_formula_of_its_suspect(make, words):
+    extra = () if make().params == {} else (make,)
+    act = make if extra == () else mn.Tanh
+    model, X, y = mlp(act=act, extra=extra, init="he")(0)
+    report = mn.GradientChecker(progress=False).check(model, X, y)
+    (suspect,) = report.suspects
+    assert words in suspect.hint, str(report)
+
+
+@pytest.mark.parametrize("make, words", [
+    (lambda: DenseBiasFromOneSample(5, 3, seed=0),
+     "analytic equals the contribution of sample 0 alone: one sample used instead of the sum "
+     "over samples"),
+    (lambda: DenseBiasWrongAxis(5, 8, seed=0),
+     "analytic equals G summed over axis 1; the true gradient is G summed over axis 0: a sum "
+     "over the wrong axis"),
+    (lambda: DenseBiasWrongAxis(5, 3, seed=0),
+     "(8,) is the shape of G summed over axis 1, (3,) of G summed over axis 0: a sum over the "
+     "wrong axis?")])
+def test_parameter_hints_name_one_sample_and_the_wrong_axis(make, words):
+    result = mn.check_layer(make(), x_of())
+    (b,) = [c for c in result.params if not c.passed]
+    assert b.param == "b" and words in b.hint
+
+
+def test_existing_pattern_words_are_kept_and_added_to():
+    result = mn.check_layer(ReLUInvertedMask(), x_of())
+    assert result.input.hint.startswith("inverted mask")
+    assert "slopes of the two pieces are swapped" in result.input.hint
+
+
+@pytest.mark.parametrize("make", [ReLUFromY, lambda: LayerNormLike(5)])
+def test_correct_layers_written_another_way_pass_without_a_diagnosis(make):
+    result = mn.check_layer(make(), x_of())
+    assert result.passed, str(result)
+    assert result.input.derivatives is None and result.input.hint is None
+
+
+# ---- the derivative table ------------------------------------------------------------------
+
+
+def test_derivative_table_shows_x_y_and_both_derivatives_by_hand():
+    x = x_of()
+    result = mn.check_layer(SigmoidForgetsOneMinus(), x)
+    d = result.input.derivatives
+    assert 5 <= len(d.rows) <= 6
+    xs = [r[0] for r in d.rows]
+    assert xs == sorted(xs) and xs[0] == x.min() and xs[-1] == x.max()  # spread over x
+    for xv, yv, yours, true in d.rows:
+        s = 1 / (1 + np.exp(-xv))
+        assert yv == pytest.approx(s, rel=1e-12)
+        assert yours == pytest.approx(s, rel=1e-9)  # this bug's dy/dx is y
+        assert true == pytest.approx(s * (1 - s), rel=1e-6)
+    worst = d.rows[d.worst]
+    assert abs(worst[2] - worst[3]) == pytest.approx(max(abs(p[2] - p[3]) for p in d.points))
+    text = str(d)
+    assert text.splitlines()[0].split() == ["x", "y", "=", "f(x)", "your", "dy/dx", "true",
+                                            "dy/dx"]
+    assert "<- worst" in text
+    assert "wrong everywhere" in text and "your/true = 1/(1 − y)" in text
+    assert "no sign is flipped" in text
+
+
+def test_pattern_says_where_wrong_and_counts_flipped_signs():
+    d = mn.check_layer(LeakyReLUForgetsAlpha(0.1), x_of()).input.derivatives
+    negative = sum(p[0] < 0 for p in d.points)
+    assert d.pattern[0] == (f"wrong only where x < 0: at {negative} of the {negative} entries "
+                            f"with x < 0, right at all {len(d.points) - negative} others")
+    d = mn.check_layer(SigmoidFromX(), x_of()).input.derivatives
+    flips = sum(p[2] * p[3] < 0 for p in d.points)  # x (1 - x) < 0 outside [0, 1]
+    assert flips == sum(not 0 <= p[0] <= 1 for p in d.points) > 0
+    assert f"signs flipped at {flips} of {len(d.points)} entries" in d.pattern
+
+
+def test_sign_flip_is_a_constant_factor_of_minus_one():
+    d = mn.check_layer(SigmoidSignFlipped(), x_of()).input.derivatives
+    assert "your/true = -1 at every wrong entry (a constant factor)" in d.pattern
+
+
+def test_a_correct_model_report_has_no_derivative_table():
+    model, X, y = mlp(act=mn.Sigmoid)(0)
+    report = mn.GradientChecker(progress=False).check(model, X, y)
+    assert report.passed and "your dy/dx" not in str(report)
+    result = mn.check_layer(mn.Sigmoid(), x_of())
+    assert result.passed and result.input.derivatives is None
+
+
+def test_only_the_elementwise_suspect_carries_a_table():
+    model, X, y = mlp(act=TanhFromX)(0)
+    report = mn.GradientChecker(progress=False).check(model, X, y)
+    tables = [lc.layer_index for lc in report.layers if lc.input.derivatives is not None]
+    assert tables == [1]
+
+
+# ---- where the error lives -----------------------------------------------------------------
+
+
+def test_where_wrong_names_a_row_a_column_a_sample_an_offset_and_a_scale():
+    n = np.arange(1.0, 13.0).reshape(3, 4)
+    a = n.copy()
+    a[1] *= 3
+    assert where_wrong(a - n, a, n, None) == ("wrong only in row 1 (4 of 12 entries); every "
+                                              "other entry is right, by a scale: analytic = 3 × "
+                                              "numeric there")
+    assert where_wrong(a - n, a, n, 3).startswith("wrong only in sample 1 ")
+    a = n.copy()
+    a[:, 2] += 0.5
+    assert where_wrong(a - n, a, n, None) == ("wrong only in column 2 (3 of 12 entries); every "
+                                              "other entry is right, by the same offset: "
+                                              "analytic − numeric = 0.5")
+    a = n + 0.25
+    assert where_wrong(a - n, a, n, None) == ("wrong at every entry checked (12): the whole "
+                                              "tensor, by the same offset: analytic − numeric "
+                                              "= 0.25")
+    assert where_wrong(n - n, n, n, None) is None
+    err = np.full(n.shape, np.nan)  # not checked: neither right nor wrong
+    err[0, 0] = 1.0
+    assert where_wrong(err, n + 1, n, None).startswith("wrong at every entry checked (1)")
+
+
+# ---- the picture ---------------------------------------------------------------------------
+
+
+def test_plot_derivatives_draws_yours_against_the_true_one(tmp_path):
+    result = mn.check_layer(TanhWrongDerivative(), x_of())
+    fig = plot.derivatives(result, path=tmp_path / "d" / "tanh.png")
+    assert isinstance(fig, Figure) and (tmp_path / "d" / "tanh.png").stat().st_size > 0
+    ax = fig.axes[0]
+    lines = {line.get_label(): line for line in ax.get_lines()}
+    d = result.input.derivatives
+    true = lines["true dy/dx (numeric / G)"]
+    yours = lines["your dy/dx (analytic / G)"]
+    x = np.sort([p[0] for p in d.points])
+    assert np.allclose(true.get_xdata(), x)
+    assert np.allclose(yours.get_ydata(), 1 - np.tanh(x))
+    assert np.allclose(true.get_ydata(), 1 - np.tanh(x) ** 2, atol=1e-6)
+    assert "missing square" in ax.get_title()
+    assert plot.derivatives(d).axes[0].get_title() == ax.get_title()
+
+
+def test_plot_derivatives_refuses_a_check_without_a_table():
+    with pytest.raises(ValueError, match="elementwise"):
+        plot.derivatives(mn.check_layer(mn.Sigmoid(), x_of()))
