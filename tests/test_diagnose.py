@@ -11,8 +11,11 @@ from planted import (  # noqa: E402
     BatchNormNoMeanOfDxhat,
     BatchNormNoMeanTerms,
     BatchNormNoXhatTerm,
+    BatchNormWrongGamma,
     DenseBiasFromOneSample,
     DenseBiasWrongAxis,
+    DenseInputNotTransposed,
+    DenseTransposedW,
     LayerNormLike,
     LayerNormNoMeanOfDxhat,
     LeakyReLUForgetsAlpha,
@@ -22,6 +25,7 @@ from planted import (  # noqa: E402
     SigmoidForgetsOneMinus,
     SigmoidFromX,
     SigmoidSignFlipped,
+    SoftmaxCEForgetsOneHot,
     TanhFromX,
     TanhWrongDerivative,
     mlp,
@@ -129,6 +133,28 @@ def test_parameter_hints_name_one_sample_and_the_wrong_axis(make, words):
     result = mn.check_layer(make(), x_of())
     (b,) = [c for c in result.params if not c.passed]
     assert b.param == "b" and words in b.hint
+
+
+@pytest.mark.parametrize("make, param, words", [
+    (lambda: DenseInputNotTransposed(5, 5, seed=0), "input",
+     "analytic equals G·W at every entry (true: G·Wᵀ): a transpose is missing"),
+    (lambda: DenseTransposedW(5, 5, seed=0), "W",
+     "transposed: analytic ≈ numericᵀ"),
+    (lambda: BatchNormWrongGamma(5), "gamma",
+     "analytic equals G summed over axis 0; the true gradient is G·x̂ (x̂: x standardized over "
+     "axis 0) summed over axis 0: the factor x̂ is missing")])
+def test_products_and_sums_in_the_wrong_order_or_without_a_factor(make, param, words):
+    result = mn.check_layer(make(), x_of())
+    (c,) = [c for c in [result.input, *result.params] if not c.passed]
+    assert c.param == param and words in c.hint
+
+
+def test_a_loss_wrong_only_at_the_targets_says_so():
+    y = np.array([0, 2, 1, 1, 0, 2, 2, 1])
+    result = mn.check_layer(SoftmaxCEForgetsOneHot(), x_of((8, 3)), y=y)
+    assert result.input.derivatives is None
+    assert result.input.hint == ("wrong only at each sample's target class y, where analytic − "
+                                 "numeric = 0.125 = 1/N (N = 8); right at every other class")
 
 
 def test_existing_pattern_words_are_kept_and_added_to():

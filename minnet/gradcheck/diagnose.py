@@ -321,32 +321,93 @@ def one_sample(probe: LayerProbe, key: str, a: np.ndarray) -> str | None:
     return None
 
 
-def wrong_axis(probe: LayerProbe, key: str, a: np.ndarray, n: np.ndarray | None) -> str | None:
-    """A 1-D gradient that equals G (or G·x) summed over another axis than the true one.
+def _standardized(x: np.ndarray, axis: int) -> np.ndarray:
+    """x̂: x minus its mean, over its standard deviation, along `axis`."""
+    c = x - x.mean(axis=axis, keepdims=True)
+    return c / np.sqrt((c**2).mean(axis=axis, keepdims=True) + 1e-300)
+
+
+def wrong_sum(probe: LayerProbe, key: str, a: np.ndarray, n: np.ndarray | None) -> str | None:
+    """A 1-D gradient that is a sum of G, G·x or G·x̂ over an axis: the wrong axis or factor?
 
     With n None (the shapes differ), the shapes alone tell which axes were summed.
     """
     G, x = probe.G, probe.x
     if G is None or a.ndim != 1 or G.ndim != 2:
         return None
-    sources = {"G": G, "G·x": G * x} if x.shape == G.shape else {"G": G}
+    sources = {"G": G}
+    if x.shape == G.shape:
+        sources.update({"G·x": G * x, "G·x̂": G * _standardized(x, 0)})
+    sums = {(name, axis): v.sum(axis=axis) for name, v in sources.items() for axis in (0, 1)}
     want = probe.layer.params[key].shape
-    for name, s in sources.items():
-        sums = {axis: s.sum(axis=axis) for axis in (0, 1)}
-        yours = [k for k, v in sums.items() if v.shape == a.shape and
-                 (n is None or _close(v, a, NUMERIC).all())]
-        right = [k for k, v in sums.items() if v.shape == want and
-                 (n is None or _close(v, n, NUMERIC).all())]
-        if yours and right and yours[0] != right[0] and n is None:
-            return (f"{a.shape} is the shape of {name} summed over axis {yours[0]}, {want} "
-                    f"of {name} summed over axis {right[0]}: a sum over the wrong axis?")
+    if n is None:  # only the shapes: G's sums, the wrong axis and the right one
+        yours = [axis for axis in (0, 1) if sums["G", axis].shape == a.shape]
+        right = [axis for axis in (0, 1) if sums["G", axis].shape == want]
         if yours and right and yours[0] != right[0]:
-            return (f"analytic equals {name} summed over axis {yours[0]}; the true gradient "
-                    f"is {name} summed over axis {right[0]}: a sum over the wrong axis")
-        if yours and n is not None:
-            return (f"analytic equals {name} summed over axis {yours[0]} (G: the upstream "
-                    f"gradient); the true gradient is not")
-    return None
+            return (f"{a.shape} is the shape of G summed over axis {yours[0]}, {want} of G "
+                    f"summed over axis {right[0]}: a sum over the wrong axis?")
+        return None
+    yours = [k for k, v in sums.items() if v.shape == a.shape and _close(v, a, NUMERIC).all()]
+    # loosely: the true x̂ may carry a normalization's eps
+    right = [k for k, v in sums.items() if v.shape == want and _close(v, n, 1e-3).all()]
+    if len(yours) != 1:
+        return None
+    said = f"analytic equals {_sum(yours[0])}"
+    if len(right) != 1:
+        return f"{said}; the true gradient is not"
+    (mine, axis), (real, true_axis) = yours[0], right[0]
+    if mine == real:
+        return f"{said}; the true gradient is {_sum(right[0])}: a sum over the wrong axis"
+    if axis == true_axis and real.startswith(mine):
+        return (f"{said}; the true gradient is {_sum(right[0])}: the factor "
+                f"{real[len(mine) + 1:]} is missing")
+    return f"{said}; the true gradient is {_sum(right[0])}"
+
+
+def _sum(key) -> str:
+    name, axis = key
+    what = f"{name} (x̂: x standardized over axis 0)" if "x̂" in name else name
+    return f"{what} summed over axis {axis}"
+
+
+def product(probe: LayerProbe, a: np.ndarray, n: np.ndarray, key: str) -> str | None:
+    """A gradient that is a matrix product of G, x and a weight matrix, in the wrong order.
+
+    dx of y = x W is G·Wᵀ and dW is xᵀ·G; students write G·W, Gᵀ·x, x·Gᵀ, ...
+    """
+    G, x = probe.G, probe.x
+    if G is None or G.ndim != 2 or x.ndim != 2:
+        return None
+    mats = {k: W for k, W in getattr(probe.layer, "params", {}).items() if W.ndim == 2}
+    if key == "input":
+        cands = {f"G·{k}{t}": G @ (W.T if t else W) for k, W in mats.items() for t in ("", "ᵀ")}
+    else:
+        cands = {"xᵀ·G": x.T @ G, "Gᵀ·x": G.T @ x, "x·Gᵀ": x @ G.T, "G·xᵀ": G @ x.T}
+    cands = {k: v for k, v in cands.items() if v.shape == a.shape}
+    truth = [k for k, v in cands.items() if _close(v, n, NUMERIC).all()]
+    mine = [k for k, v in cands.items() if k not in truth and _close(v, a, EXACT).all()]
+    if len(mine) != 1 or not truth:
+        return None
+    (m,), t = mine, truth[0]
+    how = ("a transpose is missing" if t == m + "ᵀ" else "a transpose too many"
+           if m == t + "ᵀ" else "the factors are in the wrong order or transposed")
+    return f"analytic equals {m} at every entry (true: {t}): {how}"
+
+
+def at_targets(err: np.ndarray, y) -> str | None:
+    """A loss's dscores wrong exactly at each sample's target class, by the same amount."""
+    y = np.asarray(y)
+    if err.ndim != 2 or y.shape != err.shape[:1] or not np.issubdtype(y.dtype, np.integer):
+        return None
+    target = np.zeros(err.shape, dtype=bool)
+    target[np.arange(len(y)), y] = True
+    wrong = ~np.isclose(err, 0, atol=1e-7)
+    if not np.array_equal(wrong, target) or not np.allclose(err[target], err[target][0]):
+        return None
+    e, N = float(err[target][0]), len(y)
+    size = f" = {'−' if e < 0 else ''}1/N (N = {N})" if abs(abs(e) * N - 1) < 1e-6 else ""
+    return (f"wrong only at each sample's target class y, where analytic − numeric = "
+            f"{e:.4g}{size}; right at every other class")
 
 
 # ---- the entry point -----------------------------------------------------------------------
@@ -355,14 +416,15 @@ def wrong_axis(probe: LayerProbe, key: str, a: np.ndarray, n: np.ndarray | None)
 def diagnose(probe: LayerProbe, inp: ParamCheck, params: list[ParamCheck]) -> None:
     """Add to the hints of failing checks; attach inp.derivatives for an elementwise layer."""
     if not inp.passed and inp.status == "FAIL" and inp.errors is not None:
-        d = None if probe.is_loss else derivatives(probe, inp)
-        inp.derivatives = d
-        if d is not None:
-            _add(inp, d.hint)
+        inp.derivatives = None if probe.is_loss else derivatives(probe, inp)
+        if inp.derivatives is not None:
+            _add(inp, inp.derivatives.hint)
         else:
             n = probe.dx - inp.errors
-            axis = norm_axis(n)
-            _add(inp, missing_term(probe.x, inp.errors, axis) if axis is not None else None)
+            axis = None if probe.is_loss else norm_axis(n)
+            _add(inp, (missing_term(probe.x, inp.errors, axis) if axis is not None else None)
+                 or (at_targets(inp.errors, probe.y) if probe.is_loss else None)
+                 or (product(probe, probe.dx, n, "input") if inp.hint is None else None))
             if inp.hint is None:
                 _add(inp, where_wrong(inp.errors, probe.dx, n, len(probe.x)))
     for c in params:
@@ -371,10 +433,11 @@ def diagnose(probe: LayerProbe, inp: ParamCheck, params: list[ParamCheck]) -> No
         g = probe.grads.get(c.param)
         if c.errors is None:
             if g is not None and c.hint and c.hint.startswith("shape"):
-                _add(c, wrong_axis(probe, c.param, g, None))
+                _add(c, wrong_sum(probe, c.param, g, None))
             continue
         n = g - c.errors
-        _add(c, one_sample(probe, c.param, g) or wrong_axis(probe, c.param, g, n))
+        _add(c, one_sample(probe, c.param, g) or wrong_sum(probe, c.param, g, n)
+             or (product(probe, g, n, c.param) if c.hint is None else None))
         if c.hint is None:
             _add(c, where_wrong(c.errors, g, n, None))
 
