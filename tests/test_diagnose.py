@@ -188,7 +188,7 @@ def test_derivative_table_shows_x_y_and_both_derivatives_by_hand():
     worst = d.rows[d.worst]
     assert abs(worst[2] - worst[3]) == pytest.approx(max(abs(p[2] - p[3]) for p in d.points))
     text = str(d)
-    assert text.splitlines()[0].split() == ["x", "y", "=", "f(x)", "your", "dy/dx", "true",
+    assert text.splitlines()[1].split() == ["x", "y", "=", "f(x)", "your", "dy/dx", "true",
                                             "dy/dx"]
     assert "<- worst" in text
     assert "wrong everywhere" in text and "your/true = 1/(1 − y)" in text

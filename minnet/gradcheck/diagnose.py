@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .calls import STEP
-from .probe import LayerProbe
+from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
 
 TRIALS = 4  # off-diagonal probes that must leave every other output entry unchanged
@@ -54,8 +54,11 @@ class Derivatives:
         cells = [[f"{v:+.4f}" for v in r] for r in self.rows]
         widths = [max(len(s) for s in col) for col in zip(head, *cells)]
         line = lambda r: "  ".join(s.rjust(w) for s, w in zip(r, widths))  # noqa: E731
-        lines = [line(head)] + [line(r) + ("   <- worst" if i == self.worst else "")
-                                for i, r in enumerate(cells)]
+        lines = [f"dy/dx at {len(self.rows)} of the {len(self.points)} entries compared, spread "
+                 f"over x (yours = analytic dx / G, true = numeric dx / G; G: the upstream "
+                 f"gradient)", line(head)]
+        lines += [line(r) + ("   <- worst" if i == self.worst else "")
+                  for i, r in enumerate(cells)]
         lines += self.pattern
         if self.hint:
             lines.append(self.hint)
@@ -301,11 +304,14 @@ def per_sample(probe: LayerProbe, key: str) -> np.ndarray | None:
     p = probe.layer.params[key]
     if G is None or out.shape[:1] != x.shape[:1] or len(x) < 2 or p.size > 4096:
         return None
-    idx = np.arange(p.size)
-    delta = np.repeat([probe.eps, -probe.eps], p.size)
-    outs = np.asarray(probe.calls.nudged(x, key, np.concatenate([idx, idx]), delta, out))
-    change = (outs[:p.size] - outs[p.size:]) * G
-    return change.reshape(p.size, len(x), -1).sum(axis=2) / (2 * probe.eps)
+    parts, k = [], max(1, STACK_BUDGET // (2 * out.size))
+    for start in range(0, p.size, k):
+        idx = np.arange(start, min(start + k, p.size))
+        delta = np.repeat([probe.eps, -probe.eps], len(idx))
+        outs = np.asarray(probe.calls.nudged(x, key, np.concatenate([idx, idx]), delta, out))
+        change = (outs[:len(idx)] - outs[len(idx):]) * G
+        parts.append(change.reshape(len(idx), len(x), -1).sum(axis=2) / (2 * probe.eps))
+    return np.concatenate(parts)
 
 
 def one_sample(probe: LayerProbe, key: str, a: np.ndarray) -> str | None:
