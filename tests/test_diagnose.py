@@ -8,6 +8,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from planted import (  # noqa: E402
+    BUGS,
     BatchNormNoMeanOfDxhat,
     BatchNormNoMeanTerms,
     BatchNormNoXhatTerm,
@@ -133,6 +134,19 @@ def test_parameter_hints_name_one_sample_and_the_wrong_axis(make, words):
     result = mn.check_layer(make(), x_of())
     (b,) = [c for c in result.params if not c.passed]
     assert b.param == "b" and words in b.hint
+
+
+TAUGHT = [b for b in BUGS if b.teach]
+
+
+@pytest.mark.parametrize("bug", TAUGHT, ids=[b.name for b in TAUGHT])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_planted_bug_report_names_the_mistake_in_its_suspect(bug, seed):
+    model, X, y = bug.build(seed)
+    report = mn.GradientChecker(progress=False, mode="full").check(model, X, y)
+    (suspect,) = report.suspects
+    assert suspect.layer_index == bug.suspect
+    assert bug.teach in suspect.hint, str(report)
 
 
 @pytest.mark.parametrize("make, param, words", [
