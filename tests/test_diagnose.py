@@ -184,6 +184,18 @@ def test_correct_layers_written_another_way_pass_without_a_diagnosis(make):
     assert result.input.derivatives is None and result.input.hint is None
 
 
+def test_a_diagnosis_that_cannot_run_leaves_the_check_and_its_pattern_words(monkeypatch):
+    from minnet.gradcheck import diagnose
+
+    def broken(*args):
+        raise RuntimeError("this layer cannot be probed")
+
+    monkeypatch.setattr(diagnose, "elementwise", broken)
+    result = mn.check_layer(ReLUInvertedMask(), x_of())
+    assert not result.passed and result.input.hint.startswith("inverted mask")
+    assert "swapped" not in result.input.hint and result.input.derivatives is None
+
+
 # ---- the derivative table ------------------------------------------------------------------
 
 

@@ -126,10 +126,10 @@ def _ratio(x, y, yours, true, wrong) -> str:
     r = yours[wrong] / true[wrong]
     if np.all(np.abs(r - np.median(r)) <= 1e-4 * np.abs(np.median(r)) + 1e-12):
         return f"your/true = {np.median(r) + 0.0:.4g} at every wrong entry (a constant factor)"
-    found = [f"{name}" if k == 1 else f"1/({name})"
-             for (form, t), v in _candidates(x[wrong], y[wrong]).items()
-             for k, name in ((1, form.format(t=t)), (-1, form.format(t=t)))
-             if _close(r**k, v, 1e-4).all()]
+    cands = {_name(k): v for k, v in _candidates(x[wrong], y[wrong]).items()}
+    with np.errstate(divide="ignore"):
+        found = [name for name, v in cands.items() if _close(r, v, 1e-4).all()]
+        found += [f"1/({name})" for name, v in cands.items() if _close(1 / r, v, 1e-4).all()]
     if len(found) == 1:
         return f"your/true = {found[0]} at every wrong entry"
     return (f"your/true is not a constant (from {r.min():.3g} to {r.max():.3g}): the formula "
@@ -386,10 +386,11 @@ def product(probe: LayerProbe, a: np.ndarray, n: np.ndarray, key: str) -> str | 
         return None
     mats = {k: W for k, W in getattr(probe.layer, "params", {}).items() if W.ndim == 2}
     if key == "input":
-        cands = {f"G·{k}{t}": G @ (W.T if t else W) for k, W in mats.items() for t in ("", "ᵀ")}
+        pairs = {f"G·{k}{t}": (G, W.T if t else W) for k, W in mats.items() for t in ("", "ᵀ")}
     else:
-        cands = {"xᵀ·G": x.T @ G, "Gᵀ·x": G.T @ x, "x·Gᵀ": x @ G.T, "G·xᵀ": G @ x.T}
-    cands = {k: v for k, v in cands.items() if v.shape == a.shape}
+        pairs = {"xᵀ·G": (x.T, G), "Gᵀ·x": (G.T, x), "x·Gᵀ": (x, G.T), "G·xᵀ": (G, x.T)}
+    cands = {k: p @ q for k, (p, q) in pairs.items()
+             if p.shape[1] == q.shape[0] and (p.shape[0], q.shape[1]) == a.shape}
     truth = [k for k, v in cands.items() if _close(v, n, NUMERIC).all()]
     mine = [k for k, v in cands.items() if k not in truth and _close(v, a, EXACT).all()]
     if len(mine) != 1 or not truth:
@@ -403,7 +404,8 @@ def product(probe: LayerProbe, a: np.ndarray, n: np.ndarray, key: str) -> str | 
 def at_targets(err: np.ndarray, y) -> str | None:
     """A loss's dscores wrong exactly at each sample's target class, by the same amount."""
     y = np.asarray(y)
-    if err.ndim != 2 or y.shape != err.shape[:1] or not np.issubdtype(y.dtype, np.integer):
+    if err.ndim != 2 or y.shape != err.shape[:1] or not np.issubdtype(y.dtype, np.integer) \
+            or not (0 <= y.min() and y.max() < err.shape[1]):
         return None
     target = np.zeros(err.shape, dtype=bool)
     target[np.arange(len(y)), y] = True
@@ -421,31 +423,47 @@ def at_targets(err: np.ndarray, y) -> str | None:
 
 def diagnose(probe: LayerProbe, inp: ParamCheck, params: list[ParamCheck]) -> None:
     """Add to the hints of failing checks; attach inp.derivatives for an elementwise layer."""
-    if not inp.passed and inp.status == "FAIL" and inp.errors is not None:
-        inp.derivatives = None if probe.is_loss else derivatives(probe, inp)
-        if inp.derivatives is not None:
-            _add(inp, inp.derivatives.hint)
-        else:
-            n = probe.dx - inp.errors
-            axis = None if probe.is_loss else norm_axis(n)
-            _add(inp, (missing_term(probe.x, inp.errors, axis) if axis is not None else None)
-                 or (at_targets(inp.errors, probe.y) if probe.is_loss else None)
-                 or (product(probe, probe.dx, n, "input") if inp.hint is None else None))
-            if inp.hint is None:
-                _add(inp, where_wrong(inp.errors, probe.dx, n, len(probe.x)))
-    for c in params:
+    for c in [inp, *params]:
         if c.passed or c.status != "FAIL":
             continue
-        g = probe.grads.get(c.param)
-        if c.errors is None:
-            if g is not None and c.hint and c.hint.startswith("shape"):
-                _add(c, wrong_sum(probe, c.param, g, None))
+        try:
+            if c is inp:
+                _input(probe, c)
+            else:
+                _param(probe, c)
+        except Exception:  # a diagnosis is extra: a layer that cannot take one keeps its hint
             continue
-        n = g - c.errors
-        _add(c, one_sample(probe, c.param, g) or wrong_sum(probe, c.param, g, n)
-             or (product(probe, g, n, c.param) if c.hint is None else None))
-        if c.hint is None:
-            _add(c, where_wrong(c.errors, g, n, None))
+
+
+def _input(probe: LayerProbe, c: ParamCheck) -> None:
+    if c.errors is None:
+        return
+    c.derivatives = None if probe.is_loss else derivatives(probe, c)
+    if c.derivatives is not None:
+        _add(c, c.derivatives.hint)
+        return
+    n = probe.dx - c.errors
+    axis = None if probe.is_loss else norm_axis(n)
+    _add(c, (missing_term(probe.x, c.errors, axis) if axis is not None else None)
+         or (at_targets(c.errors, probe.y) if probe.is_loss else None)
+         or (product(probe, probe.dx, n, "input") if c.hint is None else None))
+    if c.hint is None:
+        _add(c, where_wrong(c.errors, probe.dx, n, len(probe.x)))
+
+
+def _param(probe: LayerProbe, c: ParamCheck) -> None:
+    g = probe.grads.get(c.param)
+    if g is None:
+        return
+    if c.errors is None:  # the shapes differ: they alone may tell
+        if c.hint and c.hint.startswith("shape"):
+            _add(c, wrong_sum(probe, c.param, g, None))
+        return
+    n = g - c.errors
+    _add(c, one_sample(probe, c.param, g) or wrong_sum(probe, c.param, g, n)
+         or (product(probe, g, n, c.param) if c.hint is None else None))
+    if c.hint is None:
+        _add(c, where_wrong(c.errors, g, n, None))
 
 
 def _add(c: ParamCheck, text: str | None) -> None:
