@@ -277,7 +277,7 @@ BUGS = [
     Bug("batchnorm backward without its mean terms",
         mlp(extra=(lambda: BatchNormNoMeanTerms(5),)), 2, None,
         "the error is a + b·x̂ along the batch axis (in each feature), x̂ = x standardized over "
-        "it: both terms − mean(dx̂) and − x̂·mean(dx̂·x̂) are missing"),
+        "it: the terms − mean(dx̂) and − x̂·mean(dx̂·x̂) are both missing"),
     Bug("batchnorm backward without - mean(dx̂)",
         mlp(extra=(lambda: BatchNormNoMeanOfDxhat(5),)), 2, None,
         "the error is the same all along the batch axis (in each feature): the term − mean(dx̂) "

@@ -96,7 +96,7 @@ CASES = [  # (layer, words its input-gradient hint must hold)
     (lambda: BatchNormNoMeanOfDxhat(5), "the error is the same all along the batch axis (in "
                                         "each feature): the term − mean(dx̂) is missing"),
     (lambda: BatchNormNoXhatTerm(5), "the term − x̂·mean(dx̂·x̂) is missing"),
-    (lambda: BatchNormNoMeanTerms(5), "both terms − mean(dx̂) and − x̂·mean(dx̂·x̂) are missing"),
+    (lambda: BatchNormNoMeanTerms(5), "the terms − mean(dx̂) and − x̂·mean(dx̂·x̂) are both missing"),
     (lambda: LayerNormNoMeanOfDxhat(5), "the error is the same all along the last axis (in "
                                         "each sample): the term − mean(dx̂) is missing"),
 ]
@@ -147,6 +147,26 @@ def test_planted_bug_report_names_the_mistake_in_its_suspect(bug, seed):
     (suspect,) = report.suspects
     assert suspect.layer_index == bug.suspect
     assert bug.teach in suspect.hint, str(report)
+
+
+class BatchNormShrunkTerms(mn.BatchNorm):
+    """Both mean terms at 0.8 of their size, and gamma not all ones."""
+
+    def __init__(self, num_features):
+        super().__init__(num_features)
+        self.params["gamma"] = np.linspace(0.5, 2.0, num_features)
+
+    def backward(self, dout):
+        super().backward(dout)
+        g, xhat = dout * self.params["gamma"], self.xhat
+        return (g - 0.8 * g.mean(axis=0) - 0.8 * xhat * (g * xhat).mean(axis=0)) / self.std
+
+
+def test_a_normalization_term_of_the_wrong_size_is_told_from_a_missing_one():
+    result = mn.check_layer(BatchNormShrunkTerms(5), x_of())
+    assert result.input.hint == (
+        "the error is a + b·x̂ along the batch axis (in each feature), x̂ = x standardized over "
+        "it: the terms − mean(dx̂) and − x̂·mean(dx̂·x̂) enter 0.8 × instead of once")
 
 
 @pytest.mark.parametrize("make, param, words", [

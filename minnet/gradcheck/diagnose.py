@@ -234,7 +234,7 @@ def where_wrong(err: np.ndarray, a: np.ndarray, n: np.ndarray, batch: int | None
         for axis in range(err.ndim if k > 1 else 0):
             lines = np.flatnonzero(np.moveaxis(wrong, axis, 0).reshape(err.shape[axis], -1)
                                    .any(axis=1))
-            if len(lines) == 1:
+            if len(lines) == 1 and err.shape[axis] > 1:
                 what = "sample" if axis == 0 and batch == err.shape[0] and err.ndim > 1 else \
                     {0: "row", 1: "column"}.get(axis, f"index along axis {axis}")
                 where = (f"wrong only in {what} {lines[0]} ({k} of {m} entries); every other "
@@ -265,34 +265,56 @@ def norm_axis(n: np.ndarray) -> int | None:
     return None
 
 
-def missing_term(x: np.ndarray, err: np.ndarray, axis: int) -> str | None:
+def _standardized(x: np.ndarray, axis: int) -> np.ndarray:
+    """x̂: x minus its mean, over its standard deviation, along `axis`."""
+    c = x - x.mean(axis=axis, keepdims=True)
+    return c / np.sqrt((c**2).mean(axis=axis, keepdims=True) + 1e-300)
+
+
+def missing_term(x: np.ndarray, G: np.ndarray, err: np.ndarray, n: np.ndarray,
+                 axis: int) -> str | None:
     """err = α + β·x̂ in every slice along `axis` (x̂: x standardized over it): which term?
 
-    The backward of a normalization is dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ; leaving out
-    the second term puts a constant into each slice of the error, the third a multiple of x̂.
+    A normalization's backward is dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ. When dx̂ / σ is
+    c·G in each slice (gamma the same all along it, as for BatchNorm), c follows from the
+    numeric n, and so does how many times each term entered the analytic gradient.
     """
     if not np.isfinite(err).all() or err.shape != x.shape or x.shape[axis] < 4:
         return None  # with fewer samples, any error would fit a + b·x̂
-    along = "batch axis (in each feature)" if axis == 0 else "last axis (in each sample)"
-    xhat = x - x.mean(axis=axis, keepdims=True)
-    xhat = xhat / np.sqrt((xhat**2).mean(axis=axis, keepdims=True) + 1e-300)
-    const = err.mean(axis=axis, keepdims=True)
-    slope = (err * xhat).mean(axis=axis, keepdims=True)  # x̂ has mean 0 and mean square 1
+    xhat = _standardized(x, axis)
+    mean = lambda v: v.mean(axis=axis, keepdims=True)  # noqa: E731
+    terms = {"− mean(dx̂)": lambda v: mean(v), "− x̂·mean(dx̂·x̂)": lambda v: xhat * mean(v * xhat)}
     size = np.linalg.norm(err)
+    if np.linalg.norm(err - sum(t(err) for t in terms.values())) > 1e-4 * size:
+        return None
+    found = {name: t(err) for name, t in terms.items() if np.linalg.norm(t(err)) > 1e-3 * size}
+    rest = G - sum(t(G) for t in terms.values())
+    c = mean(n * rest) / np.maximum(mean(rest * rest), 1e-300)
+    known = np.linalg.norm(n - c * rest) <= 1e-4 * np.linalg.norm(n)
+    said = []
+    for name, part in found.items():
+        full = c * terms[name](G)  # the whole term, as the true gradient subtracts it
+        k = float(np.vdot(part, full) / np.vdot(full, full)) if known else np.nan
+        said.append("missing" if abs(k - 1) < 1e-3 else "missing or wrong" if np.isnan(k)
+                    else f"{1 - k:.3g} × instead of once")
+    along = "batch axis (in each feature)" if axis == 0 else "last axis (in each sample)"
+    shape = {1: "the same all along", 2: "a + b·x̂ along"}[len(found)]
+    if list(found) == ["− x̂·mean(dx̂·x̂)"]:
+        shape = "proportional to x̂ along"
+    xdef = ", x̂ = x standardized over it" if "x̂" in shape else ""
+    if len(set(said)) == 1:
+        noun = "the term" if len(found) == 1 else "the terms"
+        what = f"{noun} {' and '.join(found)} {_verb(said[0], len(found) > 1)}"
+    else:
+        what = ", ".join(f"the term {name} {_verb(s, False)}" for name, s in zip(found, said))
+    return f"the error is {shape} the {along}{xdef}: {what}"
 
-    def fits(model) -> bool:
-        return np.linalg.norm(err - model) <= 1e-4 * size
 
-    if fits(const):
-        return (f"the error is the same all along the {along}: the term − mean(dx̂) "
-                f"is missing")
-    if fits(slope * xhat):
-        return (f"the error is proportional to x̂ along the {along}, x̂ = x standardized "
-                f"over it: the term − x̂·mean(dx̂·x̂) is missing")
-    if fits(const + slope * xhat):
-        return (f"the error is a + b·x̂ along the {along}, x̂ = x standardized over it: "
-                f"both terms − mean(dx̂) and − x̂·mean(dx̂·x̂) are missing")
-    return None
+def _verb(status: str, plural: bool) -> str:
+    if status.startswith("missing"):
+        return ("are both " if plural and status == "missing" else "are " if plural
+                else "is ") + status
+    return ("enter " if plural else "enters ") + status
 
 
 # ---- parameter gradients -------------------------------------------------------------------
@@ -327,16 +349,12 @@ def one_sample(probe: LayerProbe, key: str, a: np.ndarray) -> str | None:
     return None
 
 
-def _standardized(x: np.ndarray, axis: int) -> np.ndarray:
-    """x̂: x minus its mean, over its standard deviation, along `axis`."""
-    c = x - x.mean(axis=axis, keepdims=True)
-    return c / np.sqrt((c**2).mean(axis=axis, keepdims=True) + 1e-300)
-
-
-def wrong_sum(probe: LayerProbe, key: str, a: np.ndarray, n: np.ndarray | None) -> str | None:
+def wrong_sum(probe: LayerProbe, key: str, a: np.ndarray, n: np.ndarray | None,
+              alone: bool = True) -> str | None:
     """A 1-D gradient that is a sum of G, G·x or G·x̂ over an axis: the wrong axis or factor?
 
-    With n None (the shapes differ), the shapes alone tell which axes were summed.
+    With n None (the shapes differ), the shapes alone tell which axes were summed. `alone`:
+    also say what the analytic sum is when the true gradient is no such sum.
     """
     G, x = probe.G, probe.x
     if G is None or a.ndim != 1 or G.ndim != 2:
@@ -360,7 +378,7 @@ def wrong_sum(probe: LayerProbe, key: str, a: np.ndarray, n: np.ndarray | None) 
         return None
     said = f"analytic equals {_sum(yours[0])}"
     if len(right) != 1:
-        return f"{said}; the true gradient is not"
+        return f"{said}; the true gradient is not" if alone else None
     (mine, axis), (real, true_axis) = yours[0], right[0]
     if mine == real:
         return f"{said}; the true gradient is {_sum(right[0])}: a sum over the wrong axis"
@@ -444,7 +462,7 @@ def _input(probe: LayerProbe, c: ParamCheck) -> None:
         return
     n = probe.dx - c.errors
     axis = None if probe.is_loss else norm_axis(n)
-    _add(c, (missing_term(probe.x, c.errors, axis) if axis is not None else None)
+    _add(c, (missing_term(probe.x, probe.G, c.errors, n, axis) if axis is not None else None)
          or (at_targets(c.errors, probe.y) if probe.is_loss else None)
          or (product(probe, probe.dx, n, "input") if c.hint is None else None))
     if c.hint is None:
@@ -460,7 +478,7 @@ def _param(probe: LayerProbe, c: ParamCheck) -> None:
             _add(c, wrong_sum(probe, c.param, g, None))
         return
     n = g - c.errors
-    _add(c, one_sample(probe, c.param, g) or wrong_sum(probe, c.param, g, n)
+    _add(c, one_sample(probe, c.param, g) or wrong_sum(probe, c.param, g, n, c.hint is None)
          or (product(probe, g, n, c.param) if c.hint is None else None))
     if c.hint is None:
         _add(c, where_wrong(c.errors, g, n, None))
