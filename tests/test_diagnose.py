@@ -1,5 +1,7 @@
 """gradcheck.diagnose: what kind of mistake a wrong gradient is, confirmed by numbers."""
 
+import json
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -263,6 +265,16 @@ def test_a_correct_model_report_has_no_derivative_table():
     assert report.passed and "your dy/dx" not in str(report)
     result = mn.check_layer(mn.Sigmoid(), x_of())
     assert result.passed and result.input.derivatives is None
+
+
+def test_the_table_is_plain_json_in_to_dict():
+    model, X, y = mlp(act=SigmoidFromX)(0)
+    report = mn.GradientChecker(progress=False).check(model, X, y)
+    data = json.loads(json.dumps(report.to_dict()))
+    table = data["suspects"][0]["input"]["derivatives"]
+    d = report.suspects[0].input.derivatives
+    assert table["hint"] == d.hint and table["pattern"] == d.pattern
+    assert table["rows"] == [list(r) for r in d.rows]
 
 
 def test_only_the_elementwise_suspect_carries_a_table():
