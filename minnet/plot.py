@@ -347,3 +347,35 @@ def _confidence(model, X: np.ndarray, pred: np.ndarray) -> list:
     if proba.ndim == 1:  # SigmoidBCE: P(y = 1)
         proba = np.column_stack([1 - proba, proba])
     return [float(proba[k, p]) for k, p in enumerate(pred)]
+
+
+# ---- an elementwise layer's derivative -----------------------------------------------------
+
+
+def derivatives(check, path: str | os.PathLike | None = None) -> Figure:
+    """Your dy/dx and the true one against x, for a failed elementwise layer.
+
+    `check` is a LayerCheck (from mn.check_layer or report.suspects), its input ParamCheck, or
+    the Derivatives table itself (check.input.derivatives). The shown rows are circled.
+    """
+    d = getattr(getattr(check, "input", check), "derivatives", check)
+    if not hasattr(d, "points"):
+        raise ValueError("derivatives: no derivative table here; only a failed check of an "
+                         "elementwise layer's input gradient has one (layer_check.input."
+                         "derivatives)")
+    x, _, yours, true = np.array(d.points).T
+    order = np.argsort(x)
+    fig = Figure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(x[order], true[order], "-o", color=OK_COLOR, ms=4, label="true dy/dx (numeric / G)")
+    ax.plot(x[order], yours[order], "--s", color=FAIL_COLOR, ms=4,
+            label="your dy/dx (analytic / G)")
+    rows = np.array([r[0] for r in d.rows]), np.array([r[2] for r in d.rows])
+    ax.plot(*rows, "o", mfc="none", mec="black", ms=11, label="rows of the table")
+    ax.axhline(0, color="gray", lw=0.8)
+    ax.axvline(0, color="gray", lw=0.8)
+    ax.set(xlabel="x (the layer's input)", ylabel="dy/dx")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    ax.set_title(d.hint or (d.pattern[0] if d.pattern else ""), fontsize="small", wrap=True)
+    return _save(fig, path)

@@ -108,6 +108,87 @@ class BatchNormWrongGamma(mn.BatchNorm):
         return dx
 
 
+class SigmoidFromX(mn.Sigmoid):
+    def df(self, x, y):
+        return x * (1 - x)  # y (1 - y) written with x
+
+
+class TanhFromX(mn.Tanh):
+    def df(self, x, y):
+        return 1 - x**2
+
+
+class LeakyReLUSlopesSwapped(mn.LeakyReLU):
+    def df(self, x, y):
+        return np.where(x > 0, self.alpha, 1.0)
+
+
+class ReLUDerivativeIsY(mn.ReLU):
+    def df(self, x, y):
+        return y  # the output itself, not the step 1[x > 0]
+
+
+class BatchNormNoMeanOfDxhat(mn.BatchNorm):
+    def backward(self, dout):
+        super().backward(dout)
+        dxhat, xhat = dout * self.params["gamma"], self.xhat
+        return (dxhat - xhat * (dxhat * xhat).mean(axis=0)) / self.std
+
+
+class BatchNormNoXhatTerm(mn.BatchNorm):
+    def backward(self, dout):
+        super().backward(dout)
+        dxhat = dout * self.params["gamma"]
+        return (dxhat - dxhat.mean(axis=0)) / self.std
+
+
+class LayerNormLike(mn.Layer):
+    """Each sample normalized over its features: y = gamma x̂ + beta, x̂ = (x - mean) / std.
+
+    Not in BUGS: the torch bridge cannot translate a layer of our own (test_diagnose uses it).
+    """
+
+    def __init__(self, num_features, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.params = {"gamma": np.ones(num_features), "beta": np.zeros(num_features)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        mean, var = x.mean(axis=-1, keepdims=True), x.var(axis=-1, keepdims=True)
+        self.std = np.sqrt(var + self.eps)
+        self.xhat = (x - mean) / self.std
+        return self.params["gamma"] * self.xhat + self.params["beta"]
+
+    def backward(self, dout):
+        self.grads["gamma"] = (dout * self.xhat).sum(axis=0)
+        self.grads["beta"] = dout.sum(axis=0)
+        dxhat, xhat = dout * self.params["gamma"], self.xhat
+        return (dxhat - dxhat.mean(axis=-1, keepdims=True)
+                - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)) / self.std
+
+
+class LayerNormNoMeanOfDxhat(LayerNormLike):
+    def backward(self, dout):
+        super().backward(dout)
+        dxhat, xhat = dout * self.params["gamma"], self.xhat
+        return (dxhat - xhat * (dxhat * xhat).mean(axis=-1, keepdims=True)) / self.std
+
+
+class DenseBiasFromOneSample(mn.Dense):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["b"] = dout[0].copy()
+        return dx
+
+
+class DenseBiasWrongAxis(mn.Dense):
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.grads["b"] = dout.sum(axis=1)  # runs only when N equals out_features
+        return dx
+
+
 class SoftmaxCEForgetsOneHot(mn.SoftmaxCE):
     def backward(self):
         return self.probs / len(self.y)
@@ -192,6 +273,7 @@ class Bug:
     build: object  # seed -> (model, X, y)
     suspect: int | None  # layer index that must be the single suspect; None: not layer-local
     hint: str | None  # a word the failing tensor's hint must contain
+    teach: str | None = None  # what the numeric checker's diagnosis must say (diagnose.py)
 
 
 def data(seed: int, n: int = 12, d: int = 5, classes: int = 3):
@@ -243,20 +325,56 @@ BUGS = [
     Bug("dW transposed (not square)", mlp(first=DenseTransposedW, hidden=4), 0, "transposed"),
     Bug("bias gradient forgotten", mlp(first=DenseForgetsBias), 0, "zero"),
     Bug("bias gradient averaged, not summed", mlp(last=DenseBiasNotSummed), 2, "factor"),
-    Bug("dx without Wᵀ", mlp(last=DenseInputNotTransposed, hidden=3), 2, None),
+    Bug("dx without Wᵀ", mlp(last=DenseInputNotTransposed, hidden=3), 2, None,
+        "analytic equals G·W at every entry (true: G·Wᵀ): a transpose is missing"),
     Bug("gradients accumulate", mlp(first=DenseAccumulates), 0, "accumulating"),
-    Bug("sigmoid derivative y instead of y(1-y)", mlp(act=SigmoidForgetsOneMinus), 1, None),
-    Bug("tanh derivative 1-y instead of 1-y²", mlp(act=TanhWrongDerivative), 1, None),
-    Bug("ReLU mask inverted", mlp(act=ReLUInvertedMask, init="he"), 1, "inverted mask"),
+    Bug("sigmoid derivative y instead of y(1-y)", mlp(act=SigmoidForgetsOneMinus), 1, None,
+        "your dy/dx equals y at every entry checked (true: y·(1 − y)): a missing (1 − y)?"),
+    Bug("tanh derivative 1-y instead of 1-y²", mlp(act=TanhWrongDerivative), 1, None,
+        "your dy/dx equals 1 − y at every entry checked (true: 1 − y²): a missing square?"),
+    Bug("sigmoid derivative from x", mlp(act=SigmoidFromX), 1, None,
+        "your dy/dx equals x·(1 − x) at every entry checked (true: y·(1 − y)): the derivative "
+        "is computed from x where it should use y"),
+    Bug("tanh derivative from x", mlp(act=TanhFromX), 1, None,
+        "your dy/dx equals 1 − x² at every entry checked (true: 1 − y²): the derivative is "
+        "computed from x where it should use y"),
+    Bug("LeakyReLU slopes swapped", mlp(act=lambda: LeakyReLUSlopesSwapped(0.1), init="he"), 1,
+        None, "your dy/dx is 0.1 where x > 0 and 1 where x < 0 (true: 1 and 0.1): the slopes "
+              "of the two pieces are swapped"),
+    Bug("ReLU derivative y instead of 1[x > 0]", mlp(act=ReLUDerivativeIsY, init="he"), 1, None,
+        "your dy/dx equals y at every entry checked (true: 1 where x > 0, 0 where x < 0)"),
+    Bug("ReLU mask inverted", mlp(act=ReLUInvertedMask, init="he"), 1, "inverted mask",
+        "your dy/dx is 0 where x > 0 and 1 where x < 0 (true: 1 and 0): the slopes of the two "
+        "pieces are swapped"),
     Bug("LeakyReLU forgets alpha", mlp(act=lambda: LeakyReLUForgetsAlpha(0.1), init="he"), 1,
-        "partly zero"),
+        "partly zero", "your dy/dx is 1 where x > 0 and 0 where x < 0 (true: 1 and 0.1)"),
     Bug("sigmoid backward sign flipped", mlp(act=SigmoidSignFlipped), 1, "sign"),
     Bug("dropout backward ignores its mask",
         mlp(extra=(lambda: DropoutIgnoresMask(0.5, seed=3),)), 2, "mask ignored"),
     Bug("batchnorm backward without its mean terms",
-        mlp(extra=(lambda: BatchNormNoMeanTerms(5),)), 2, None),
-    Bug("batchnorm dgamma without x̂", mlp(extra=(lambda: BatchNormWrongGamma(5),)), 2, None),
-    Bug("softmax CE forgets the one-hot", mlp(loss=SoftmaxCEForgetsOneHot), 3, None),
+        mlp(extra=(lambda: BatchNormNoMeanTerms(5),)), 2, None,
+        "the error is a + b·x̂ along the batch axis (in each feature), x̂ = x standardized over "
+        "it: the terms − mean(dx̂) and − x̂·mean(dx̂·x̂) are both missing"),
+    Bug("batchnorm backward without - mean(dx̂)",
+        mlp(extra=(lambda: BatchNormNoMeanOfDxhat(5),)), 2, None,
+        "the error is the same all along the batch axis (in each feature): the term − mean(dx̂) "
+        "is missing"),
+    Bug("batchnorm backward without - x̂ mean(dx̂ x̂)",
+        mlp(extra=(lambda: BatchNormNoXhatTerm(5),)), 2, None,
+        "the error is proportional to x̂ along the batch axis (in each feature), x̂ = x "
+        "standardized over it: the term − x̂·mean(dx̂·x̂) is missing"),
+    Bug("bias gradient from one sample", mlp(first=DenseBiasFromOneSample), 0, None,
+        "analytic equals the contribution of sample 0 alone: one sample used instead of the sum "
+        "over samples"),
+    Bug("bias gradient summed over the wrong axis", mlp(first=DenseBiasWrongAxis, hidden=12), 0,
+        None, "analytic equals G summed over axis 1; the true gradient is G summed over axis 0: "
+              "a sum over the wrong axis"),
+    Bug("batchnorm dgamma without x̂", mlp(extra=(lambda: BatchNormWrongGamma(5),)), 2, None,
+        "analytic equals G summed over axis 0; the true gradient is G·x̂ (x̂: x standardized "
+        "over axis 0) summed over axis 0: the factor x̂ is missing"),
+    Bug("softmax CE forgets the one-hot", mlp(loss=SoftmaxCEForgetsOneHot), 3, None,
+        "wrong only at each sample's target class y, where analytic − numeric = 0.08333 = 1/N "
+        "(N = 12); right at every other class"),
     Bug("softmax CE forgets 1/N", mlp(loss=SoftmaxCEForgetsN), 3, "division by the batch size"),
     Bug("MSE forgets the 2", mlp(loss=MSEForgetsTwo), 3, "factor: analytic ≈ 0.5"),
     Bug("l2 term missing from backward", mlp(model=ModelForgetsL2, l2=0.1), None, "l2"),

@@ -8,6 +8,7 @@ Read in this order:
     calls.py     calling a user's layer safely: copies, rewound randomness, proven shortcuts
     kinks.py     perturbations that straddle a corner (ReLU at 0) are left out
     probe.py     J under perturbations, for a whole model or one layer
+    diagnose.py  what kind of mistake a wrong gradient is: derivative tables, missing terms
     checker.py   GradientChecker and check_layer: verdicts, then the layers to blame
     restore.py   the model is put back bit for bit, whether the check returns or raises
     sweep.py     error against eps: the V;   debug.py   fit(debug=True)

@@ -12,6 +12,7 @@ import numpy as np
 
 from .._progress import tqdm
 from ..layers import Layer
+from .diagnose import diagnose
 from .kinks import one_sided
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
 from .probe import LayerProbe, ModelProbe, NoInputGradient, is_loss
@@ -338,6 +339,7 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
                               lambda w, eps, key=key, idx=idx:
                               probe.param_entries(key, idx[w], eps),
                               probe.repeated.get((0, key))))
+    diagnose(probe, inp, params)
     problems = []
     if probe.unstable:
         problems.append(f"nondeterminism: {name} gave a different output for the same input, "

@@ -1,0 +1,490 @@
+"""What kind of mistake a wrong gradient is: the diagnosis that turns "wrong" into a lesson.
+
+    elementwise layer   y = f(x) entry by entry: a table of x, y, your dy/dx and the true one,
+                        the pattern over all entries, and the formula your dy/dx matches
+    normalization       the numeric dx sums to 0 over an axis: which mean term is missing
+    parameters          one sample instead of the sum over samples, a sum over the wrong axis,
+                        or where in the tensor the error lives
+
+Every claim is a numeric test that held at every entry checked; when no test tells the cases
+apart, nothing is said. diagnose() is the entry point; it only adds to a failing check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .calls import STEP
+from .probe import STACK_BUDGET, LayerProbe
+from .report import ParamCheck
+
+TRIALS = 4  # off-diagonal probes that must leave every other output entry unchanged
+SHOWN = 5  # table rows spread over the input range (quantiles of x), plus the worst one
+MIN_G = 0.1  # entries with |G| below this are left out: dividing by G would amplify noise
+EXACT = 1e-6  # relative tolerance for formulas matched against your (analytic) dy/dx
+NUMERIC = 1e-5  # ... and against the true (numeric) one, which carries differencing noise
+
+
+# derivative formulas students write, as functions of t (which is x or y)
+FORMS = {"{t}": lambda t: t, "1 − {t}": lambda t: 1 - t, "1 + {t}": lambda t: 1 + t,
+         "{t}·(1 − {t})": lambda t: t * (1 - t), "1 − {t}²": lambda t: 1 - t**2,
+         "{t}²": lambda t: t**2, "2{t}": lambda t: 2 * t,
+         "exp({t})": lambda t: np.exp(np.clip(t, -700, 700))}
+
+# the formula a student wrote, the one they meant -> what the difference suggests
+MISSING = {("1 − y", "1 − y²"): "a missing square?",
+           ("y", "y·(1 − y)"): "a missing (1 − y)?",
+           ("1 − y", "y·(1 − y)"): "a missing y?"}
+
+
+@dataclass
+class Derivatives:
+    """An elementwise layer's derivative at a few entries, and the pattern over all of them."""
+
+    rows: list[tuple[float, float, float, float]]  # (x, y, your dy/dx, true dy/dx)
+    worst: int  # the row of the worst entry
+    pattern: list[str]
+    hint: str | None
+    points: list[tuple[float, float, float, float]] = field(repr=False)  # every entry compared
+
+    def __str__(self) -> str:
+        head = ("x", "y = f(x)", "your dy/dx", "true dy/dx")
+        cells = [[f"{v:+.4f}" for v in r] for r in self.rows]
+        widths = [max(len(s) for s in col) for col in zip(head, *cells)]
+        line = lambda r: "  ".join(s.rjust(w) for s, w in zip(r, widths))  # noqa: E731
+        lines = [f"dy/dx at {len(self.rows)} of the {len(self.points)} entries compared, spread "
+                 f"over x (yours = analytic dx / G, true = numeric dx / G; G: the upstream "
+                 f"gradient)", line(head)]
+        lines += [line(r) + ("   <- worst" if i == self.worst else "")
+                  for i, r in enumerate(cells)]
+        lines += self.pattern
+        if self.hint:
+            lines.append(self.hint)
+        return "\n".join(lines)
+
+
+# ---- elementwise layers --------------------------------------------------------------------
+
+
+def elementwise(probe: LayerProbe, trials: int = TRIALS) -> bool:
+    """Is ∂yᵢ/∂xⱼ = 0 for i ≠ j? Move x at a few entries; every other output must stay put."""
+    x, y = probe.x, probe.base_out
+    if probe.is_loss or y is None or np.shape(y) != x.shape:
+        return False
+    scale = max(1.0, float(np.abs(y).max(initial=0)))
+    for i in np.random.default_rng(0).choice(x.size, min(trials, x.size), replace=False):
+        moved = x.copy()
+        moved.flat[i] += STEP * (1 + abs(moved.flat[i]))
+        change = np.abs(np.asarray(probe.calls.forward(moved), dtype=np.float64) - y)
+        change.flat[i] = 0
+        if not change.max(initial=0) <= 1e-12 * scale:
+            return False
+    return True
+
+
+def derivatives(probe: LayerProbe, inp: ParamCheck) -> Derivatives | None:
+    """For an elementwise layer: your dy/dx = analytic dx / G, true dy/dx = numeric dx / G."""
+    if inp.errors is None or not elementwise(probe):
+        return None
+    G = probe.G.ravel()
+    keep = np.flatnonzero(np.isfinite(inp.errors.ravel()) & (np.abs(G) >= MIN_G))
+    if len(keep) < 3:
+        return None
+    x, y = probe.x.ravel()[keep], np.asarray(probe.base_out, dtype=np.float64).ravel()[keep]
+    a = probe.dx.ravel()[keep]
+    yours, true = a / G[keep], (a - inp.errors.ravel()[keep]) / G[keep]
+    worst = int(np.argmax(np.abs(yours - true)))
+    picks = sorted({*np.argsort(x)[np.linspace(0, len(x) - 1, SHOWN).astype(int)], worst},
+                   key=lambda i: x[i])
+    rows = [(float(x[i]), float(y[i]), float(yours[i]) + 0.0, float(true[i]) + 0.0)
+            for i in picks]
+    points = [tuple(map(float, p)) for p in zip(x, y, yours, true)]
+    return Derivatives(rows, picks.index(worst), pattern(x, y, yours, true),
+                       formula(x, y, yours, true), points)
+
+
+def pattern(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray) -> list[str]:
+    """Where your dy/dx is wrong (x < 0, x > 0, near 0, everywhere), your/true, sign flips."""
+    wrong = ~_close(yours, true, NUMERIC)
+    m, k = len(x), int(wrong.sum())
+    lines = [_region(x, wrong)]
+    if k == 0:
+        return lines
+    lines.append(_ratio(x, y, yours, true, wrong))
+    flipped = int(np.sum(yours * true < 0))
+    lines.append(f"signs flipped at {flipped} of {m} entries" if flipped
+                 else "no sign is flipped")
+    return lines
+
+
+def _ratio(x, y, yours, true, wrong) -> str:
+    """your/true at the wrong entries: a constant, a catalogued function of x or y, or neither."""
+    if np.any(wrong & (np.abs(true) <= 1e-9)):
+        return "your dy/dx is nonzero where the true one is 0"
+    r = yours[wrong] / true[wrong]
+    if np.all(np.abs(r - np.median(r)) <= 1e-4 * np.abs(np.median(r)) + 1e-12):
+        return f"your/true = {np.median(r) + 0.0:.4g} at every wrong entry (a constant factor)"
+    cands = {_name(k): v for k, v in _candidates(x[wrong], y[wrong]).items()}
+    with np.errstate(divide="ignore"):
+        found = [name for name, v in cands.items() if _close(r, v, 1e-4).all()]
+        found += [f"1/({name})" for name, v in cands.items() if _close(1 / r, v, 1e-4).all()]
+    if len(found) == 1:
+        return f"your/true = {found[0]} at every wrong entry"
+    return (f"your/true is not a constant (from {r.min():.3g} to {r.max():.3g}): the formula "
+            f"differs, not only a factor")
+
+
+def _region(x, wrong) -> str:
+    m, k = len(x), int(wrong.sum())
+    if k == 0:
+        return f"right at all {m} entries compared here"
+    if k == m:
+        return f"wrong everywhere: at all {m} entries compared"
+    for side, where in (("x < 0", x < 0), ("x > 0", x > 0)):
+        if not (wrong & ~where).any():
+            return (f"wrong only where {side}: at {k} of the {int(where.sum())} entries with "
+                    f"{side}, right at all {m - int(where.sum())} others")
+    near = np.abs(x[wrong]).max()
+    if near < np.abs(x[~wrong]).min():
+        return f"wrong only near x = 0 (|x| <= {near:.3g}), right at all {m - k} others"
+    far = np.abs(x[~wrong]).max()
+    if far < np.abs(x[wrong]).min():
+        return f"wrong at {k} of {m} entries: all but those near x = 0 (|x| <= {far:.3g})"
+    return f"wrong at {k} of {m} entries, spread over the range of x"
+
+
+def formula(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray) -> str | None:
+    """The one catalogued formula your dy/dx equals at every entry, if exactly one does."""
+    cands = _candidates(x, y)
+    truth = [k for k, v in cands.items() if _close(v, true, NUMERIC).all()]
+    mine = [k for k, v in cands.items() if k not in truth and _close(v, yours, EXACT).all()]
+    if len(mine) != 1:  # none, or several that these entries cannot tell apart
+        return _pieces(x, yours, true)
+    (form, t), = mine
+    text = f"your dy/dx equals {_name(mine[0])} at every entry checked"
+    other = "y" if t == "x" else "x"
+    if (form, other) in truth:
+        return (f"{text} (true: {_name((form, other))}): the derivative is computed from {t} "
+                f"where it should use {other}")
+    if not truth:
+        seen = _sides_text(x, true)
+        return f"{text} (true: {seen})" if seen else text
+    meant = _name(truth[0])
+    hint = next((MISSING[_name(mine[0]), _name(k)] for k in truth
+                 if (_name(mine[0]), _name(k)) in MISSING), None)
+    return f"{text} (true: {meant})" + (f": {hint}" if hint else "")
+
+
+def _candidates(x, y) -> dict[tuple[str, str], np.ndarray]:
+    return {(form, t): f(v) for form, f in FORMS.items() for t, v in (("x", x), ("y", y))}
+
+
+def _name(key: tuple[str, str]) -> str:
+    return key[0].format(t=key[1])
+
+
+def _pieces(x, yours, true) -> str | None:
+    """A piecewise-constant dy/dx: one value where x > 0, another where x < 0."""
+    mine, real = _sides(x, yours), _sides(x, true)
+    if mine is None or real is None or np.allclose(mine, real, rtol=NUMERIC, atol=1e-7):
+        return None
+    text = (f"your dy/dx is {mine[0]:g} where x > 0 and {mine[1]:g} where x < 0 "
+            f"(true: {real[0]:.4g} and {real[1]:.4g})")
+    swapped = np.allclose(mine, real[::-1], rtol=NUMERIC, atol=1e-7)
+    return text + ": the slopes of the two pieces are swapped" if swapped else text
+
+
+def _sides(x, v) -> tuple[float, float] | None:
+    pos, neg = v[x > 0], v[x < 0]
+    if not (len(pos) and len(neg)):
+        return None
+    if not (_close(pos, pos[0], NUMERIC).all() and _close(neg, neg[0], NUMERIC).all()):
+        return None
+    return float(pos[0]) + 0.0, float(neg[0]) + 0.0  # + 0.0: no "-0" in the text
+
+
+def _sides_text(x, v) -> str | None:
+    s = _sides(x, v)
+    return None if s is None else f"{s[0]:.4g} where x > 0, {s[1]:.4g} where x < 0"
+
+
+def _close(u, v, rtol: float) -> np.ndarray:
+    return np.abs(u - v) <= 1e-9 + rtol * np.maximum(np.abs(u), np.abs(v))
+
+
+# ---- where in a tensor the error lives -----------------------------------------------------
+
+
+def where_wrong(err: np.ndarray, a: np.ndarray, n: np.ndarray, batch: int | None) -> str | None:
+    """One row, column or sample (axis 0 when batch is its length), the whole tensor; offset, scale.
+
+    err = a − n, NaN where not checked; a and n have the tensor's shape.
+    """
+    seen = np.isfinite(err)
+    wrong = seen & (np.abs(np.nan_to_num(err)) > 1e-7 + NUMERIC * (np.abs(a) + np.abs(n)))
+    k, m = int(wrong.sum()), int(seen.sum())
+    if k == 0:
+        return None
+    if k == m:
+        where = f"wrong at every entry checked ({m}): the whole tensor"
+    else:
+        where = f"wrong at {k} of {m} entries, spread over the tensor"
+        for axis in range(err.ndim if k > 1 else 0):
+            lines = np.flatnonzero(np.moveaxis(wrong, axis, 0).reshape(err.shape[axis], -1)
+                                   .any(axis=1))
+            if len(lines) == 1 and err.shape[axis] > 1:
+                what = "sample" if axis == 0 and batch == err.shape[0] and err.ndim > 1 else \
+                    {0: "row", 1: "column"}.get(axis, f"index along axis {axis}")
+                where = (f"wrong only in {what} {lines[0]} ({k} of {m} entries); every other "
+                         f"entry is right")
+                break
+    e = err[wrong]
+    if np.all(np.abs(e - e.mean()) <= 1e-4 * np.abs(e.mean())):
+        return f"{where}, by the same offset: analytic − numeric = {e.mean():.4g}"
+    nz = wrong & (np.abs(n) > 1e-12)
+    r = a[nz] / n[nz]
+    if k < m and len(r) == k and np.all(np.abs(r - r.mean()) <= 1e-4 * np.abs(r.mean())):
+        return f"{where}, by a scale: analytic = {r.mean():.4g} × numeric there"
+    return where
+
+
+# ---- normalization layers ------------------------------------------------------------------
+
+
+def norm_axis(n: np.ndarray) -> int | None:
+    """The axis over which the numeric dx sums to 0 in every slice, as it does for a layer
+    that subtracts a mean over that axis (0 for BatchNorm, -1 for LayerNorm)."""
+    if n.ndim < 2 or not np.isfinite(n).all():
+        return None
+    for axis in (0, -1):
+        if n.shape[axis] > 1 and np.all(np.abs(n.sum(axis=axis))
+                                        <= 1e-6 * np.abs(n).sum(axis=axis) + 1e-12):
+            return axis
+    return None
+
+
+def _standardized(x: np.ndarray, axis: int) -> np.ndarray:
+    """x̂: x minus its mean, over its standard deviation, along `axis`."""
+    c = x - x.mean(axis=axis, keepdims=True)
+    return c / np.sqrt((c**2).mean(axis=axis, keepdims=True) + 1e-300)
+
+
+def missing_term(x: np.ndarray, G: np.ndarray, err: np.ndarray, n: np.ndarray,
+                 axis: int) -> str | None:
+    """err = α + β·x̂ in every slice along `axis` (x̂: x standardized over it): which term?
+
+    A normalization's backward is dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ. When dx̂ / σ is
+    c·G in each slice (gamma the same all along it, as for BatchNorm), c follows from the
+    numeric n, and so does how many times each term entered the analytic gradient.
+    """
+    if not np.isfinite(err).all() or err.shape != x.shape or x.shape[axis] < 4:
+        return None  # with fewer samples, any error would fit a + b·x̂
+    xhat = _standardized(x, axis)
+    mean = lambda v: v.mean(axis=axis, keepdims=True)  # noqa: E731
+    terms = {"− mean(dx̂)": lambda v: mean(v), "− x̂·mean(dx̂·x̂)": lambda v: xhat * mean(v * xhat)}
+    size = np.linalg.norm(err)
+    if np.linalg.norm(err - sum(t(err) for t in terms.values())) > 1e-4 * size:
+        return None
+    found = {name: t(err) for name, t in terms.items() if np.linalg.norm(t(err)) > 1e-3 * size}
+    rest = G - sum(t(G) for t in terms.values())
+    c = mean(n * rest) / np.maximum(mean(rest * rest), 1e-300)
+    known = np.linalg.norm(n - c * rest) <= 1e-4 * np.linalg.norm(n)
+    said = []
+    for name, part in found.items():
+        full = c * terms[name](G)  # the whole term, as the true gradient subtracts it
+        k = float(np.vdot(part, full) / np.vdot(full, full)) if known else np.nan
+        said.append("missing" if abs(k - 1) < 1e-3 else "missing or wrong" if np.isnan(k)
+                    else f"{1 - k:.3g} × instead of once")
+    along = "batch axis (in each feature)" if axis == 0 else "last axis (in each sample)"
+    shape = {1: "the same all along", 2: "a + b·x̂ along"}[len(found)]
+    if list(found) == ["− x̂·mean(dx̂·x̂)"]:
+        shape = "proportional to x̂ along"
+    xdef = ", x̂ = x standardized over it" if "x̂" in shape else ""
+    if len(set(said)) == 1:
+        noun = "the term" if len(found) == 1 else "the terms"
+        what = f"{noun} {' and '.join(found)} {_verb(said[0], len(found) > 1)}"
+    else:
+        what = ", ".join(f"the term {name} {_verb(s, False)}" for name, s in zip(found, said))
+    return f"the error is {shape} the {along}{xdef}: {what}"
+
+
+def _verb(status: str, plural: bool) -> str:
+    if status.startswith("missing"):
+        return ("are both " if plural and status == "missing" else "are " if plural
+                else "is ") + status
+    return ("enter " if plural else "enters ") + status
+
+
+# ---- parameter gradients -------------------------------------------------------------------
+
+
+def per_sample(probe: LayerProbe, key: str) -> np.ndarray | None:
+    """dJₙ/dθ for each sample n alone, Jₙ = Σ layer(x)[n]·G[n], by centered differences: (P, N)."""
+    x, G, out = probe.x, probe.G, probe.base_out
+    p = probe.layer.params[key]
+    if G is None or out.shape[:1] != x.shape[:1] or len(x) < 2 or p.size > 4096:
+        return None
+    parts, k = [], max(1, STACK_BUDGET // (2 * out.size))
+    for start in range(0, p.size, k):
+        idx = np.arange(start, min(start + k, p.size))
+        delta = np.repeat([probe.eps, -probe.eps], len(idx))
+        outs = np.asarray(probe.calls.nudged(x, key, np.concatenate([idx, idx]), delta, out))
+        change = (outs[:len(idx)] - outs[len(idx):]) * G
+        parts.append(change.reshape(len(idx), len(x), -1).sum(axis=2) / (2 * probe.eps))
+    return np.concatenate(parts)
+
+
+def one_sample(probe: LayerProbe, key: str, a: np.ndarray) -> str | None:
+    """Is the analytic dθ one sample's contribution, where it should be the sum of all?"""
+    parts = per_sample(probe, key)
+    if parts is None:
+        return None
+    total, a = parts.sum(axis=1), a.ravel()
+    for i in range(parts.shape[1]):
+        if _close(a, parts[:, i], NUMERIC).all() and not _close(a, total, NUMERIC).all():
+            return (f"analytic equals the contribution of sample {i} alone: one sample used "
+                    f"instead of the sum over samples")
+    return None
+
+
+def wrong_sum(probe: LayerProbe, key: str, a: np.ndarray, n: np.ndarray | None,
+              alone: bool = True) -> str | None:
+    """A 1-D gradient that is a sum of G, G·x or G·x̂ over an axis: the wrong axis or factor?
+
+    With n None (the shapes differ), the shapes alone tell which axes were summed. `alone`:
+    also say what the analytic sum is when the true gradient is no such sum.
+    """
+    G, x = probe.G, probe.x
+    if G is None or a.ndim != 1 or G.ndim != 2:
+        return None
+    sources = {"G": G}
+    if x.shape == G.shape:
+        sources.update({"G·x": G * x, "G·x̂": G * _standardized(x, 0)})
+    sums = {(name, axis): v.sum(axis=axis) for name, v in sources.items() for axis in (0, 1)}
+    want = probe.layer.params[key].shape
+    if n is None:  # only the shapes: G's sums, the wrong axis and the right one
+        yours = [axis for axis in (0, 1) if sums["G", axis].shape == a.shape]
+        right = [axis for axis in (0, 1) if sums["G", axis].shape == want]
+        if yours and right and yours[0] != right[0]:
+            return (f"{a.shape} is the shape of G summed over axis {yours[0]}, {want} of G "
+                    f"summed over axis {right[0]}: a sum over the wrong axis?")
+        return None
+    yours = [k for k, v in sums.items() if v.shape == a.shape and _close(v, a, NUMERIC).all()]
+    # loosely: the true x̂ may carry a normalization's eps
+    right = [k for k, v in sums.items() if v.shape == want and _close(v, n, 1e-3).all()]
+    if len(yours) != 1:
+        return None
+    said = f"analytic equals {_sum(yours[0])}"
+    if len(right) != 1:
+        return f"{said}; the true gradient is not" if alone else None
+    (mine, axis), (real, true_axis) = yours[0], right[0]
+    if mine == real:
+        return f"{said}; the true gradient is {_sum(right[0])}: a sum over the wrong axis"
+    if axis == true_axis and real.startswith(mine):
+        return (f"{said}; the true gradient is {_sum(right[0])}: the factor "
+                f"{real[len(mine) + 1:]} is missing")
+    return f"{said}; the true gradient is {_sum(right[0])}"
+
+
+def _sum(key) -> str:
+    name, axis = key
+    what = f"{name} (x̂: x standardized over axis 0)" if "x̂" in name else name
+    return f"{what} summed over axis {axis}"
+
+
+def product(probe: LayerProbe, a: np.ndarray, n: np.ndarray, key: str) -> str | None:
+    """A gradient that is a matrix product of G, x and a weight matrix, in the wrong order.
+
+    dx of y = x W is G·Wᵀ and dW is xᵀ·G; students write G·W, Gᵀ·x, x·Gᵀ, ...
+    """
+    G, x = probe.G, probe.x
+    if G is None or G.ndim != 2 or x.ndim != 2:
+        return None
+    mats = {k: W for k, W in getattr(probe.layer, "params", {}).items() if W.ndim == 2}
+    if key == "input":
+        pairs = {f"G·{k}{t}": (G, W.T if t else W) for k, W in mats.items() for t in ("", "ᵀ")}
+    else:
+        pairs = {"xᵀ·G": (x.T, G), "Gᵀ·x": (G.T, x), "x·Gᵀ": (x, G.T), "G·xᵀ": (G, x.T)}
+    cands = {k: p @ q for k, (p, q) in pairs.items()
+             if p.shape[1] == q.shape[0] and (p.shape[0], q.shape[1]) == a.shape}
+    truth = [k for k, v in cands.items() if _close(v, n, NUMERIC).all()]
+    mine = [k for k, v in cands.items() if k not in truth and _close(v, a, EXACT).all()]
+    if len(mine) != 1 or not truth:
+        return None
+    (m,), t = mine, truth[0]
+    how = ("a transpose is missing" if t == m + "ᵀ" else "a transpose too many"
+           if m == t + "ᵀ" else "the factors are in the wrong order or transposed")
+    return f"analytic equals {m} at every entry (true: {t}): {how}"
+
+
+def at_targets(err: np.ndarray, y) -> str | None:
+    """A loss's dscores wrong exactly at each sample's target class, by the same amount."""
+    y = np.asarray(y)
+    if err.ndim != 2 or y.shape != err.shape[:1] or not np.issubdtype(y.dtype, np.integer) \
+            or not (0 <= y.min() and y.max() < err.shape[1]):
+        return None
+    target = np.zeros(err.shape, dtype=bool)
+    target[np.arange(len(y)), y] = True
+    wrong = ~np.isclose(err, 0, atol=1e-7)
+    if not np.array_equal(wrong, target) or not np.allclose(err[target], err[target][0]):
+        return None
+    e, N = float(err[target][0]), len(y)
+    size = f" = {'−' if e < 0 else ''}1/N (N = {N})" if abs(abs(e) * N - 1) < 1e-6 else ""
+    return (f"wrong only at each sample's target class y, where analytic − numeric = "
+            f"{e:.4g}{size}; right at every other class")
+
+
+# ---- the entry point -----------------------------------------------------------------------
+
+
+def diagnose(probe: LayerProbe, inp: ParamCheck, params: list[ParamCheck]) -> None:
+    """Add to the hints of failing checks; attach inp.derivatives for an elementwise layer."""
+    for c in [inp, *params]:
+        if c.passed or c.status != "FAIL":
+            continue
+        try:
+            if c is inp:
+                _input(probe, c)
+            else:
+                _param(probe, c)
+        except Exception:  # a diagnosis is extra: a layer that cannot take one keeps its hint
+            continue
+
+
+def _input(probe: LayerProbe, c: ParamCheck) -> None:
+    if c.errors is None:
+        return
+    c.derivatives = None if probe.is_loss else derivatives(probe, c)
+    if c.derivatives is not None:
+        _add(c, c.derivatives.hint)
+        return
+    n = probe.dx - c.errors
+    axis = None if probe.is_loss else norm_axis(n)
+    _add(c, (missing_term(probe.x, probe.G, c.errors, n, axis) if axis is not None else None)
+         or (at_targets(c.errors, probe.y) if probe.is_loss else None)
+         or (product(probe, probe.dx, n, "input") if c.hint is None else None))
+    if c.hint is None:
+        _add(c, where_wrong(c.errors, probe.dx, n, len(probe.x)))
+
+
+def _param(probe: LayerProbe, c: ParamCheck) -> None:
+    g = probe.grads.get(c.param)
+    if g is None:
+        return
+    if c.errors is None:  # the shapes differ: they alone may tell
+        if c.hint and c.hint.startswith("shape"):
+            _add(c, wrong_sum(probe, c.param, g, None))
+        return
+    n = g - c.errors
+    _add(c, one_sample(probe, c.param, g) or wrong_sum(probe, c.param, g, n, c.hint is None)
+         or (product(probe, g, n, c.param) if c.hint is None else None))
+    if c.hint is None:
+        _add(c, where_wrong(c.errors, g, n, None))
+
+
+def _add(c: ParamCheck, text: str | None) -> None:
+    """Keep the pattern words already there ("zero", "sign", "factor", ...); add to them."""
+    if text and (c.hint is None or text not in c.hint):
+        c.hint = text if c.hint is None else f"{c.hint}; {text}"
