@@ -48,15 +48,18 @@ class Derivatives:
     pattern: list[str]
     hint: str | None
     points: list[tuple[float, float, float, float]] = field(repr=False)  # every entry compared
+    left_out: int = 0  # entries compared, but with |G| < MIN_G: not shown as dy/dx
 
     def __str__(self) -> str:
         head = ("x", "y = f(x)", "your dy/dx", "true dy/dx")
         cells = [[f"{v:+.4f}" for v in r] for r in self.rows]
         widths = [max(len(s) for s in col) for col in zip(head, *cells)]
         line = lambda r: "  ".join(s.rjust(w) for s, w in zip(r, widths))  # noqa: E731
+        skipped = (f"; {self.left_out} more with |G| < {MIN_G} are left out, where dividing by "
+                   f"G would magnify round-off" if self.left_out else "")
         lines = [f"dy/dx at {len(self.rows)} of the {len(self.points)} entries compared, spread "
                  f"over x (yours = analytic dx / G, true = numeric dx / G; G: the upstream "
-                 f"gradient)", line(head)]
+                 f"gradient{skipped})", line(head)]
         lines += [line(r) + ("   <- worst" if i == self.worst else "")
                   for i, r in enumerate(cells)]
         lines += self.pattern
@@ -89,7 +92,8 @@ def derivatives(probe: LayerProbe, inp: ParamCheck) -> Derivatives | None:
     if inp.errors is None or not elementwise(probe):
         return None
     G = probe.G.ravel()
-    keep = np.flatnonzero(np.isfinite(inp.errors.ravel()) & (np.abs(G) >= MIN_G))
+    compared = np.isfinite(inp.errors.ravel())
+    keep = np.flatnonzero(compared & (np.abs(G) >= MIN_G))
     if len(keep) < 3:
         return None
     x, y = probe.x.ravel()[keep], np.asarray(probe.base_out, dtype=np.float64).ravel()[keep]
@@ -102,7 +106,7 @@ def derivatives(probe: LayerProbe, inp: ParamCheck) -> Derivatives | None:
             for i in picks]
     points = [tuple(map(float, p)) for p in zip(x, y, yours, true)]
     return Derivatives(rows, picks.index(worst), pattern(x, y, yours, true),
-                       formula(x, y, yours, true), points)
+                       formula(x, y, yours, true), points, int(compared.sum()) - len(keep))
 
 
 def pattern(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray) -> list[str]:
@@ -290,7 +294,7 @@ def missing_term(x: np.ndarray, G: np.ndarray, err: np.ndarray, n: np.ndarray,
     found = {name: t(err) for name, t in terms.items() if np.linalg.norm(t(err)) > 1e-3 * size}
     rest = G - sum(t(G) for t in terms.values())
     c = mean(n * rest) / np.maximum(mean(rest * rest), 1e-300)
-    known = np.linalg.norm(n - c * rest) <= 1e-4 * np.linalg.norm(n)
+    known = np.linalg.norm(n - c * rest) <= 1e-3 * np.linalg.norm(n)  # x̂ here has no eps
     said = []
     for name, part in found.items():
         full = c * terms[name](G)  # the whole term, as the true gradient subtracts it

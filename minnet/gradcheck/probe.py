@@ -61,6 +61,14 @@ def freeze(obj) -> None:
         obj.freeze()
 
 
+def zero_grads(obj) -> dict:
+    """Set obj's grads to zero in place (so that += shows as exactly 2x), and return them."""
+    for g in getattr(obj, "grads", {}).values():
+        if isinstance(g, np.ndarray) and g.flags.writeable:
+            g[...] = 0
+    return grads_of(obj)
+
+
 def grads_of(obj) -> dict:
     return {k: np.array(g, dtype=np.float64) for k, g in getattr(obj, "grads", {}).items()}
 
@@ -79,12 +87,12 @@ class ModelProbe:
         self.P0 = model.penalty()
         self.inputs, self.J0 = self._pass()
         self.atol = round_off(self.J0)
-        before = [grads_of(layer) for layer in self.layers]
-        self.grads = self._backward()
+        before = [zero_grads(layer) for layer in self.layers]
+        first = self._backward()
         inputs2, self.J1 = self._pass()  # the same forward and backward again: same numbers?
         self.unstable = _first_difference(self.inputs, inputs2)
-        again = self._backward()
-        self.repeated = {} if self.J1 != self.J0 else repeat_backward(before, self.grads, again)
+        self.grads = self._backward()  # what every training step after the first would get
+        self.repeated = {} if self.J1 != self.J0 else repeat_backward(before, first, self.grads)
 
     def _pass(self):
         """Forward from X, keeping the input of every layer and of the loss."""
@@ -224,12 +232,11 @@ class LayerProbe:
         else:
             self.G = self.rng.standard_normal(np.shape(out))
             self.J0, self.base_out = float(np.sum(out * self.G)), out
-        before = grads_of(layer)
-        self.dx, self.grads = self._backward()
+        before = zero_grads(layer)
+        _, first = self._backward()
         self.unstable = not np.array_equal(np.asarray(self.calls.forward(x)), np.asarray(out))
-        _, again = self._backward()
-        self.repeated = {} if self.unstable else \
-            repeat_backward([before], [self.grads], [again])
+        self.dx, self.grads = self._backward()
+        self.repeated = {} if self.unstable else repeat_backward([before], [first], [self.grads])
 
     def _changes_input(self) -> bool:
         x = self.x.copy()

@@ -326,7 +326,7 @@ def _html(head: str, checks, suspects, rest: list[str]) -> str:
 def _plain(x):
     """Make dataclass dicts JSON-able: tuples to lists, numpy scalars to Python ones."""
     if isinstance(x, dict):
-        return {k: _plain(v) for k, v in x.items() if k not in ("errors", "derivatives")}
+        return {k: _plain(v) for k, v in x.items() if k != "errors"}
     if isinstance(x, (list, tuple)):
         return [_plain(v) for v in x]
     if isinstance(x, np.generic):

@@ -200,9 +200,16 @@ def repeat_backward(before, first, second) -> dict:
 
 
 def blame_downstream(checks: list[ParamCheck], suspects) -> None:
-    """A tensor of a sound layer below a suspect fails because of the suspect: say so."""
+    """A tensor of a sound layer below a suspect fails because of the suspect: say so.
+
+    A failing tensor of a suspect itself, without a hint of its own, borrows the hint its
+    layer got when checked alone.
+    """
     sound = {s.layer_index for s in suspects}
+    alone = {(s.layer_index, c.param): c.hint for s in suspects for c in s.failed}
     for c in checks:
+        if not c.passed and not c.hint and alone.get((c.layer_index, c.param)):
+            c.hint = f"checked alone: {alone[(c.layer_index, c.param)]}"
         later = [s for s in suspects if s.layer_index > c.layer_index]
         if not c.passed and c.status == "FAIL" and c.layer_index not in sound and later:
             s = later[0]
