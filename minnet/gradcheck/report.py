@@ -205,8 +205,9 @@ class CheckReport:
     def __str__(self) -> str:
         lines = [self.headline(),
                  f"mode={self.mode}, eps={self.eps:g}, loss={self.loss:.6g}; a tensor passes "
-                 f"when its rel_error <= {self.tol:g}; difference over all parameters = "
-                 f"{self.difference:.2e}"]
+                 f"when its rel_error = ‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖) <= "
+                 f"{self.tol:g}; over all parameters it is {self.difference:.2e}; "
+                 f"report.explain() describes every column"]
         lines += [note for note in (self.dtype_note, self.noise) if note]
         lines += ["", table(self.params)]
         lines += [f"problem: {p}" for p in self.problems]
