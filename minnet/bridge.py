@@ -5,6 +5,18 @@ exact reference gradient for minnet's backprop.
     model = from_torch(net, loss=SoftmaxCE())   # back, for the layers minnet has
     report = autograd_check(model, X, y)        # a CheckReport, torch autograd as the reference
 
+What carries over, each way:
+
+    Dense      Linear (W transposed)       Conv2D     Conv2d (W as is: (out, in, k, k))
+    ReLU       ReLU                        MaxPool2D  MaxPool2d
+    LeakyReLU  LeakyReLU                   Flatten    Flatten
+    Sigmoid    Sigmoid                     LayerNorm  LayerNorm (last axis; gamma, beta ->
+    Tanh       Tanh                                   weight, bias)
+    Dropout    Dropout                     BatchNorm  BatchNorm1d (momentum 1 - minnet's)
+
+and for autograd_check the losses SoftmaxCE (cross_entropy), MSE (mse_loss), SigmoidBCE
+(binary_cross_entropy_with_logits) and SVMLoss (C × multi_margin_loss, see LOSSES).
+
 PyTorch is optional (pip install "minnet[torch]"). It is imported inside these functions, so
 minnet itself never needs it. Each layer class maps onto a torch module through one entry of
 PAIRS; a new layer joins the bridge by adding its entry.
@@ -15,6 +27,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -73,6 +86,52 @@ def _batchnorm(m, seed) -> L.BatchNorm:
     return L.BatchNorm(m.num_features, momentum=1 - m.momentum, eps=m.eps)
 
 
+def _one(m, name: str) -> int:
+    """A setting torch allows per axis, (h, w), that minnet has once for both."""
+    v = getattr(m, name)
+    h, w = (v, v) if isinstance(v, int) else v
+    if h != w:
+        raise ValueError(f"{m!r}: minnet has one {name} for both axes, got {v}")
+    return h
+
+
+def _conv(m, seed) -> L.Conv2D:
+    if m.bias is None or m.groups != 1 or _one(m, "dilation") != 1 or \
+            m.padding_mode != "zeros":
+        raise ValueError(f"{m!r}: minnet's Conv2D has a bias, groups=1, dilation=1 and "
+                         f"padding_mode='zeros'")
+    k = _one(m, "kernel_size")
+    if m.padding == "same" and k % 2 == 0:
+        raise ValueError(f"{m!r}: padding='same' with an even kernel pads unevenly, "
+                         f"and minnet pads each side alike")
+    padding = {"valid": 0, "same": (k - 1) // 2}.get(m.padding) if isinstance(m.padding, str) \
+        else _one(m, "padding")
+    return L.Conv2D(m.in_channels, m.out_channels, k, stride=_one(m, "stride"),
+                    padding=padding, seed=seed)
+
+
+def _maxpool(m, seed) -> L.MaxPool2D:
+    if _one(m, "padding") != 0 or _one(m, "dilation") != 1 or m.ceil_mode or m.return_indices:
+        raise ValueError(f"{m!r}: minnet's MaxPool2D has padding=0, dilation=1, "
+                         f"ceil_mode=False and return_indices=False")
+    return L.MaxPool2D(_one(m, "kernel_size"), _one(m, "stride"))
+
+
+def _flatten(m, seed) -> L.Flatten:
+    if (m.start_dim, m.end_dim) != (1, -1):
+        raise ValueError(f"{m!r}: minnet's Flatten keeps axis 0 and flattens all the others "
+                         f"(start_dim=1, end_dim=-1)")
+    return L.Flatten()
+
+
+def _layernorm(m, seed) -> L.LayerNorm:
+    if len(m.normalized_shape) != 1 or not m.elementwise_affine or m.bias is None:
+        raise ValueError(f"{m!r}: minnet's LayerNorm normalizes over the last axis only "
+                         f"(normalized_shape of one int) and has gamma and beta "
+                         f"(elementwise_affine=True, bias=True)")
+    return L.LayerNorm(m.normalized_shape[0], eps=m.eps)
+
+
 def _masked(layer, torch):
     """Dropout as a fixed function: multiply by minnet's frozen mask (identity in eval mode)."""
     mask = None if layer.mask is None else torch.from_numpy(layer.mask)
@@ -96,15 +155,29 @@ PAIRS = [
                                        dtype=t.float64), _batchnorm,
          params={"gamma": "weight", "beta": "bias"},
          state={"running_mean": "running_mean", "running_var": "running_var"}),
+    # the same layout as torch: x (N, C, H, W), W (out, in, k, k), cross-correlation
+    Pair(L.Conv2D, "Conv2d",
+         lambda a, t: t.nn.Conv2d(a.in_channels, a.out_channels, a.kernel_size, stride=a.stride,
+                                  padding=a.padding, dtype=t.float64), _conv,
+         params={"W": "weight", "b": "bias"}),
+    Pair(L.MaxPool2D, "MaxPool2d", lambda a, t: t.nn.MaxPool2d(a.kernel_size, a.stride),
+         _maxpool),
+    Pair(L.Flatten, "Flatten", lambda a, t: t.nn.Flatten(), _flatten),
+    Pair(L.LayerNorm, "LayerNorm",
+         lambda a, t: t.nn.LayerNorm(a.num_features, eps=a.eps, dtype=t.float64), _layernorm,
+         params={"gamma": "weight", "beta": "bias"}),
 ]
 
-# each loss as a torch function of (scores, y)
+# each loss as a torch function of (the minnet loss, scores, y, torch)
 LOSSES = {
-    losses_.SoftmaxCE: lambda s, y, t: t.nn.functional.cross_entropy(
-        s, t.from_numpy(np.asarray(y, dtype=np.int64))),
-    losses_.MSE: lambda s, y, t: t.nn.functional.mse_loss(s, _tensor(y, t).reshape(s.shape)),
-    losses_.SigmoidBCE: lambda s, y, t: t.nn.functional.binary_cross_entropy_with_logits(
+    losses_.SoftmaxCE: lambda loss, s, y, t: t.nn.functional.cross_entropy(s, _labels(y, t)),
+    losses_.MSE: lambda loss, s, y, t: t.nn.functional.mse_loss(
         s, _tensor(y, t).reshape(s.shape)),
+    losses_.SigmoidBCE: lambda loss, s, y, t: t.nn.functional.binary_cross_entropy_with_logits(
+        s, _tensor(y, t).reshape(s.shape)),
+    # torch's hinge divides each sample's Σ_{j≠y} by the number of classes C; CS231n's does not
+    losses_.SVMLoss: lambda loss, s, y, t: s.shape[1] * t.nn.functional.multi_margin_loss(
+        s, _labels(y, t), margin=loss.margin),
 }
 
 FORWARD = ("forward", "f")  # what defines a layer's function: a subclass must not override it
@@ -132,6 +205,10 @@ def _pair(layer, what: str, then: str = "") -> Pair:
 
 def _tensor(a, torch):
     return torch.from_numpy(np.array(a, dtype=np.float64))
+
+
+def _labels(y, torch):
+    return torch.from_numpy(np.asarray(y, dtype=np.int64))
 
 
 # ---- minnet -> torch -> minnet --------------------------------------------------------------
@@ -224,7 +301,7 @@ def autograd_check(model: Model, X: np.ndarray, y: np.ndarray, tol: float = TOL,
         "any layer with centered differences"
     pairs = [_pair(layer, f"autograd_check: layer {i}", instead)
              for i, layer in enumerate(model.layers)]
-    loss_fn = _known(model.loss, LOSSES, "autograd_check: the loss", instead)
+    loss_fn = partial(_known(model.loss, LOSSES, "autograd_check: the loss", instead), model.loss)
     work = copy.deepcopy(model).astype(np.float64)
     X, y = work._check_data(X, y)
     work.train()

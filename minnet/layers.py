@@ -532,9 +532,10 @@ class Flatten(Layer):
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return dout.reshape(self.x_shape)
 
-    def output_shape(self, shape: tuple) -> tuple:
-        """(C, H, W) of one sample -> (C·H·W,); None when a size is not known yet."""
-        return (None if None in shape else int(np.prod(shape)),)
+    def output_shape(self, shape: tuple | None) -> tuple:
+        """(C, H, W) of one sample -> (C·H·W,); None when a size, or the whole shape (after a
+        layer of the user's own), is not known yet."""
+        return (None if shape is None or None in shape else int(np.prod(shape)),)
 
 
 class LayerNorm(Layer):

@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def make_model(p=0.3, l2=0.0):
-    """Every layer the bridge knows, with weights and statistics that are not the defaults."""
+    """Every fully connected layer the bridge knows, with weights and statistics that are not
+    the defaults."""
     model = mn.Model([mn.Dense(4, 8, seed=0), mn.BatchNorm(8, momentum=0.8, eps=1e-3),
                       mn.LeakyReLU(0.2), mn.Dropout(p, seed=1), mn.Dense(8, 6, seed=2),
                       mn.Sigmoid(), mn.Dense(6, 5, seed=3), mn.Tanh(), mn.Dense(5, 5, seed=4),
@@ -37,9 +38,42 @@ def make_model(p=0.3, l2=0.0):
     return model
 
 
-def data(n=16, seed=0):
+def randomized(model):
+    """The model with every parameter drawn from N(0, 1): no zero bias, no unit gamma."""
+    rng = np.random.default_rng(7)
+    for p in model.parameters():
+        p[...] = rng.standard_normal(p.shape)
+    return model
+
+
+def conv_net():
+    """x (N, 1, 8, 8) -> conv (4, 8, 8) -> pool (4, 4, 4) -> 64 -> 3."""
+    return randomized(mn.Model([mn.Conv2D(1, 4, 3, padding=1, seed=0), mn.ReLU(),
+                                mn.MaxPool2D(2), mn.Flatten(), mn.Dense(64, 3, seed=1)],
+                               loss=mn.SoftmaxCE()))
+
+
+def strided_net():
+    """x (N, 2, 9, 9) -> conv stride 2 (3, 5, 5) -> LayerNorm over the rows -> overlapping
+    pool (3, 3, 3) -> 27 -> 3, with the hinge loss."""
+    return randomized(mn.Model([mn.Conv2D(2, 3, 5, stride=2, padding=2, seed=0), mn.Tanh(),
+                                mn.LayerNorm(5, eps=1e-3), mn.MaxPool2D(3, stride=1),
+                                mn.Flatten(), mn.Dense(27, 3, seed=1)],
+                               loss=mn.SVMLoss(margin=0.5)))
+
+
+def layernorm_net():
+    return randomized(mn.Model([mn.Dense(4, 6, seed=0), mn.LayerNorm(6, eps=1e-3), mn.Tanh(),
+                                mn.Dense(6, 3, seed=1)], loss=mn.SoftmaxCE()))
+
+
+NETS = {"conv": (conv_net, (1, 8, 8)), "strided conv": (strided_net, (2, 9, 9)),
+        "layernorm": (layernorm_net, (4,))}
+
+
+def data(n=16, seed=0, shape=(4,)):
     rng = np.random.default_rng(seed)
-    return 2 * rng.standard_normal((n, 4)), rng.integers(0, 3, n)
+    return 2 * rng.standard_normal((n, *shape)), rng.integers(0, 3, n)
 
 
 def torch_out(net, X):
@@ -135,6 +169,35 @@ def test_a_training_step_moves_weights_and_running_statistics_alike():
     assert not np.allclose(model.layers[1].running_mean, make_model().layers[1].running_mean)
 
 
+def test_to_torch_maps_image_layers_and_layernorm_to_their_modules():
+    model = strided_net()
+    net = bridge.to_torch(model)
+    nn = torch.nn
+    assert [type(m) for m in net] == [nn.Conv2d, nn.Tanh, nn.LayerNorm, nn.MaxPool2d,
+                                      nn.Flatten, nn.Linear]
+    conv, norm, pool = net[0], net[2], net[3]
+    assert_array_equal(conv.weight.detach().numpy(), model.layers[0].params["W"])  # as is
+    assert_array_equal(conv.bias.detach().numpy(), model.layers[0].params["b"])
+    assert conv.weight.dtype == torch.float64
+    assert (conv.kernel_size, conv.stride, conv.padding) == ((5, 5), (2, 2), (2, 2))
+    assert_array_equal(norm.weight.detach().numpy(), model.layers[2].params["gamma"])
+    assert_array_equal(norm.bias.detach().numpy(), model.layers[2].params["beta"])
+    assert norm.normalized_shape == (5,) and norm.eps == 1e-3
+    assert (pool.kernel_size, pool.stride) == (3, 1)
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+@pytest.mark.parametrize("name", NETS)
+def test_to_torch_outputs_of_conv_and_layernorm_nets_are_equal(name, mode):
+    build, shape = NETS[name]
+    model = getattr(build(), mode)()
+    net = bridge.to_torch(model)
+    X, _ = data(seed=8, shape=shape)
+    out = model.forward(X)
+    assert out.shape == (16, 3)
+    assert_allclose(torch_out(net, X), out, rtol=1e-12, atol=1e-12)
+
+
 def test_to_torch_refuses_a_layer_of_ones_own_naming_it():
     class Square(mn.Layer):
         def forward(self, x):
@@ -187,6 +250,50 @@ def test_round_trip_keeps_outputs_and_gradients_equal_to_torch_autograd():
     assert report.passed, str(report)
 
 
+@pytest.mark.parametrize("name", NETS)
+def test_round_trip_of_conv_and_layernorm_nets_keeps_weights_outputs_and_gradients(name):
+    build, shape = NETS[name]
+    model = build()
+    back = bridge.from_torch(bridge.to_torch(model), loss=model.loss)
+    assert [a.config() | {"seed": None} for a in back.layers] == \
+        [a.config() | {"seed": None} for a in model.layers]
+    assert_same(arrays(back), arrays(model))
+    X, y = data(seed=9, shape=shape)
+    assert back.compute_loss(X, y) == model.compute_loss(X, y)
+    back.backward()
+    model.backward()
+    assert_array_equal(back.get_flat_grads(), model.get_flat_grads())
+    report = bridge.autograd_check(back, X, y)
+    assert report.passed, str(report)
+    assert max(c.rel_error for c in report.params) < 1e-12
+
+
+def test_from_torch_reads_a_torch_conv_net():
+    nn = torch.nn
+    net = nn.Sequential(nn.Conv2d(1, 4, 3, padding="same"), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.LayerNorm(64), nn.Linear(64, 10)).double()
+    model = bridge.from_torch(net, loss=mn.SoftmaxCE())
+    conv = model.layers[0]
+    assert (conv.kernel_size, conv.stride, conv.padding) == (3, 1, 1)
+    assert_array_equal(conv.params["W"], net[0].weight.detach().numpy())
+    X = np.random.default_rng(0).random((5, 1, 8, 8))
+    assert_allclose(model.forward(X), torch_out(net, X), rtol=1e-12, atol=1e-12)
+
+
+def test_the_hinge_loss_is_cs231n_s_not_torch_s_mean_over_classes():
+    """scores of one sample (1, 3, 2), y = 0, margin 1: max(0, 3-1+1) + max(0, 2-1+1) = 5,
+    where torch's multi_margin_loss divides by the 3 classes."""
+    s, y = torch.tensor([[1.0, 3.0, 2.0]], dtype=torch.float64), np.array([0])
+    loss = mn.SVMLoss()
+    assert bridge.LOSSES[mn.SVMLoss](loss, s, y, torch).item() == pytest.approx(5.0, rel=1e-15)
+    X, y = data(seed=10, shape=(2, 9, 9))
+    model = strided_net()
+    model.loss = mn.SVMLoss(margin=2.0)
+    scores = torch.from_numpy(model.forward(X))
+    assert bridge.LOSSES[mn.SVMLoss](model.loss, scores, y, torch).item() == \
+        pytest.approx(model.loss.forward(scores.numpy(), y), rel=1e-14)
+
+
 def test_round_trip_torch_model_torch_keeps_the_state_dict():
     nn = torch.nn
     net = nn.Sequential(nn.Linear(3, 7), nn.BatchNorm1d(7, momentum=0.3), nn.ReLU(),
@@ -218,6 +325,16 @@ def test_from_torch_names_an_unsupported_module_and_its_index():
     (lambda: torch.nn.Linear(3, 3, bias=False), "no bias"),
     (lambda: torch.nn.BatchNorm1d(3, momentum=None), "momentum"),
     (lambda: torch.nn.BatchNorm1d(3, affine=False), "affine"),
+    (lambda: torch.nn.Conv2d(3, 3, (3, 5)), "one kernel_size for both axes"),
+    (lambda: torch.nn.Conv2d(3, 3, 3, stride=(1, 2)), "one stride for both axes"),
+    (lambda: torch.nn.Conv2d(3, 3, 3, dilation=2), "dilation=1"),
+    (lambda: torch.nn.Conv2d(3, 3, 2, padding="same"), "'same' with an even kernel"),
+    (lambda: torch.nn.Conv2d(3, 3, 3, bias=False), "has a bias"),
+    (lambda: torch.nn.MaxPool2d(2, padding=1), "padding=0"),
+    (lambda: torch.nn.MaxPool2d(2, ceil_mode=True), "ceil_mode=False"),
+    (lambda: torch.nn.Flatten(0), "start_dim=1"),
+    (lambda: torch.nn.LayerNorm((3, 3)), "last axis"),
+    (lambda: torch.nn.LayerNorm(3, elementwise_affine=False), "elementwise_affine=True"),
 ])
 def test_from_torch_explains_settings_minnet_lacks(module, words):
     net = torch.nn.Sequential(torch.nn.Linear(3, 3), module())

@@ -309,6 +309,21 @@ def test_widths_are_checked_across_conv_pool_flatten_and_dense():
         model.compute_loss(X[:4, :, :3, :3], y[:4])
 
 
+def test_a_pooling_layer_of_ones_own_may_come_before_flatten():
+    """Its output shape is unknown until data flows: Flatten then cannot tell its width."""
+    class Halve(mn.Layer):
+        def forward(self, x):
+            return x[..., ::2, ::2]
+
+    model = mn.Model([mn.Conv2D(1, 4, 3, padding=1, seed=0), Halve(), mn.Flatten(),
+                      mn.Dense(64, 10, seed=1)], loss=mn.SoftmaxCE())
+    X, y = load_digits(images=True)
+    assert model.forward(X[:3]).shape == (3, 10)
+    with pytest.raises(ValueError, match=r"layer 3: Dense.* expects input of shape \(N, 64\), "
+                                         r"got \(3, 36\)"):
+        model.forward(X[:3, :, :6, :6])
+
+
 @pytest.mark.parametrize("X, message", [
     (np.ones((4, 64)), r"layer 0 \(Conv2D\(in_channels=1.*\) expects input of shape "
                        r"\(N, 1, H, W\), got \(4, 64\)"),

@@ -1,9 +1,10 @@
-"""nbgrader: the shipped assignment is what `nbgrader generate_assignment` makes of its source,
+"""nbgrader: each shipped assignment is what `nbgrader generate_assignment` makes of its source,
 and `nbgrader autograde` gives a correct submission full marks and a buggy one partial marks,
 with the gradient checker's report in the feedback.
 
-Everything runs in a temporary course folder set up by tutorials/generate.py, through nbgrader's
-own command line (this interpreter's), with notebooks executed by a kernel of this interpreter.
+Everything runs in one temporary course folder set up by tutorials/generate.py, holding both
+assignments (05 and the exercise of tutorial 06), through nbgrader's own command line (this
+interpreter's), with notebooks executed by a kernel of this interpreter.
 Skipped without nbgrader (pip install "minnet[teach]").
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import html
 import importlib.util
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -23,11 +25,39 @@ from test_tutorials import kernel  # noqa: E402, F401 (a kernel of this interpre
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
-NAME = "05_assignment"
-NOTEBOOK = f"{NAME}.ipynb"
-SOURCE = TUTORIALS / "source" / NAME / NOTEBOOK  # the teacher's, solutions inside
-POINTS = {"grade-softplus": 3, "grade-prelu": 4, "grade-network": 3}
-RIGHT = 'self.grads["alpha"] = (dout * np.minimum(self.x, 0)).sum(axis=0)'
+
+
+@dataclass
+class Assignment:
+    name: str
+    exercises: list[str]  # grade_ids of the solution cells, in notebook order
+    points: dict[str, int]  # grade_id of each grading cell -> its points
+    stubs: int  # solution regions, each replaced by a stub that raises NotImplementedError
+    right: str  # a line of the solution...
+    wrong: str  # ...and the bug a student makes of it
+    partial: dict[str, int]  # what the buggy submission scores
+
+    @property
+    def notebook(self) -> str:
+        return f"{self.name}.ipynb"
+
+    @property
+    def source(self) -> Path:  # the teacher's, solutions inside
+        return TUTORIALS / "source" / self.name / self.notebook
+
+
+PRELU = 'self.grads["alpha"] = (dout * np.minimum(self.x, 0)).sum(axis=0)'
+A05 = Assignment("05_assignment", ["exercise-softplus", "exercise-prelu"],
+                 {"grade-softplus": 3, "grade-prelu": 4, "grade-network": 3},
+                 stubs=4, right=PRELU, wrong=PRELU.replace(".sum(", ".mean("),
+                 partial={"grade-softplus": 3, "grade-prelu": 0, "grade-network": 0})
+A06 = Assignment("06_convolutions", ["exercise-avgpool"],
+                 {"grade-avgpool-forward": 2, "grade-avgpool-backward": 4,
+                  "grade-avgpool-network": 2},
+                 stubs=2, right="dout[..., None, None] / k**2", wrong="dout[..., None, None]",
+                 partial={"grade-avgpool-forward": 2, "grade-avgpool-backward": 0,
+                          "grade-avgpool-network": 0})
+ASSIGNMENTS = [A05, A06]
 
 
 def load_generate():
@@ -49,51 +79,59 @@ def cells(nb) -> list[tuple]:
     return [(c.cell_type, c.source, c.metadata) for c in nb.cells]
 
 
+def by_name(f):
+    return pytest.mark.parametrize("a", ASSIGNMENTS, ids=lambda a: a.name)(f)
+
+
 # ---- a course: generate, submit, autograde, feedback -----------------------------------------
 
 
 @pytest.fixture(scope="module")
 def course(request, tmp_path_factory):
-    """A course folder with this course's settings and the assignment's source, generated."""
+    """One course folder with this course's settings and every assignment's source, generated."""
     request.getfixturevalue("kernel")
-    course = generate.course_with([NAME], tmp_path_factory.mktemp("course"))
-    generate.nbgrader(["generate_assignment", NAME], course)
+    course = generate.course_with([a.name for a in ASSIGNMENTS],
+                                  tmp_path_factory.mktemp("course"))
+    for a in ASSIGNMENTS:
+        generate.nbgrader(["generate_assignment", a.name], course)
     return course
 
 
-def test_the_shipped_assignment_is_the_generated_student_version(course):
+@by_name
+def test_the_shipped_assignment_is_the_generated_student_version(course, a):
     """Byte for byte: no field of the generated notebook is volatile (nbgrader's checksums
     depend only on the cells). tutorials/generate.py copies this file into tutorials/."""
-    generated, shipped = course / "release" / NAME / NOTEBOOK, TUTORIALS / NOTEBOOK
+    generated, shipped = course / "release" / a.name / a.notebook, TUTORIALS / a.notebook
     assert cells(read(generated)) == cells(read(shipped)), \
-        "tutorials/05_assignment.ipynb is out of date: run python tutorials/generate.py"
+        f"tutorials/{a.notebook} is out of date: run python tutorials/generate.py"
     assert generated.read_bytes() == shipped.read_bytes()
 
 
-def test_the_source_holds_solutions_and_the_student_version_only_stubs():
-    source, student = read(SOURCE), read(TUTORIALS / NOTEBOOK)
+@by_name
+def test_the_source_holds_solutions_and_the_student_version_only_stubs(a):
+    source, student = read(a.source), read(TUTORIALS / a.notebook)
     solutions = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("solution")]
-    assert [c.metadata.nbgrader.grade_id for c in solutions] == ["exercise-softplus",
-                                                                 "exercise-prelu"]
+    assert [c.metadata.nbgrader.grade_id for c in solutions] == a.exercises
+    assert sum(c.source.count("### BEGIN SOLUTION") for c in solutions) == a.stubs
     for c in solutions:
-        assert c.source.count("### BEGIN SOLUTION") == c.source.count("### END SOLUTION") == 2
+        assert c.source.count("### BEGIN SOLUTION") == c.source.count("### END SOLUTION")
     text = "\n".join(c.source for c in student.cells)
-    assert "BEGIN SOLUTION" not in text and RIGHT not in text
-    assert text.count('raise NotImplementedError("not written yet') == 4
+    assert "BEGIN SOLUTION" not in text and a.right not in text
+    assert text.count('raise NotImplementedError("not written yet') == a.stubs
     graded = {c.metadata.nbgrader.grade_id: c.metadata.nbgrader.points
               for c in student.cells if c.metadata.get("nbgrader", {}).get("grade")}
-    assert graded == POINTS
+    assert graded == a.points
     for c in source.cells:
         assert c.cell_type != "code" or (c.outputs == [] and c.execution_count is None)
 
 
-def submission(edit=None, grading=None):
+def submission(a: Assignment, edit=None, grading=None):
     """The student version with each exercise written as a student would (the source's
     solution without its region markers), optionally edited, and the grading cells
     optionally replaced by `grading`."""
-    solved = {c.metadata.nbgrader.grade_id: c.source for c in read(SOURCE).cells
+    solved = {c.metadata.nbgrader.grade_id: c.source for c in read(a.source).cells
               if c.metadata.get("nbgrader", {}).get("solution")}
-    nb = read(TUTORIALS / NOTEBOOK)
+    nb = read(TUTORIALS / a.notebook)
     for c in nb.cells:
         grader = c.metadata.get("nbgrader", {})
         if grader.get("grade_id") in solved:
@@ -106,50 +144,63 @@ def submission(edit=None, grading=None):
 
 @pytest.fixture(scope="module")
 def graded(course):
-    """alice hands in a correct solution; bob one whose dalpha is a mean instead of a sum;
-    dave bob's, with every grading cell edited to pass. Autograded, feedback generated."""
-    mean = lambda code: code.replace(RIGHT, RIGHT.replace(".sum(", ".mean("))  # noqa: E731
-    for student, nb in [("alice", submission()), ("bob", submission(mean)),
-                        ("dave", submission(mean, grading="print('✓')"))]:
-        folder = course / "submitted" / student / NAME
-        folder.mkdir(parents=True)
-        nbformat.write(nb, folder / NOTEBOOK)
-    generate.nbgrader(["autograde", NAME], course)
-    generate.nbgrader(["generate_feedback", NAME], course)
+    """In each assignment alice hands in a correct solution and bob one with a wrong gradient
+    (05: dalpha a mean instead of a sum; 06: the 1/k² forgotten); in 05 dave hands in bob's,
+    with every grading cell edited to pass. Autograded, feedback generated."""
+    for a in ASSIGNMENTS:
+        bug = lambda code, a=a: code.replace(a.right, a.wrong)  # noqa: E731
+        hand_ins = [("alice", submission(a)), ("bob", submission(a, bug))]
+        if a is A05:
+            hand_ins.append(("dave", submission(a, bug, grading="print('✓')")))
+        for student, nb in hand_ins:
+            folder = course / "submitted" / student / a.name
+            folder.mkdir(parents=True)
+            nbformat.write(nb, folder / a.notebook)
+        generate.nbgrader(["autograde", a.name], course)
+        generate.nbgrader(["generate_feedback", a.name], course)
     return course
 
 
-def scores(course: Path, student: str) -> dict:
+def scores(course: Path, a: Assignment, student: str) -> dict:
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
-        found = {g: gb.find_grade(g, NAME, NAME, student).score for g in POINTS}
-        found["total"] = gb.find_submission(NAME, student).score
-        found["max"] = gb.find_submission(NAME, student).max_score
+        found = {g: gb.find_grade(g, a.name, a.name, student).score for g in a.points}
+        found["total"] = gb.find_submission(a.name, student).score
+        found["max"] = gb.find_submission(a.name, student).max_score
     return found
 
 
-def feedback(course: Path, student: str) -> str:
+def feedback(course: Path, a: Assignment, student: str) -> str:
     """The words of a student's feedback page, without the markup around them."""
-    page = (course / "feedback" / student / NAME / f"{NAME}.html").read_text()
+    page = (course / "feedback" / student / a.name / f"{a.name}.html").read_text()
     return html.unescape(re.sub(r"<[^>]+>", "", page))
 
 
-def test_a_correct_submission_gets_full_marks(graded):
-    assert scores(graded, "alice") == {**POINTS, "total": 10, "max": 10}
+@by_name
+def test_a_correct_submission_gets_full_marks(graded, a):
+    total = sum(a.points.values())
+    assert scores(graded, a, "alice") == {**a.points, "total": total, "max": total}
 
 
-def test_a_wrong_gradient_gets_partial_marks(graded):
-    assert scores(graded, "bob") == {"grade-softplus": 3, "grade-prelu": 0, "grade-network": 0,
-                                     "total": 3, "max": 10}
+@by_name
+def test_a_wrong_gradient_gets_partial_marks(graded, a):
+    total = sum(a.partial.values())
+    assert 0 < total < sum(a.points.values())
+    assert scores(graded, a, "bob") == {**a.partial, "total": total,
+                                        "max": sum(a.points.values())}
 
 
-def test_the_feedback_shows_the_checkers_report(graded):
-    text = feedback(graded, "bob")
+@pytest.mark.parametrize("a, layer, hint", [
+    (A05, "PReLU", "factor: analytic ≈ 0.125 × numeric"),  # dalpha / N, N = 8
+    (A06, "AvgPool2D", "factor: analytic ≈ 4 × numeric"),  # k² = 4 times too large
+], ids=["05_assignment", "06_convolutions"])
+def test_the_feedback_shows_the_checkers_report(graded, a, layer, hint):
+    text = feedback(graded, a, "bob")
     assert "GradientCheckError" in text
-    assert "Layer check of PReLU FAILED" in text
-    assert "factor: analytic ≈ 0.125 × numeric" in text  # dalpha / N, N = 8
-    assert "GradientCheckError" not in feedback(graded, "alice")
+    assert f"Layer check of {layer} FAILED" in text
+    assert hint in text
+    assert "GradientCheckError" not in feedback(graded, a, "alice")
 
 
 def test_a_student_cannot_edit_a_grading_cell_into_passing(graded):
     """nbgrader grades with its own copy of each locked grading cell."""
-    assert scores(graded, "dave")["total"] == 3
+    assert scores(graded, A05, "dave")["total"] == 3

@@ -1,5 +1,6 @@
 """The tutorials: committed without outputs, each runs top to bottom well under a minute, and the
-assignment passes with its reference solution and fails helpfully without it.
+assignment passes with its reference solution and fails helpfully without it. (Tutorial 06 ends
+with a graded exercise of its own: tests/test_tutorial_06.py.)
 
 Each notebook runs as a student's Jupyter runs it: a fresh kernel, the working directory set
 to tutorials/, matplotlib on the kernel's own default (inline) backend, and nothing put in
@@ -29,7 +30,14 @@ from nbclient.exceptions import CellExecutionError  # noqa: E402
 TUTORIALS = Path(__file__).resolve().parent.parent / "tutorials"
 NOTEBOOKS = sorted(TUTORIALS.glob("[0-9][0-9]_*.ipynb"))
 ASSIGNMENT = TUTORIALS / "05_assignment.ipynb"
-SOURCE = TUTORIALS / "source" / "05_assignment" / "05_assignment.ipynb"  # nbgrader's, solved
+
+
+def source_of(path: Path) -> Path:
+    """The nbgrader source (solutions inside) a shipped notebook is generated from, if any."""
+    return TUTORIALS / "source" / path.stem / path.name
+
+
+SOURCE = source_of(ASSIGNMENT)
 EXPECTED = ["01_gradient_checking.ipynb", "02_layers.ipynb", "03_hunting_bugs.ipynb",
             "04_training_digits.ipynb", "05_assignment.ipynb", "06_convolutions.ipynb"]
 SECONDS = 45  # per notebook, kernel start included: "well under a minute" with room for slow CI
@@ -107,15 +115,15 @@ def images(cell) -> int:
     return sum("image/png" in o.get("data", {}) for o in cell.get("outputs", []))
 
 
-def solution_blocks() -> dict[str, str]:
-    """The exercise cells of the nbgrader source notebook (solutions inside), by tag."""
-    return {t: c.source for c in read(SOURCE).cells for t in c.get("metadata", {}).get("tags", [])
+def solution_blocks(source: Path = SOURCE) -> dict[str, str]:
+    """The exercise cells of an nbgrader source notebook (solutions inside), by tag."""
+    return {t: c.source for c in read(source).cells for t in c.get("metadata", {}).get("tags", [])
             if t.startswith("exercise-")}
 
 
-def with_solution(nb, replace: dict[str, str] | None = None):
+def with_solution(nb, replace: dict[str, str] | None = None, source: Path = SOURCE):
     """nb with every exercise cell replaced by its solution block (or by replace[tag])."""
-    blocks = {**solution_blocks(), **(replace or {})}
+    blocks = {**solution_blocks(source), **(replace or {})}
     for tag, source in blocks.items():
         cell_tagged(nb, tag).source = source
     return nb
@@ -146,9 +154,16 @@ _RUNS: dict[Path, tuple] = {}
 
 
 def run_once(path: Path):
-    """Execute a lesson notebook once per test session; later tests reuse the result."""
+    """Execute a lesson notebook once per test session; later tests reuse the result.
+
+    A lesson that ends with a graded exercise (06) runs as a student who solved it runs it:
+    its exercise cells hold the solution of its nbgrader source.
+    """
     if path not in _RUNS:
-        _RUNS[path] = execute(read(path), path.name)
+        nb = read(path)
+        if source_of(path).exists():
+            nb = with_solution(nb, source=source_of(path))
+        _RUNS[path] = execute(nb, path.name)
     return _RUNS[path]
 
 

@@ -12,5 +12,6 @@ c.ClearSolutions.code_stub = {
     "python": '# YOUR CODE HERE\nraise NotImplementedError("not written yet: replace this line '
               'with your code")'}
 
-# Part 3 of 05_assignment trains a small network: give a cell time on a slow machine.
+# The last grading cell of each assignment trains a small network: give a cell time on a
+# slow machine.
 c.Execute.timeout = 120
