@@ -168,7 +168,8 @@ def test_a_normalization_term_of_the_wrong_size_is_told_from_a_missing_one():
     result = mn.check_layer(BatchNormShrunkTerms(5), x_of())
     assert result.input.hint == (
         "the error is a + b·x̂ along the batch axis (in each feature), x̂ = x standardized over "
-        "it: the terms − mean(dx̂) and − x̂·mean(dx̂·x̂) enter 0.8 × instead of once")
+        "it: the terms − mean(dx̂) and − x̂·mean(dx̂·x̂) enter 0.8 × instead of once (dx̂ = "
+        "dout·γ, the gradient at x̂)")
 
 
 @pytest.mark.parametrize("make, param, words", [

@@ -393,7 +393,7 @@ def test_accumulating_gradients_have_their_own_verdict_and_one_ratio_everywhere(
     assert (W.status, W.passed) == ("accumulating", False)
     alone = report.suspects[0].params[0]
     assert alone.status == "accumulating"
-    assert "2 × what one backward gives" in W.hint and "2 × what one backward gives" in alone.hint
+    assert "a second one gave 2 × that" in W.hint and "a second one gave 2 × that" in alone.hint
     assert report.headline().startswith("Gradient check FAILED: the backward of layer 0 "
                                         "(DenseAccumulates) is wrong: its gradient for W")
     assert "do not add to them with +=" in report.advice

@@ -311,7 +311,7 @@ def missing_term(x: np.ndarray, G: np.ndarray, err: np.ndarray, n: np.ndarray,
         what = f"{noun} {' and '.join(found)} {_verb(said[0], len(found) > 1)}"
     else:
         what = ", ".join(f"the term {name} {_verb(s, False)}" for name, s in zip(found, said))
-    return f"the error is {shape} the {along}{xdef}: {what}"
+    return f"the error is {shape} the {along}{xdef}: {what} (dx̂ = dout·γ, the gradient at x̂)"
 
 
 def _verb(status: str, plural: bool) -> str:

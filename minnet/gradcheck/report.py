@@ -19,7 +19,8 @@ COLUMNS = {
              "backward returns",
     "shape": "the tensor's shape",
     "checked": "entries (or random directions) compared; kinks are compared one-sided",
-    "wrong": "checked entries whose own error is above the tolerance",
+    "wrong": "checked entries whose own error is above the tolerance (where both sides are "
+             "0, as for a pixel that is blank in every image, they agree)",
     "kinks": "entries whose ±eps step meets a corner of forward (ReLU at 0, a max, a hinge)",
     "rel_error": "‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖) over the checked entries; "
                  "0 means equal, 1 means one of them is zero or they have opposite signs",
@@ -206,7 +207,7 @@ class CheckReport:
         lines = [self.headline(),
                  f"mode={self.mode}, eps={self.eps:g}, loss={self.loss:.6g}; a tensor passes "
                  f"when its rel_error = ‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖) <= "
-                 f"{self.tol:g}; over all parameters it is {self.difference:.2e}; "
+                 f"{self.tol:g}; the rel_error over all parameters is {self.difference:.2e}; "
                  f"report.explain() describes every column"]
         lines += [note for note in (self.dtype_note, self.noise) if note]
         lines += ["", table(self.params)]

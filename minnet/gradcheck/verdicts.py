@@ -189,9 +189,9 @@ def repeat_backward(before, first, second) -> dict:
             step, again = g1[k] - g0.get(k, 0), g2[k] - g1[k]
             ratio = float(np.vdot(step + again, step) / max(np.vdot(step, step), 1e-300))
             if np.allclose(again, step, rtol=1e-9, atol=1e-12 * np.abs(step).max(initial=1)):
-                found[(li, k)] = (f"accumulating: after a second backward the gradient is "
-                                  f"{ratio:.3g} × what one backward gives (overwrite grads "
-                                  f"with =, do not add with +=)")
+                found[(li, k)] = (f"accumulating: the first backward matched numeric, a "
+                                  f"second one gave {ratio:.3g} × that: grads are added to "
+                                  f"with +=, not overwritten with =")
             else:
                 found[(li, k)] = ("changes from call to call: a second forward and backward "
                                   "on the same batch gave another gradient; does backward "
@@ -209,7 +209,7 @@ def blame_downstream(checks: list[ParamCheck], suspects) -> None:
     alone = {(s.layer_index, c.param): c.hint for s in suspects for c in s.failed}
     for c in checks:
         if not c.passed and not c.hint and alone.get((c.layer_index, c.param)):
-            c.hint = f"checked alone: {alone[(c.layer_index, c.param)]}"
+            c.hint = f"{alone[(c.layer_index, c.param)]} (found when checked alone, below)"
         later = [s for s in suspects if s.layer_index > c.layer_index]
         if not c.passed and c.status == "FAIL" and c.layer_index not in sound and later:
             s = later[0]
