@@ -49,14 +49,14 @@ def build_model() -> mn.Model:
 
 def fit_steps(model, X, y, debug: bool) -> None:
     """STEPS training steps: one epoch over STEPS * BATCH samples."""
-    with contextlib.redirect_stderr(io.StringIO()):
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         model.fit(X[:STEPS * BATCH], y[:STEPS * BATCH], epochs=1, batch_size=BATCH,
                   optimizer=mn.Momentum(0.01, momentum=0.9), seed=SEED, progress=False,
                   debug=debug)
 
 
 def muted_debug_check(model, X, y):
-    with contextlib.redirect_stderr(io.StringIO()):
+    with contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
         return gradcheck.debug_check(model, X, y, seed=SEED)
 
 

@@ -212,7 +212,7 @@ def numeric(a, pairs_at, J0, eps, tol, atol, bar=None):
     corner barely crossed); entries at a corner are compared one-sided. A tensor left with
     nothing to compare is tried once more at eps / 100. `pairs_at(positions, eps)` -> Pairs.
     """
-    everything = np.arange(len(a))
+    everything = slice(None)  # a view, not a copy, of a large stack of directions
     first = pairs_at(everything, eps, bar)
     num, kinks = first.slopes, first.kinks
     kinks = second_look(a, num, kinks, tol, atol, eps,
