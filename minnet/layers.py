@@ -364,11 +364,11 @@ class Conv2D(Layer):
     """2-D convolution (cross-correlation, as torch's conv2d): y[n,o] = Σ_c W[o,c] ⋆ x[n,c] + b[o].
 
     forward:  x (N, C, H, W) -> y (N, O, H', W'),  H' = (H + 2·padding - k) // stride + 1
-              W (O, C, k, k), b (O,).  im2col: each window a column, then y = W cols + b.
+              W (O, C, k, k), b (O,).  im2col: each window of each sample a column of
+              cols (C k k, N H' W'), then y = W cols + b, one product.
     backward: dW = Σ dy ⋅ window,  db = Σ_{n,h,w} dy,  dx = col2im(Wᵀ dy), padding cut off.
     init: "he" W ~ N(0, 2 / (C k²)), "xavier" W ~ N(0, 2 / (C k² + O k²)); b ~ U(±1 / √(C k²))
-    as in PyTorch. (A zero b would put every blank window of an image exactly on the corner of
-    the ReLU after it, where no gradient check can compare db.)
+    as in PyTorch.
     """
 
     stackable = True
@@ -401,30 +401,38 @@ class Conv2D(Layer):
         xp = np.pad(x, [(0, 0)] * (x.ndim - 2) + [(p, p), (p, p)]) if p else x
         win = windows(xp, k, self.stride)  # (..., C, H', W', k, k)
         *lead, c, h, w = win.shape[:-2]
-        # im2col: cols[n] is (C k k, H' W'), one column per window; then one product per sample
+        # im2col: cols is (C k k, N, H' W'), one column per window of every sample, so that
+        # forward and both halves of backward are one matrix product each
         self.xp_shape, self.out_shape = xp.shape, (*lead, self.out_channels, h, w)
-        self.cols = np.moveaxis(win, (-2, -1), (-4, -3)).reshape(-1, c * k * k, h * w)
+        n = len(lead)
+        order = (n, n + 3, n + 4, *range(n), n + 1, n + 2)  # C, k, k, lead..., H', W'
+        self.cols = np.transpose(win, order).reshape(c * k * k, -1, h * w)
         if not self.cols.flags.writeable:  # 1x1 kernels: a read-only view of x, not a copy
             self.cols = self.cols.copy()
-        y = self.params["W"].reshape(self.out_channels, -1) @ self.cols
+        y = self.params["W"].reshape(self.out_channels, -1) @ self.cols.reshape(c * k * k, -1)
         y += self.params["b"][:, None]
-        return y.reshape(self.out_shape)
+        return self._image(y)
+
+    def _image(self, y: np.ndarray) -> np.ndarray:
+        """(O, N H' W') -> (N, O, H', W'): the layout of the output."""
+        *_, h, w = self.out_shape
+        y = np.moveaxis(y.reshape(self.out_channels, -1, h, w), 0, 1)
+        return np.ascontiguousarray(y).reshape(self.out_shape)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         k, p, o = self.kernel_size, self.padding, self.out_channels
         W = self.params["W"].reshape(o, -1)
-        d = dout.reshape(len(self.cols), o, -1)  # (N, O, H' W'), like y before its reshape
-        self.grads["b"] = d.sum(axis=(0, 2))
-        # dWᵀ: all samples and positions in one product, (C k k, N H' W') @ (N H' W', O);
-        # this orientation keeps OpenBLAS fast when other processes share the cores
-        cols = np.swapaxes(self.cols, 0, 1).reshape(W.shape[1], -1)
-        dW = cols @ np.swapaxes(d, 0, 1).reshape(o, -1).T
-        self.grads["W"] = dW.T.reshape(self.params["W"].shape)
+        cols = self.cols.reshape(W.shape[1], -1)  # (C k k, N H' W')
+        d = np.moveaxis(dout.reshape(-1, o, self.cols.shape[2]), 1, 0).reshape(o, -1)
+        self.grads["b"] = d.sum(axis=1)
+        self.grads["W"] = (d @ cols.T).reshape(self.params["W"].shape)
         if not self.input_grad:
             return None
         *lead, _, h, w = self.out_shape
-        dcols = (W.T @ d).reshape(*lead, self.in_channels, k, k, h, w)
-        dxp = col2im(np.moveaxis(dcols, (-4, -3), (-2, -1)), self.xp_shape, self.stride)
+        dcols = (W.T @ d).reshape(self.in_channels, k, k, *lead, h, w)
+        n = len(lead)
+        dwin = np.transpose(dcols, (*range(3, 3 + n), 0, n + 3, n + 4, 1, 2))
+        dxp = col2im(dwin, self.xp_shape, self.stride)
         return dxp[..., p:dxp.shape[-2] - p, p:dxp.shape[-1] - p] if p else dxp
 
     def nudged(self, x: np.ndarray, name: str, index: np.ndarray, delta: np.ndarray,
@@ -439,9 +447,8 @@ class Conv2D(Layer):
         y = np.repeat((y if base is None else base)[None], len(index), axis=0)
         k = np.arange(len(index))
         if name == "W":
-            o, row = np.divmod(index, self.cols.shape[1])
-            moved = np.moveaxis(self.cols[:, row], 1, 0).reshape(y[:, :, 0].shape)
-            y[k, :, o] += delta[:, None, None, None] * moved
+            o, row = np.divmod(index, len(self.cols))
+            y[k, :, o] += delta[:, None, None, None] * self.cols[row].reshape(y[:, :, 0].shape)
         else:
             y[k, :, index] += delta[:, None, None, None]
         return y
@@ -455,9 +462,10 @@ class Conv2D(Layer):
         y = self.forward(x)  # also fills self.cols with the windows of this x
         y = y if base is None else base
         if name == "W":
-            n, (o, h, w) = len(self.cols), y.shape[-3:]
-            d = (directions.reshape(-1, self.cols.shape[1]) @ self.cols).reshape(n, -1, o, h, w)
-            d = np.moveaxis(d, 1, 0)
+            cols = self.cols.reshape(len(self.cols), -1)
+            d = directions.reshape(-1, len(cols)) @ cols  # (K O, N H' W')
+            d = d.reshape(len(directions), self.out_channels, len(y), -1)  # (K, O, N, H' W')
+            d = np.moveaxis(d, 1, 2).reshape(len(directions), *y.shape)
         else:
             d = directions[:, None, :, None, None]
         return np.concatenate([y + eps * d, y - eps * d])
