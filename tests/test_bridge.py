@@ -241,13 +241,7 @@ def test_round_trip_model_torch_model_is_bit_for_bit(mode):
 def test_round_trip_keeps_outputs_and_gradients_equal_to_torch_autograd():
     model = make_model(p=0.0, l2=0.01)
     back = bridge.from_torch(bridge.to_torch(model), loss=mn.SoftmaxCE(), l2=0.01)
-    X, y = data(seed=5)
-    assert back.compute_loss(X, y) == model.compute_loss(X, y)
-    back.backward()
-    model.backward()
-    assert_array_equal(back.get_flat_grads(), model.get_flat_grads())
-    report = bridge.autograd_check(back, X, y)
-    assert report.passed, str(report)
+    assert_same_function_and_gradients(back, model, *data(seed=5))
 
 
 @pytest.mark.parametrize("name", NETS)
@@ -258,14 +252,19 @@ def test_round_trip_of_conv_and_layernorm_nets_keeps_weights_outputs_and_gradien
     assert [a.config() | {"seed": None} for a in back.layers] == \
         [a.config() | {"seed": None} for a in model.layers]
     assert_same(arrays(back), arrays(model))
-    X, y = data(seed=9, shape=shape)
+    report = assert_same_function_and_gradients(back, model, *data(seed=9, shape=shape))
+    assert max(c.rel_error for c in report.params) < 1e-12
+
+
+def assert_same_function_and_gradients(back, model, X, y):
+    """The same loss and gradients bit for bit, and torch autograd agrees; returns its report."""
     assert back.compute_loss(X, y) == model.compute_loss(X, y)
     back.backward()
     model.backward()
     assert_array_equal(back.get_flat_grads(), model.get_flat_grads())
     report = bridge.autograd_check(back, X, y)
     assert report.passed, str(report)
-    assert max(c.rel_error for c in report.params) < 1e-12
+    return report
 
 
 def test_from_torch_reads_a_torch_conv_net():
