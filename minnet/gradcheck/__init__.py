@@ -6,7 +6,7 @@ Read in this order:
     verdicts.py  agree or not, per tensor, and the pattern of a wrong gradient (hints)
     report.py    ParamCheck, LayerCheck, CheckReport: what a check found, as tables
     calls.py     calling a user's layer safely: copies, rewound randomness, proven shortcuts
-    kinks.py     perturbations that straddle a corner (ReLU at 0) are left out
+    kinks.py     perturbations that straddle a corner (ReLU at 0): compared one-sided
     probe.py     J under perturbations, for a whole model or one layer
     diagnose.py  what kind of mistake a wrong gradient is: derivative tables, missing terms
     checker.py   GradientChecker and check_layer: verdicts, then the layers to blame
