@@ -34,6 +34,7 @@ import numpy as np
 from . import layers as L
 from . import losses as losses_
 from .gradcheck import CheckReport, LayerCheck, ParamCheck
+from .gradcheck.calls import BEHAVIOUR
 from .gradcheck.checker import model_advice
 from .gradcheck.verdicts import blame_downstream, judge, l2_hint, repeat_backward, shape_mismatch
 from .model import Model
@@ -180,14 +181,11 @@ LOSSES = {
         s, _labels(y, t), margin=loss.margin),
 }
 
-FORWARD = ("forward", "f")  # what defines a layer's function: a subclass must not override it
-
-
 def _known(obj, table: dict, what: str, then: str = ""):
     """The table entry of obj's nearest built-in ancestor, if obj computes the same function."""
     for cls in type(obj).__mro__:
         if cls in table:
-            if all(getattr(type(obj), f, None) is getattr(cls, f, None) for f in FORWARD):
+            if all(getattr(type(obj), f, None) is getattr(cls, f, None) for f in BEHAVIOUR):
                 return table[cls]
             break
     names = ", ".join(c.__name__ for c in table)

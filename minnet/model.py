@@ -18,6 +18,7 @@ from . import params as P
 from ._progress import tqdm
 from .datasets import batches
 from .gradcheck import debug_check, debug_requested
+from .gradcheck.calls import by_minnet
 from .optim import Adam, Optimizer
 
 SHAPE_KEEPING = (L.Activation, L.Dropout, L.BatchNorm, L.LayerNorm)
@@ -99,7 +100,7 @@ class Model:
         if isinstance(l2, bool) or not np.isfinite(l2) or l2 < 0:
             raise ValueError(f"l2 must be a finite number >= 0, got {l2!r}")
         self.layers, self.loss, self.l2 = layers, loss, float(l2)
-        if layers and _backward_is_ours(layers[0]):
+        if by_minnet(layers[0], "backward"):  # a user's backward may need super()'s dx
             layers[0].input_grad = False  # dL/dX is never used: skip a third of the backward
         for layer in layers[1:]:
             layer.input_grad = True  # even if it came from the front of another model
@@ -423,12 +424,6 @@ class Model:
     def __repr__(self) -> str:
         body = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
         return f"Model([\n{body}\n], loss={self.loss!r}, l2={self.l2})"
-
-
-def _backward_is_ours(layer) -> bool:
-    """Only minnet's own backward honours input_grad; a user's may need super()'s dx."""
-    writer = next((c for c in type(layer).__mro__ if "backward" in vars(c)), object)
-    return writer.__module__.split(".")[0] == "minnet"
 
 
 def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int | None]:

@@ -226,12 +226,17 @@ def test_a_64_64_10_network_reaches_97_percent_on_the_digits_test_split():
     seed = 0
     model = mn.Model([mn.Dense(64, 64, seed=seed), mn.BatchNorm(64), mn.ReLU(),
                       mn.Dense(64, 10, seed=seed + 1)], loss=mn.SoftmaxCE(), l2=5e-3)
-    model.fit(Xtr, ytr, epochs=40, batch_size=32, optimizer=mn.Momentum(0.1, 0.9), seed=seed,
-              progress=False)
-    model.fit(Xtr, ytr, epochs=20, batch_size=32, optimizer=mn.Momentum(0.01, 0.9),
-              seed=seed + 1, progress=False)
-    accuracy = model.evaluate(Xte, yte)["accuracy"]
+    accuracy = fit_in_two_phases(model, Xtr, ytr, 40, 20, seed).evaluate(Xte, yte)["accuracy"]
     assert accuracy >= 0.97, f"test accuracy {accuracy:.4f}"
+
+
+def fit_in_two_phases(model, X, y, fast_epochs, slow_epochs, seed):
+    """Momentum(0.9) at lr 0.1, then at 0.01, batches of 32: the recipe of both digit tests."""
+    model.fit(X, y, epochs=fast_epochs, batch_size=32, optimizer=mn.Momentum(0.1, 0.9),
+              seed=seed, progress=False)
+    model.fit(X, y, epochs=slow_epochs, batch_size=32, optimizer=mn.Momentum(0.01, 0.9),
+              seed=seed + 1, progress=False)
+    return model
 
 
 def test_a_small_conv_net_reaches_98_percent_on_the_digits_test_split():
@@ -247,9 +252,5 @@ def test_a_small_conv_net_reaches_98_percent_on_the_digits_test_split():
     model = mn.Model([mn.Conv2D(1, 16, 3, padding=1, seed=seed), mn.ReLU(), mn.MaxPool2D(2),
                       mn.Flatten(), mn.Dense(256, 10, seed=seed + 1)],
                      loss=mn.SoftmaxCE(), l2=5e-3)
-    model.fit(Xtr, ytr, epochs=30, batch_size=32, optimizer=mn.Momentum(0.1, 0.9), seed=seed,
-              progress=False)
-    model.fit(Xtr, ytr, epochs=10, batch_size=32, optimizer=mn.Momentum(0.01, 0.9),
-              seed=seed + 1, progress=False)
-    accuracy = model.evaluate(Xte, yte)["accuracy"]
+    accuracy = fit_in_two_phases(model, Xtr, ytr, 30, 10, seed).evaluate(Xte, yte)["accuracy"]
     assert accuracy >= 0.98, f"test accuracy {accuracy:.4f}"

@@ -24,7 +24,13 @@ STEP = 1e-3  # how far a verification moves an input or a weight
 
 def is_own(obj) -> bool:
     """Is this one of minnet's own classes (not a user's subclass)?"""
-    return type(obj).__module__.split(".")[0] == "minnet"
+    return _minnet(type(obj))
+
+
+def by_minnet(obj, method: str) -> bool:
+    """Is obj's `method` minnet's own code, not a user's override of it?"""
+    writer = _definer(type(obj), method)
+    return writer is not None and _minnet(writer)
 
 
 def trusted(obj, hint: str) -> bool:
@@ -170,15 +176,10 @@ class Calls:
         key = (hint, name)
         if not (self.fast and trusted(self.obj, hint) and self.proven.get(key, True)):
             return None
-        try:
-            outs = shortcut()
-            if key not in self.proven:
-                self.proven[key] = _same_change(outs[0], plain(0), base)
-        except (KeyboardInterrupt, SystemExit):
-            raise
-        except Exception:  # a shortcut that cannot run here is a shortcut not taken
-            self.proven[key] = False
-        return outs if self.proven[key] else None
+        outs = self._safely(key, shortcut)
+        if outs is not None and key not in self.proven:
+            self.proven[key] = _same_change(outs[0], plain(0), base)
+        return outs if self.proven.get(key) else None
 
     def moved(self, p, i, d, x):
         """forward(x) with entry p.flat[i] moved by d, then put back exactly."""
@@ -204,13 +205,16 @@ class Calls:
             return False
         key = (shortcut, name)
         if key not in self.proven:
-            try:
-                self.proven[key] = bool(matches())
-            except (KeyboardInterrupt, SystemExit):
-                raise
-            except Exception:  # a shortcut that cannot run here is a shortcut not taken
-                self.proven[key] = False
+            self.proven[key] = bool(self._safely(key, matches))
         return self.proven[key]
+
+    def _safely(self, key, run):
+        """run(), or None when it raises: a shortcut that cannot run here is not taken again."""
+        try:
+            return run()
+        except Exception:
+            self.proven[key] = False
+            return None
 
 
 def _signs(shape) -> np.ndarray:

@@ -16,10 +16,11 @@ from .diagnose import diagnose
 from .kinks import one_sided
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
 from .probe import LayerProbe, ModelProbe, NoInputGradient, is_loss
-from .report import CheckReport, LayerCheck, ParamCheck, layer_advice
+from .report import CheckReport, LayerCheck, ParamCheck, layer_advice, severity
 from .restore import Preserved
 from .verdicts import (
     SECOND_LOOK,
+    at_round_off,
     blame_downstream,
     judge,
     l2_hint,
@@ -141,8 +142,7 @@ class GradientChecker:
                     a_all.append(a)
                     n_all.append(n)
         a, n = np.concatenate(a_all), np.concatenate(n_all)
-        at_round_off = np.abs(np.concatenate([a, n])).max(initial=0) <= probe.atol
-        return checks, 0.0 if at_round_off else rel_error(a, n)
+        return checks, 0.0 if at_round_off(a, n, probe.atol) else rel_error(a, n)
 
     def _tensor(self, probe, li, name, p, mode, rng, bar):
         """Check one tensor; returns its ParamCheck and the (analytic, numeric) compared."""
@@ -172,7 +172,7 @@ class GradientChecker:
                 idx = rng.choice(p.size, min(self.samples, p.size), replace=False)
                 found[-1] = self._entries(probe, li, name, g, idx, bar, "sample")
         found = [f for f in found if f[0].status != "inconclusive"] or found
-        c = max((f[0] for f in found), key=_severity)
+        c = max((f[0] for f in found), key=severity)
         c.checked, c.kinks = sum(f[0].checked for f in found), sum(f[0].kinks for f in found)
         c.mode = mode if len(found) > 1 else c.mode
         return c, np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found])
@@ -224,10 +224,6 @@ def numeric(a, pairs_at, J0, eps, tol, atol, bar=None):
         num, kinks = one_sided(a, small.slopes, small.kinks, J0, pairs_at, eps / SECOND_LOOK,
                                tol, atol)
     return num, kinks, corners
-
-
-def _severity(c: ParamCheck):
-    return (not c.passed, c.status != "inconclusive", c.rel_error)
 
 
 class Noise:
@@ -396,9 +392,7 @@ def model_advice(report: CheckReport) -> str | None:
 
 def _float64(model):
     """The model itself when every array is float64; else a float64 copy, and a note."""
-    arrays = [a for layer in model.layers for d in (layer.params, getattr(layer, "grads", {}),
-                                                     _state(layer)) for a in d.values()]
-    kinds = {np.asarray(a).dtype for a in arrays}
+    kinds = {np.asarray(a).dtype for layer in model.layers for a in _arrays(layer)}
     if kinds <= {np.dtype(np.float64)}:
         return model, None
     work = copy.deepcopy(model)
@@ -409,8 +403,7 @@ def _float64(model):
 
 def _float64_layer(layer, copied: bool = False):
     """The layer itself when its arrays are float64, else a copy with float64 arrays."""
-    dicts = (getattr(layer, "params", {}), getattr(layer, "grads", {}), _state(layer))
-    if all(np.asarray(a).dtype == np.float64 for d in dicts for a in d.values()):
+    if all(np.asarray(a).dtype == np.float64 for a in _arrays(layer)):
         return layer
     layer = layer if copied else copy.deepcopy(layer)
     if isinstance(layer, Layer):
@@ -421,5 +414,8 @@ def _float64_layer(layer, copied: bool = False):
     return layer
 
 
-def _state(layer) -> dict:
-    return layer.state() if callable(getattr(layer, "state", None)) else {}
+def _arrays(layer) -> list:
+    """A layer's params, grads and state arrays."""
+    state = layer.state() if callable(getattr(layer, "state", None)) else {}
+    return [a for d in (getattr(layer, "params", {}), getattr(layer, "grads", {}), state)
+            for a in d.values()]

@@ -38,6 +38,17 @@ def crosses(obj, plus, minus, base, y=None) -> np.ndarray:
     return flip.reshape(len(plus), -1).any(axis=1)
 
 
+def met(obj, plus, minus, base, outs=None, base_out=None, y=None) -> np.ndarray:
+    """Per perturbation: a declared corner crossed, or an undeclared forward's output bent.
+
+    plus, minus: the inputs at +eps and -eps (K each); outs: the 2K outputs, when known.
+    """
+    flags = crosses(obj, plus, minus, base, y)
+    if outs is not None and not declared(obj):
+        flags |= bends(outs[:len(plus)], outs[len(plus):], base_out)
+    return flags
+
+
 def _corners(obj, xs, y):
     """obj.corners for a stack of inputs (K, ...): values whose sign flips at a corner."""
     args = (y,) if y is not None else ()

@@ -15,7 +15,7 @@ import numpy as np
 from ..layers import Dense, Layer
 from ..losses import Loss
 from .calls import Calls
-from .kinks import bends, crosses, declared
+from .kinks import bends, declared, met
 from .verdicts import repeat_backward, round_off
 
 STACK_BUDGET = 2**17  # floats per stacked pass: K perturbed copies of the batch at once
@@ -188,12 +188,10 @@ class ModelProbe:
         for c, base_in, base_out in zip(self.calls[start:], self.inputs[start:],
                                         self.inputs[start + 1:]):
             out = c.stack(h)
-            flags = crosses(c.obj, h[:half], h[half:], base_in)
-            if not declared(c.obj):
-                flags |= bends(out[:half], out[half:], base_out)
+            flags = met(c.obj, h[:half], h[half:], base_in, out, base_out)
             bent = bent | np.concatenate([flags, flags])
             h = out
-        flags = crosses(self.loss, h[:half], h[half:], self.inputs[-1], self.y)
+        flags = met(self.loss, h[:half], h[half:], self.inputs[-1], y=self.y)
         return self.loss_calls.stack(h) + self.P0, bent | np.concatenate([flags, flags])
 
     def _penalty_change(self, layer, name, w, d):
@@ -224,7 +222,6 @@ class LayerProbe:
         self.calls = Calls(layer, fast, self.is_loss, y)
         self.rng = np.random.default_rng(seed)
         freeze(layer)
-        self.problems: list[str] = []
         self.changes_input = self._changes_input()
         out = self.calls.forward(x)
         if self.is_loss:
@@ -270,10 +267,8 @@ class LayerProbe:
             J = self.score(outs)
             plus.append(J[:len(part)])
             minus.append(J[len(part):])
-            flags = crosses(self.layer, xs[:len(part)], xs[len(part):], self.x, self.y)
-            if not self.is_loss and not declared(self.layer):
-                flags |= bends(outs[:len(part)], outs[len(part):], self.base_out)
-            kinks.append(flags)
+            kinks.append(met(self.layer, xs[:len(part)], xs[len(part):], self.x,
+                             None if self.is_loss else outs, self.base_out, self.y))
         return Pairs(*map(np.concatenate, (plus, minus, kinks)), eps)
 
     def param_entries(self, key, idx, eps) -> Pairs:

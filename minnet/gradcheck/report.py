@@ -99,7 +99,7 @@ class LayerCheck:
         failed = [c for c in checks if not c.passed]
         hint = problems[0] if problems and not failed else None
         if failed:
-            worst = max(failed, key=lambda c: (c.status != "inconclusive", c.rel_error))
+            worst = max(failed, key=severity)
             hint = f"{worst.param}: {worst.hint}" if worst.hint else \
                 f"{worst.param} gradient wrong (rel_error {worst.rel_error:.1e})"
         return cls(index, name, not failed and not problems, inp.rel_error, params, hint, inp,
@@ -125,7 +125,7 @@ class LayerCheck:
         """'its input gradient dL/dx (what backward returns) is wrong: <hint>', worst first."""
         if not self.failed:
             return self.problems[0] if self.problems else "right"
-        worst = max(self.failed, key=lambda c: (c.status != "inconclusive", c.rel_error))
+        worst = max(self.failed, key=severity)
         return f"{worst.what} is wrong: {worst.hint or f'rel_error {worst.rel_error:.1e}'}"
 
     def __str__(self) -> str:
@@ -258,6 +258,11 @@ class GradientCheckError(AssertionError):
     def __init__(self, report: CheckReport | LayerCheck) -> None:
         super().__init__(str(report))
         self.report = report
+
+
+def severity(c: ParamCheck) -> tuple:
+    """Sort key whose max is the worst tensor: a failure, a wrong number over none compared."""
+    return (not c.passed, c.status != "inconclusive", c.rel_error)
 
 
 def explain() -> str:

@@ -21,6 +21,11 @@ def round_off(J) -> float:
     return ATOL * max(1, abs(J))
 
 
+def at_round_off(a, n, atol) -> bool:
+    """Both sides within round-off of 0 (a bias feeding BatchNorm): nothing relative to measure."""
+    return bool(np.abs(np.concatenate([a, n])).max(initial=0) <= atol)
+
+
 def agree(a, n, tol, atol):
     """Entry by entry: |a - n| <= atol + tol (|a| + |n|)."""
     return np.abs(a - n) <= atol + tol * (np.abs(a) + np.abs(n))
@@ -65,8 +70,8 @@ def compare(a, n, idx, g, tol, atol, layer_index, layer_name, param, mode,
     """Verdict on analytic values a against numeric n at flat entries idx of gradient g."""
     shape = tuple(np.shape(g))
     err = np.abs(a - n)
-    # both sides at round-off level (a bias feeding BatchNorm): nothing relative to measure
-    rel = rel_error(a, n) if np.abs(np.concatenate([a, n])).max(initial=0) > atol else 0.0
+    quiet = at_round_off(a, n, atol)
+    rel = 0.0 if quiet else rel_error(a, n)
     passed = bool((rel <= tol or err.max(initial=0) <= atol) and np.isfinite(a).all())
     w = int(np.argmax(err)) if len(err) else None
     where = () if w is None else (
@@ -75,7 +80,7 @@ def compare(a, n, idx, g, tol, atol, layer_index, layer_name, param, mode,
     wrong = int(np.count_nonzero(~agree(a, n, tol, atol)))
     hint = None if passed else pattern(a, n, g, idx, mode, batch)
     status = "ok" if passed else "FAIL"
-    if passed and len(a) and max(np.abs(a).max(), np.abs(n).max()) <= atol:
+    if passed and len(a) and quiet:
         status, hint = "no effect", ("no effect on the loss: both gradients are 0 up to "
                                      "round-off (as for a bias before BatchNorm)")
     errors = None
