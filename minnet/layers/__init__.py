@@ -1,0 +1,22 @@
+"""Layers. Each forward caches what its backward needs; backward fills `grads` and returns dL/dx.
+
+One family per file, in the order a course meets them:
+    base.py           Layer: params, grads, training, forward, backward
+    dense.py          Dense, the activations (ReLU, LeakyReLU, Sigmoid, Tanh), Dropout
+    normalization.py  BatchNorm, LayerNorm
+    image.py          Conv2D, MaxPool2D, Flatten on (N, C, H, W)
+
+Shapes use N for the batch size; image layers take (N, C, H, W), as in PyTorch. A layer whose
+class says `stackable = True` also accepts extra leading axes, (K, N, F) or (K, N, C, H, W),
+which lets the gradient checker push K perturbed copies of a batch through in one pass.
+"""
+
+from .base import INITS, Layer
+from .dense import Activation, Dense, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+from .image import Conv2D, Flatten, MaxPool2D, col2im, windows
+from .normalization import BatchNorm, LayerNorm
+
+__all__ = [
+    "INITS", "Activation", "BatchNorm", "Conv2D", "Dense", "Dropout", "Flatten", "Layer",
+    "LayerNorm", "LeakyReLU", "MaxPool2D", "ReLU", "Sigmoid", "Tanh", "col2im", "windows",
+]
