@@ -105,7 +105,7 @@ class Model:
         for layer in layers[1:]:
             layer.input_grad = True  # even if it came from the front of another model
         self.input_shape, self.n_outputs = _check_widths(layers)
-        self.n_inputs = _width(self.input_shape)
+        self.n_inputs = _width(self.input_shape, leading=True)
 
     # ---- the computation -------------------------------------------------------------
 
@@ -337,7 +337,12 @@ class Model:
             where = f"column {bad[0][1]}" if X.ndim == 2 else f"index {tuple(bad[0][1:].tolist())}"
             raise ValueError(f"X holds {len(bad)} NaN or infinite values, the first at "
                              f"row {bad[0][0]}, {where}")
-        X = X.astype(self.dtype, copy=False)  # documented: inputs take the model's dtype
+        if getattr(self.layers[0], "takes_ids", False):  # token ids stay integers
+            if X.dtype.kind not in "iu":
+                raise TypeError(f"layer 0 ({self.layers[0]!r}) takes integer token ids, got X "
+                                f"of dtype {X.dtype}")
+        else:
+            X = X.astype(self.dtype, copy=False)  # documented: inputs take the model's dtype
         if y is None:
             return X, None
         y = np.asarray(y)
@@ -436,8 +441,9 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int
     for i, layer in enumerate(layers):
         need = _needs(layer)
         if need is not None and shape is not None and not _fits(shape, need):
-            if len(need) == len(shape) == 1:
-                raise ValueError(f"layer {i} ({layer!r}) expects {need[0]} features, but the "
+            features = _width(need, leading=True)
+            if features is not None and len(shape) == 1:
+                raise ValueError(f"layer {i} ({layer!r}) expects {features} features, but the "
                                  f"layers before it produce {shape[0]}")
             raise ValueError(f"layer {i} ({layer!r}) expects input of shape {_text(need, 'N')}"
                              f", but the layers before it produce {_text(shape, 'N')}")
@@ -446,8 +452,8 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int
                 shape = layer.output_shape(shape if shape is not None else need)
             except ValueError as e:
                 raise ValueError(f"layer {i} ({layer!r}): {e}") from None
-        elif isinstance(layer, L.Dense):
-            shape = (layer.out_features,)
+        elif isinstance(layer, L.Dense):  # on the last axis: (..., in) -> (..., out)
+            shape = (*(shape or (None,))[:-1], layer.out_features)
         elif isinstance(layer, SHAPE_KEEPING):
             if shape is None and need is not None and ... not in need:
                 shape = need  # BatchNorm(5) first: 5 features come out
@@ -467,6 +473,10 @@ def _needs(layer) -> tuple | None:
         return None
     if isinstance(layer, L.LayerNorm):
         return (..., layer.num_features)
+    if isinstance(layer, L.Dense):
+        return (..., layer.in_features)
+    if isinstance(layer, L.Embedding):
+        return (None,)
     n = getattr(layer, "in_features", getattr(layer, "num_features", None))
     return None if n is None else (n,)
 
@@ -479,8 +489,11 @@ def _fits(shape: tuple, need: tuple) -> bool:
                                            for a, b in zip(shape, need))
 
 
-def _width(shape: tuple | None) -> int | None:
-    """The number of features of a 1-D sample shape; None otherwise."""
+def _width(shape: tuple | None, leading: bool = False) -> int | None:
+    """The number of features of a 1-D sample shape (or, with `leading`, of (..., F)); None
+    otherwise."""
+    if leading and shape is not None and len(shape) == 2 and shape[0] is ...:
+        shape = shape[1:]
     return shape[0] if shape is not None and len(shape) == 1 and shape[0] is not ... else None
 
 
