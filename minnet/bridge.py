@@ -17,9 +17,9 @@ What carries over, each way:
 and for autograd_check the losses SoftmaxCE (cross_entropy), MSE (mse_loss), SigmoidBCE
 (binary_cross_entropy_with_logits) and SVMLoss (C × multi_margin_loss, see LOSSES).
 
-PyTorch is optional (pip install "minnet[torch]"). It is imported inside these functions, so
-minnet itself never needs it. Each layer class maps onto a torch module through one entry of
-PAIRS; a new layer joins the bridge by adding its entry.
+PyTorch is optional (pip install "minnet-edu[torch]", or ".[torch]" in a checkout). It is
+imported inside these functions, so minnet itself never needs it. Each layer class maps onto a
+torch module through one entry of PAIRS; a new layer joins the bridge by adding its entry.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .gradcheck.checker import model_advice
 from .gradcheck.verdicts import blame_downstream, judge, l2_hint, repeat_backward, shape_mismatch
 from .model import Model
 
-INSTALL = 'pip install "minnet[torch]"'
+INSTALL = 'pip install "minnet-edu[torch]" (in a minnet checkout: pip install ".[torch]")'
 # The reference is exact, so analytic and torch differ by float64 round-off only: over 300
 # random correct networks (tests/randnets.py) the worst tensor's rel_error was 3.3e-14, and
 # every planted bug (tests/planted.py) has a tensor above 3e-2.

@@ -1,7 +1,7 @@
 """The PyTorch bridge: to_torch and from_torch keep weights and outputs, autograd_check judges
 backprop against torch autograd and names the same suspects as the numeric checker.
 
-Skipped as a whole when torch is not installed (pip install "minnet[torch]").
+Skipped as a whole when torch is not installed (pip install ".[torch]").
 """
 
 import subprocess
@@ -477,5 +477,6 @@ def test_without_torch_the_bridge_says_how_to_install_it():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 3
-    assert all('pip install "minnet[torch]"' in line for line in lines), lines
+    assert all('pip install "minnet-edu[torch]"' in line and 'pip install ".[torch]"' in line
+               for line in lines), lines
 

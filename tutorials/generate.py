@@ -8,7 +8,7 @@ tutorials/ is laid out as an nbgrader course (docs/teaching.md): the teacher's n
 source/ASSIGNMENT/, the settings in nbgrader_config.py. Each assignment is generated in a
 temporary copy of that course, so no gradebook or release folder is left behind here, and the
 notebooks of its release folder are copied next to this file. Needs the teach extra
-(pip install "minnet[teach]").
+(pip install ".[teach]" in this checkout).
 """
 
 from __future__ import annotations
