@@ -247,6 +247,15 @@ def test_03_quotes_the_report_as_it_prints(kernel):
         printed
 
 
+def test_03_quotes_what_to_do_as_the_report_prints_it(kernel):
+    nb, _, error = run_once(TUTORIALS / "03_hunting_bugs.ipynb")
+    assert error is None
+    quoted = re.findall(r"check the fix with `([^`]+)`", markdown(nb))
+    assert quoted
+    for q in quoted:
+        assert f"check the fix with {q}" in stream_text(nb), f"03 quotes {q!r}"
+
+
 def test_04_says_what_its_outputs_show(kernel):
     path = TUTORIALS / "04_training_digits.ipynb"
     nb, _, error = run_once(path)
