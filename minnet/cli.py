@@ -81,7 +81,7 @@ def _number(kind, test, what):
 
 
 positive_int = _number(int, lambda v: v > 0, "a positive integer")
-seed = _number(int, lambda v: v >= 0, "an integer >= 0")
+nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _number(float, lambda v: v > 0, "a number > 0")
 nonnegative_float = _number(float, lambda v: v >= 0, "a number >= 0")
 fraction = _number(float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
@@ -113,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "digits, train it with Adam, print the test accuracy, and write "
                           "pictures and the model to a folder.")
     demo.add_argument("--epochs", type=positive_int, default=40, help="default: 40")
-    demo.add_argument("--seed", type=seed, default=0, help="seed of every random choice")
+    demo.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice")
     _add_output(demo)
     demo.set_defaults(run=run_demo)
 
@@ -174,7 +174,7 @@ def _add_model(p: argparse.ArgumentParser) -> None:
                    help="dropout probability after each hidden layer (default: 0, none)")
     p.add_argument("--batchnorm", action="store_true", help="BatchNorm before each activation")
     p.add_argument("--l2", type=nonnegative_float, default=0.0, help="weight decay (default: 0)")
-    p.add_argument("--seed", type=seed, default=0, help="seed of every random choice")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice")
 
 
 def _add_output(p: argparse.ArgumentParser) -> None:
