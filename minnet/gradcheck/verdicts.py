@@ -1,6 +1,6 @@
 """Verdicts and hints: does an analytic gradient agree with the numeric one, and if not, how not.
 
-Every path of the checker ends here, the textbook one (numeric.check_function) included.
+Every path of the checker ends here, the textbook one (function.check_function) included.
 """
 
 from __future__ import annotations
