@@ -340,7 +340,7 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
                               lambda w, eps, key=key, idx=idx:
                               probe.param_entries(key, idx[w], eps),
                               probe.repeated.get((0, key))))
-    diagnose(probe, inp, params)
+    diagnose(probe, inp, params, tol, atol)
     problems = []
     if probe.unstable:
         problems.append(f"nondeterminism: {name} gave a different output for the same input, "

@@ -356,6 +356,11 @@ def _first_difference(inputs1, inputs2):
     return None
 
 
+def _same_nonzero(v, w) -> bool:
+    return v is not None and w is not None and np.shape(v) == np.shape(w) \
+        and np.abs(v).max(initial=0) > 0 and np.array_equal(v, w)
+
+
 class LayerProbe:
     """J = Σ layer(x) * G (or a loss's value) under perturbations of x and of each parameter."""
 
@@ -382,6 +387,54 @@ class LayerProbe:
         self.dx, self.dx_problem, self.grads, self.unusable, self.misshapen = found
         self.repeated = {} if self.unstable else \
             {(0, k): why for k, why in repeat_backward(before, first.grads, self.grads).items()}
+        self._ignores: dict | None = None
+
+    def dependence(self) -> dict[str, str]:
+        """Which of your gradients stay the same when dout changes ("dout"), or when x changes
+        while the true one does not ("x"). Measured once, when a diagnosis asks."""
+        if self._ignores is None:
+            self._ignores = self._dependence()
+            self._again(self.x, self.G)  # leave the layer as the check found it: at (x, G)
+        return self._ignores
+
+    def _again(self, x, G) -> dict:
+        """Your gradients (dx and grads) after a forward at x and a backward of G."""
+        zero_grads(self.layer)
+        self.calls.forward(x)
+        b = backward_of(self.layer, self.params, lambda: self.calls.backward(G), x, self.ids)
+        return {"input": b.dx, **b.grads}
+
+    def _dependence(self) -> dict[str, str]:
+        found = {}
+        here = self._again(self.x, self.G)
+        if not self.is_loss:
+            other = self._again(self.x, np.random.default_rng(1).standard_normal(self.G.shape))
+            found = {k: "dout" for k, v in here.items() if _same_nonzero(v, other.get(k))}
+        if not self.ids:
+            noise = np.random.default_rng(2).standard_normal(self.x.shape)
+            x2 = self.x + 0.1 * (1 + np.abs(self.x)) * noise
+            moved = self._again(x2, self.G)
+            found |= {k: "x" for k, v in here.items() if k not in found
+                      and _same_nonzero(v, moved.get(k)) and self._truly_moves(k, x2)}
+        return found
+
+    def _truly_moves(self, key: str, x2: np.ndarray) -> bool:
+        """Does the true gradient (along a random direction) change from x to x2?"""
+        shape = self.x.shape if key == "input" else self.params[key].shape
+        u = np.random.default_rng(3).standard_normal(shape)
+        slopes = [self._directional(x0, key, u) for x0 in (self.x, x2)]
+        return abs(slopes[0] - slopes[1]) > 1e-5 * (abs(slopes[0]) + abs(slopes[1])) + 1e-9
+
+    def _directional(self, x0: np.ndarray, key: str, u: np.ndarray) -> float:
+        """(J(θ + εu) − J(θ − εu)) / 2ε at input x0, θ the input or params[key]."""
+        J = []
+        for sign in (1.0, -1.0):
+            if key == "input":
+                out = self.calls.forward(x0 + sign * self.eps * u)
+            else:
+                out = self.calls.moved_along(self.params[key], sign * self.eps * u, x0)
+            J.append(float(self.score(np.asarray(out)[None])[0]))
+        return (J[0] - J[1]) / (2 * self.eps)
 
     def _changes_input(self) -> bool:
         x = self.x.copy()

@@ -58,12 +58,20 @@ class ParamCheck:
     derivatives: object | None = field(default=None, repr=False)  # diagnose.Derivatives
     is_loss: bool = False
     also: tuple = ()  # other holders of a shared array: ("2.W",)
+    findings: list = field(default_factory=list, repr=False)  # what the error shows (diagnose)
+    shown: list = field(default_factory=list, repr=False)  # the tensor, yours beside the true
 
     @property
     def where(self) -> str:
         if self.mode == "directional":
             return f"direction {self.worst_index[0]}" if self.worst_index else "-"
         return str(self.worst_index) if self.worst_index else "-"
+
+    @property
+    def short(self) -> str:
+        """'its dx', 'its dscores', 'its dW': the gradient's name in a formula."""
+        return f"its d{'scores' if self.is_loss else 'x'}" if self.param == "input" \
+            else f"its d{self.param}"
 
     @property
     def what(self) -> str:
@@ -346,8 +354,20 @@ def _row(c: ParamCheck) -> tuple[str, ...]:
 
 
 def _derivative_tables(checks: list[ParamCheck]) -> list[str]:
-    return [line for c in checks if c.derivatives is not None
-            for line in ["", str(c.derivatives)]]
+    """What each failing tensor's error shows: an elementwise layer's derivative table, the
+    findings measured in E = analytic − numeric, and the tensor, yours beside the true one."""
+    lines = []
+    for c in checks:
+        if c.derivatives is not None:
+            lines += ["", str(c.derivatives)]
+        said = str(c.derivatives) if c.derivatives is not None else ""
+        more = [f for f in c.findings if f not in said]
+        if more:
+            lines += ["", f"What the error E = analytic − numeric shows, in {c.short}:"]
+            lines += [f"  - {f}" for f in more]
+        if c.shown:
+            lines += ["", *c.shown]
+    return lines
 
 
 def _html(head: str, checks, suspects, rest: list[str]) -> str:
