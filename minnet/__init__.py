@@ -34,6 +34,7 @@ from .layers import (
 from .losses import MSE, Loss, SigmoidBCE, SoftmaxCE, SVMLoss
 from .model import History, Model
 from .optim import SGD, Adam, Momentum, Optimizer, RMSProp
+from .sampling import sample, sample_text
 
 __version__ = "0.1.0"
 
@@ -43,5 +44,5 @@ __all__ = [
     "LayerCheck", "LayerNorm", "LeakyReLU", "Loss", "MSE", "MaxPool2D", "Model", "Momentum",
     "Optimizer", "ParamCheck", "RMSProp", "RNN", "ReLU", "SGD", "SVMLoss", "Sigmoid", "SigmoidBCE",
     "SoftmaxCE", "Tanh",
-    "check_function", "check_layer", "datasets", "numeric_gradient",
+    "check_function", "check_layer", "datasets", "numeric_gradient", "sample", "sample_text",
 ]

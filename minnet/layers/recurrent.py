@@ -180,13 +180,13 @@ class RNN(Recurrent):
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         xs, h0, hs = self.cache
         dout = self._upstream(dout, hs)
-        Wh = self.params["Wh"]
+        WhT = self.params["Wh"].T.copy()  # contiguous: the loop multiplies by it T times
         dh, da = np.empty_like(hs), np.empty_like(hs)
         dh_next = np.zeros_like(h0)
         for t in reversed(range(len(hs))):
             dh[t] = dout[t] + dh_next
             da[t] = dh[t] * (1 - hs[t] ** 2)
-            dh_next = da[t] @ Wh.T
+            dh_next = da[t] @ WhT
         self._keep(dh, dh_next)
         return self._sums(xs, h0, hs, da, da)
 
@@ -234,7 +234,7 @@ class LSTM(Recurrent):
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         xs, h0, c0, hs, cs, gates = self.cache
         dout = self._upstream(dout, hs)
-        H, Wh = self.hidden_size, self.params["Wh"]
+        H, WhT = self.hidden_size, self.params["Wh"].T.copy()
         c_prev, tanh_c = np.concatenate([c0[None], cs[:-1]]), np.tanh(cs)
         slopes = gates * (1 - gates)  # σ' = σ(1 - σ) for i, f, o ...
         slopes[..., 3 * H:] = 1 - gates[..., 3 * H:] ** 2  # ... and tanh' = 1 - g² for g
@@ -246,7 +246,7 @@ class LSTM(Recurrent):
             dc[t] = dc_next + dh[t] * o * (1 - tanh_c[t] ** 2)
             di, df, do, dg = dc[t] * g, dc[t] * c_prev[t], dh[t] * tanh_c[t], dc[t] * i
             da[t] = np.concatenate([di, df, do, dg], axis=-1) * slopes[t]
-            dh_next, dc_next = da[t] @ Wh.T, dc[t] * f
+            dh_next, dc_next = da[t] @ WhT, dc[t] * f
         self._keep(dh, dh_next)
         self.dc, self.dc0 = np.moveaxis(dc, 0, -2), dc_next
         return self._sums(xs, h0, hs, da, da)
@@ -294,7 +294,7 @@ class GRU(Recurrent):
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         xs, h0, hs, rz, n_all, hw_n = self.cache
         dout = self._upstream(dout, hs)
-        Wh = self.params["Wh"]
+        WhT = self.params["Wh"].T.copy()
         h_prev = np.concatenate([h0[None], hs[:-1]])
         dh = np.empty_like(hs)
         dxw = np.empty(rz.shape[:-1] + (3 * hs.shape[-1],), hs.dtype)  # dL/d(x_t Wx + bx)
@@ -309,6 +309,6 @@ class GRU(Recurrent):
             dr = dn * hw_n[t] * r * (1 - r)
             dxw[t] = np.concatenate([dr, dz, dn], axis=-1)
             dhw[t] = np.concatenate([dr, dz, dn * r], axis=-1)
-            dh_next = dh[t] * z + dhw[t] @ Wh.T
+            dh_next = dh[t] * z + dhw[t] @ WhT
         self._keep(dh, dh_next)
         return self._sums(xs, h0, hs, dxw, dhw)
