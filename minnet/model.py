@@ -367,8 +367,9 @@ class Model:
         if self.input_shape is not None and not _fits(X.shape[1:], self.input_shape):
             raise ValueError(f"layer 0 ({self.layers[0]!r}) expects input of shape "
                              f"{_text(self.input_shape, 'N')}, got {X.shape}")
-        if X.ndim > 2:  # images: now every size is known, so check every layer's input
-            _check_widths(self.layers, X.shape[1:])
+        out = self.output_shape
+        if X.ndim > 2:  # images, sequences: now every size is known, so check every layer
+            out = _check_widths(self.layers, X.shape[1:])[1]
         if not np.isfinite(X).all():
             bad = np.argwhere(~np.isfinite(X))
             where = f"column {bad[0][1]}" if X.ndim == 2 else f"index {tuple(bad[0][1:].tolist())}"
@@ -385,10 +386,10 @@ class Model:
         y = np.asarray(y)
         if y.ndim == 0 or len(y) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has shape {y.shape}")
-        if self.n_outputs is not None and hasattr(self.loss, "check_target"):
-            self.loss.check_target(y, len(X), self.n_outputs)
-        elif _is_sequence(self.output_shape) and isinstance(self.loss, losses_.SoftmaxCE):
-            self.loss.check_target(y, len(X), self.output_shape[1], axes=2)
+        if _width(out) is not None and hasattr(self.loss, "check_target"):
+            self.loss.check_target(y, len(X), _width(out))
+        elif _is_sequence(out) and isinstance(self.loss, losses_.SoftmaxCE):
+            self.loss.check_target(y, len(X), out[1], axes=2)
         return X, y
 
     # ---- save and load -------------------------------------------------------------
@@ -471,7 +472,7 @@ class Model:
         return f"Model([\n{body}\n], loss={self.loss!r}, l2={self.l2})"
 
 
-def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int | None]:
+def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, tuple | None]:
     """Follow the shape of one sample through the layers, from `shape` (None: not known yet).
 
     Raises ValueError at the first layer that cannot take what the layers before it produce.
@@ -479,8 +480,12 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int
     where unknown; a size in a shape may be None too (the height of an image before any data
     is seen, the length T of a sequence).
     """
+    ranked = shape is not None  # the number of axes is known (a Dense keeps only the last's)
     for i, layer in enumerate(layers):
         need = _needs(layer)
+        if not ranked and isinstance(layer, L.Recurrent) and shape is not None \
+                and len(shape) == 1:
+            shape = (None, *shape)  # Dense layers first, on inputs (N, T, D): steps stay
         if need is not None and shape is not None and not _fits(shape, need):
             features = _width(need, leading=True)
             if features is not None and len(shape) == 1:
@@ -493,6 +498,7 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int
                 shape = layer.output_shape(shape if shape is not None else need)
             except ValueError as e:
                 raise ValueError(f"layer {i} ({layer!r}): {e}") from None
+            ranked = True
         elif isinstance(layer, L.Dense):  # on the last axis: (..., in) -> (..., out)
             shape = (*(shape or (None,))[:-1], layer.out_features)
         elif isinstance(layer, SHAPE_KEEPING):

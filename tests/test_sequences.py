@@ -52,6 +52,18 @@ def test_widths_that_do_not_fit_are_named_before_any_data():
                  loss=mn.SoftmaxCE())
 
 
+def test_dense_layers_before_a_recurrent_one_work_on_every_step():
+    model = mn.Model([mn.Dense(3, 4, seed=0), mn.Tanh(), mn.RNN(4, 5, seed=1),
+                      mn.Dense(5, V, seed=2)], loss=mn.SoftmaxCE())
+    X = np.random.default_rng(0).standard_normal((2, 6, 3))
+    assert model.forward(X).shape == (2, 6, V)
+    with pytest.raises(TypeError, match=r"y must be a 2-D array of integer class labels"):
+        model.fit(X, np.zeros(2, dtype=int), epochs=1, progress=False)
+    with pytest.raises(ValueError, match=r"layer 1 \(RNN.*expects input of shape \(N, T, 5\), "
+                                         r"but the layers before it produce \(N, T, 4\)"):
+        mn.Model([mn.Dense(3, 4), mn.RNN(5, 5)], loss=mn.SoftmaxCE())
+
+
 def test_sequence_targets_are_checked_before_any_step():
     model = char_model()
     X, y = ids()
