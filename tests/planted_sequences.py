@@ -3,7 +3,9 @@ a loop over t (CS231n's rnn_step_forward / rnn_forward / rnn_backward), caches a
 gradient from the next step called dh_next. Each bug is one line away from its correct class.
 
 The correct student classes (StudentRNN, StudentLSTM, StudentGRU) pass every check; each
-subclass below plants one mistake. BUGS lists them with the tensors that must fail.
+subclass below plants one mistake. BUGS lists them with the tensors that must fail. A bug in
+the loop of rnn_backward is shown in a whole copy of that loop, as the student's file has it,
+so that the planted line (marked BUG) reads in its place.
 """
 
 from __future__ import annotations
@@ -19,8 +21,8 @@ def sigmoid(a):
     return 1 / (1 + np.exp(-a))
 
 
-class StudentRNN(mn.RNN):
-    """h_t = tanh(x_t Wx + h_{t-1} Wh + b), one step at a time (return_sequences=True only)."""
+class OneStateLoop:
+    """rnn_forward as students write it: step_forward at every t, the caches in a list."""
 
     def forward(self, x, h0=None):
         N, T, _ = x.shape
@@ -31,6 +33,10 @@ class StudentRNN(mn.RNN):
             self.caches.append(cache)
             hs.append(h)
         return np.stack(hs, axis=1)
+
+
+class StudentRNN(OneStateLoop, mn.RNN):
+    """h_t = tanh(x_t Wx + h_{t-1} Wh + b), one step at a time (return_sequences=True only)."""
 
     def step_forward(self, x, prev_h):
         Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
@@ -223,18 +229,8 @@ class LSTMOutputGateWithoutTanh(StudentLSTM):
                 dWx + x.T @ da, dWh + prev_h.T @ da, db + da.sum(axis=0))
 
 
-class StudentGRU(mn.GRU):
+class StudentGRU(OneStateLoop, mn.GRU):
     """torch's GRU one step at a time: r, z, n with r multiplying (h Wh_n + bh_n)."""
-
-    def forward(self, x, h0=None):
-        N, T, _ = x.shape
-        h = np.zeros((N, self.hidden_size)) if h0 is None else h0
-        self.caches, hs = [], []
-        for t in range(T):
-            h, cache = self.step_forward(x[:, t, :], h)
-            self.caches.append(cache)
-            hs.append(h)
-        return np.stack(hs, axis=1)
 
     def step_forward(self, x, prev_h):
         H, p = self.hidden_size, self.params
