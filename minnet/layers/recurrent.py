@@ -169,7 +169,7 @@ class RNN(Recurrent):
         xs, h0 = self._begin(x, h0=h0)  # xs (T, N, D): step t is xs[t]
         Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
         xw = xs @ Wx + b  # every step's input term, one product
-        hs = np.empty(xw.shape[:-1] + h0.shape[-1:], xw.dtype)
+        hs = np.empty(xw.shape[:-1] + (self.hidden_size,), xw.dtype)
         h = h0
         for t in range(len(xs)):
             h = np.tanh(xw[t] + h @ Wh)
@@ -210,6 +210,8 @@ class LSTM(Recurrent):
     """
 
     gates = 4
+    dc0: np.ndarray | None = None  # after backward: dL/dc0 (N, H), and dc (N, T, H)
+    dc: np.ndarray | None = None
 
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None,
                 c0: np.ndarray | None = None) -> np.ndarray:
