@@ -2,9 +2,8 @@
 tensors, and the correct student classes pass. What the reports say about them (per time step,
 per gate) is the checker's to word; these tests hold only who and which tensor.
 
-Gaps of the checker are marked xfail(strict=True) with their reason: check_layer does not check
-dh0, and a check of an Embedding alone (check_layer, or a suspect's check in a model) stops in
-diagnose, which reads the input's verdict where integer ids have none.
+One gap of the checker is marked xfail(strict=True) with its reason: check_layer does not check
+dh0 yet.
 """
 
 import numpy as np
@@ -43,13 +42,7 @@ def test_the_correct_student_layers_pass(student):
     assert result.passed, result
 
 
-EMBEDDING_CRASH = pytest.mark.xfail(
-    strict=True, reason="checker: diagnose(probe, inp, params) reads inp.passed, and inp is None "
-                        "for a layer that takes integer ids (an Embedding checked alone)")
-
-
-@pytest.mark.parametrize("bug", [pytest.param(b, marks=EMBEDDING_CRASH) if b.suspect == 0 else b
-                                 for b in BUGS], ids=[b.name for b in BUGS])
+@pytest.mark.parametrize("bug", BUGS, ids=[b.name for b in BUGS])
 def test_a_planted_bug_fails_the_model_check_with_its_layer_the_one_suspect(bug):
     model, X, y = bug.build(0)
     report = check(model, X, y)
@@ -83,13 +76,11 @@ def test_check_layer_fails_a_recurrent_layer_that_forgets_dh0():
     assert not mn.check_layer(RNNForgetsDh0(3, 4, seed=0), x).passed
 
 
-@EMBEDDING_CRASH
 def test_check_layer_passes_a_correct_embedding_on_token_ids():
     ids = np.random.default_rng(0).integers(0, 6, (4, 5))
     assert mn.check_layer(mn.Embedding(6, 3, seed=0), ids).passed
 
 
-@EMBEDDING_CRASH
 def test_check_layer_fails_an_embedding_gradient_assigned_instead_of_added():
     ids = np.random.default_rng(0).integers(0, 6, (4, 5))
     assert mn.check_layer(mn.Embedding(6, 3, seed=0), ids).passed
@@ -97,7 +88,6 @@ def test_check_layer_fails_an_embedding_gradient_assigned_instead_of_added():
     assert [c.param for c in result.failed] == ["W"]
 
 
-@EMBEDDING_CRASH
 def test_a_correct_embedding_is_no_suspect_and_a_wrong_one_fails_on_w():
     model, X, y = sequence_net(RNNForgetsDhNext, embedding=mn.Embedding)(0)
     assert [s.layer_index for s in check(model, X, y).suspects] == [1]
