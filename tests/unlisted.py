@@ -1463,6 +1463,9 @@ CASES = [
          "dW[ids] += dout is buffered: an id that occurs several times in the batch gets only one "
          "of its gradients; np.add.at adds them all",
          "np.add.at(dW, self.ids, dout)"),
+    Case("embedding-correct", SEQ, lambda: (
+        "layer", Embedding(5, 3, seed=47), np.random.default_rng(47).integers(0, 5, (4, 5)),
+        None), CORRECT),
     Case("rnn", SEQ, lambda: sequence_net(RNNNoDhNext(4, 3, seed=35), seed=35),
          "BPTT drops dh_next: each step's dh is only dout[:, t], so the gradient flowing back "
          "from later steps through h_t is lost",
