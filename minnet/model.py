@@ -107,7 +107,7 @@ class Model:
         for layer in layers[1:]:
             layer.input_grad = True  # even if it came from the front of another model
         self.input_shape, self.output_shape = _check_widths(layers)
-        self.n_outputs = _width(self.output_shape)
+        self.n_outputs = _width(self.output_shape, leading=True)
         self.n_inputs = _width(self.input_shape, leading=True)
 
     # ---- the computation -------------------------------------------------------------
@@ -511,6 +511,7 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, tup
     is seen, the length T of a sequence).
     """
     ranked = shape is not None  # the number of axes is known (a Dense keeps only the last's)
+    opaque = False  # after a layer of the user's own: not even the number of axes is known
     for i, layer in enumerate(layers):
         need = _needs(layer)
         if not ranked and isinstance(layer, L.Recurrent) and shape is not None \
@@ -528,14 +529,15 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, tup
                 shape = layer.output_shape(shape if shape is not None else need)
             except ValueError as e:
                 raise ValueError(f"layer {i} ({layer!r}): {e}") from None
-            ranked = True
+            ranked, opaque = True, False
         elif isinstance(layer, L.Dense):  # on the last axis: (..., in) -> (..., out)
-            shape = (*(shape or (None,))[:-1], layer.out_features)
+            shape = (..., layer.out_features) if opaque and shape is None else \
+                (*(shape or (None,))[:-1], layer.out_features)
         elif isinstance(layer, SHAPE_KEEPING):
             if shape is None and need is not None and ... not in need:
                 shape = need  # BatchNorm(5) first: 5 features come out
         else:
-            shape = None  # a layer of the user's own: its output shape is unknown
+            shape, opaque = None, True  # a layer of the user's own: its output is unknown
     first = _needs(layers[0]) if layers else None
     return first, shape
 
@@ -561,6 +563,10 @@ def _needs(layer) -> tuple | None:
 
 
 def _fits(shape: tuple, need: tuple) -> bool:
+    if shape and shape[0] is ...:  # leading axes not known yet: the trailing ones must fit
+        tail = need[1:] if need[0] is ... else need
+        return len(shape) - 1 <= len(tail) and _fits(tail[len(tail) - len(shape) + 1:],
+                                                      shape[1:])
     if need[0] is ...:
         return len(shape) >= len(need) - 1 and _fits(shape[len(shape) - len(need) + 1:],
                                                      need[1:])
