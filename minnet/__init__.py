@@ -13,6 +13,7 @@ from .gradcheck import (
     numeric_gradient,
 )
 from .layers import (
+    GELU,
     Activation,
     BatchNorm,
     Conv2D,
@@ -24,7 +25,11 @@ from .layers import (
     LayerNorm,
     LeakyReLU,
     MaxPool2D,
+    MultiHeadAttention,
+    PositionalEncoding,
     ReLU,
+    Residual,
+    Sequential,
     Sigmoid,
     Tanh,
 )
@@ -35,10 +40,10 @@ from .optim import SGD, Adam, Momentum, Optimizer, RMSProp
 __version__ = "0.1.0"
 
 __all__ = [
-    "Activation", "Adam", "BatchNorm", "CheckReport", "Conv2D", "Dense", "Dropout", "Embedding",
-    "Flatten", "GradientCheckError", "GradientChecker", "History", "Layer", "LayerCheck",
-    "LayerNorm", "LeakyReLU", "Loss", "MSE", "MaxPool2D", "Model", "Momentum", "Optimizer",
-    "ParamCheck",
-    "RMSProp", "ReLU", "SGD", "SVMLoss", "Sigmoid", "SigmoidBCE", "SoftmaxCE", "Tanh",
+    "GELU", "Activation", "Adam", "BatchNorm", "CheckReport", "Conv2D", "Dense", "Dropout",
+    "Embedding", "Flatten", "GradientCheckError", "GradientChecker", "History", "Layer",
+    "LayerCheck", "LayerNorm", "LeakyReLU", "Loss", "MSE", "MaxPool2D", "Model", "Momentum",
+    "MultiHeadAttention", "Optimizer", "ParamCheck", "PositionalEncoding", "RMSProp", "ReLU",
+    "Residual", "SGD", "SVMLoss", "Sequential", "Sigmoid", "SigmoidBCE", "SoftmaxCE", "Tanh",
     "check_function", "check_layer", "datasets", "numeric_gradient",
 ]

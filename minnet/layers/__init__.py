@@ -2,24 +2,29 @@
 
 One family per file, in the order a course meets them:
     base.py           Layer: params, grads, training, forward, backward
-    dense.py          Dense, the activations (ReLU, LeakyReLU, Sigmoid, Tanh), Dropout
+    dense.py          Dense, the activations (ReLU, LeakyReLU, Sigmoid, Tanh, GELU), Dropout
     normalization.py  BatchNorm, LayerNorm
     image.py          Conv2D, MaxPool2D, Flatten on (N, C, H, W)
     recurrent.py      Embedding on (N, T) token ids
+    attention.py      MultiHeadAttention, PositionalEncoding on (N, T, D)
+    blocks.py         Sequential, Residual: layers that hold layers
 
 Shapes use N for the batch size; image layers take (N, C, H, W), as in PyTorch. A layer whose
 class says `stackable = True` also accepts extra leading axes, (K, N, F) or (K, N, C, H, W),
 which lets the gradient checker push K perturbed copies of a batch through in one pass.
 """
 
+from .attention import MultiHeadAttention, PositionalEncoding
 from .base import INITS, Layer
-from .dense import Activation, Dense, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+from .blocks import Residual, Sequential
+from .dense import GELU, Activation, Dense, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
 from .image import Conv2D, Flatten, MaxPool2D, col2im, windows
 from .normalization import BatchNorm, LayerNorm
 from .recurrent import Embedding
 
 __all__ = [
-    "INITS", "Activation", "BatchNorm", "Conv2D", "Dense", "Dropout", "Embedding", "Flatten",
-    "Layer", "LayerNorm", "LeakyReLU", "MaxPool2D", "ReLU", "Sigmoid", "Tanh", "col2im",
+    "GELU", "INITS", "Activation", "BatchNorm", "Conv2D", "Dense", "Dropout", "Embedding",
+    "Flatten", "Layer", "LayerNorm", "LeakyReLU", "MaxPool2D", "MultiHeadAttention",
+    "PositionalEncoding", "ReLU", "Residual", "Sequential", "Sigmoid", "Tanh", "col2im",
     "windows",
 ]
