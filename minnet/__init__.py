@@ -2,6 +2,7 @@
 backprop is wrong and what kind of mistake it looks like."""
 
 from . import datasets
+from .decoder import transformer
 from .gradcheck import (
     CheckReport,
     GradientChecker,
@@ -45,5 +46,5 @@ __all__ = [
     "LayerCheck", "LayerNorm", "LeakyReLU", "Loss", "MSE", "MaxPool2D", "Model", "Momentum",
     "MultiHeadAttention", "Optimizer", "ParamCheck", "PositionalEncoding", "RMSProp", "ReLU",
     "Residual", "SGD", "SVMLoss", "Sequential", "Sigmoid", "SigmoidBCE", "SoftmaxCE", "Tanh",
-    "check_function", "check_layer", "datasets", "numeric_gradient",
+    "check_function", "check_layer", "datasets", "numeric_gradient", "transformer",
 ]

@@ -6,7 +6,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import minnet as mn
-from minnet.transformer import transformer
+from minnet import transformer
 
 DIGITS, SEP, IGNORE = 4, 10, -1  # a string of 4 digits, then the separator, then its reversal
 

@@ -12,7 +12,6 @@ import textwrap
 
 import numpy as np
 
-from ..gradcheck.calls import by_minnet, trusted
 from .base import Layer
 
 
@@ -72,6 +71,8 @@ class Sequential(Layer):
     def input_grad(self, needed: bool) -> None:
         """Only the first layer may skip dL/dx, and only if its backward is minnet's own (a
         user's backward may need super()'s dx)."""
+        from ..gradcheck.calls import by_minnet  # here: the gradcheck package imports layers
+
         self._input_grad = needed
         first = self.layers[0]
         first.input_grad = needed or not by_minnet(first, "backward")
@@ -174,6 +175,8 @@ class Residual(Sequential):
 
 def _hint(layer, name: str) -> bool:
     """Does the layer offer this hint for the gradient checker, declared with its own forward?"""
+    from ..gradcheck.calls import trusted  # here: the gradcheck package imports layers
+
     return trusted(layer, name) and bool(getattr(layer, name))
 
 

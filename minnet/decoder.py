@@ -1,4 +1,4 @@
-"""A small decoder-only Transformer for characters, built from minnet's own layers.
+"""A small decoder-only Transformer (a GPT) for characters, built from minnet's own layers.
 
     ids (N, T) -> Embedding -> + PositionalEncoding
                -> blocks × [ x + attention(LayerNorm(x)), causal
