@@ -113,12 +113,8 @@ def run_attention(repeats, torch) -> dict[str, float | None]:
     times, outputs = common.time_interleaved(contenders, repeats)
     ours = [np.array(a, copy=True) for a in minnet_attention(layer, x, dout)]
     results = {"minnet": "-", **{n: agree(ours, outputs[n]) for n in names.values()}}
-    med = {k: common.median(v) for k, v in times.items()}
-    rows = [[k, common.seconds_text(med[k]), common.seconds_text(min(v)), f"{len(v)} runs",
-             common.ratio_text(med[k] / med["minnet"]), results[k]] for k, v in times.items()]
-    print(f"[attention] forward + backward, float32, x {(N, T, D)}, {HEADS} heads, no mask")
-    print(common.table(["contender", "median", "fastest", "timed", "/ minnet", "result"], rows))
-    print()
+    med = common.print_timings(f"[attention] forward + backward, float32, x {(N, T, D)}, "
+                               f"{HEADS} heads, no mask", times, results, "minnet")
     torch_best = min((med[n] for n in names.values()), default=None)
     return {"attention:minnet/torch": med["minnet"] / torch_best if torch_best else None}
 
@@ -142,14 +138,11 @@ def run_check(repeats) -> dict[str, float]:
                   "minnet full, fast=False": lambda: lambda: full(False),
                   "naive": lambda: lambda: f"difference {naive_check(model, X, y):.1e}"}
     times, results = common.time_interleaved(contenders, repeats)
-    med = {k: common.median(v) for k, v in times.items()}
-    rows = [[k, common.seconds_text(med[k]), common.seconds_text(min(v)), f"{len(v)} runs",
-             common.ratio_text(med[k] / med["naive"]), results[k]] for k, v in times.items()]
     n = model.get_flat_params().size
-    print(f"[check] mn.transformer({VOCAB}, dim={CHECK_DIM}, heads={CHECK_HEADS}, blocks=1, "
-          f"max_len={CHECK_T}), float64, {n:,} parameters, {CHECK_N} sequences of {CHECK_T}")
-    print(common.table(["contender", "median", "fastest", "timed", "/ naive", "result"], rows))
-    print()
+    med = common.print_timings(
+        f"[check] mn.transformer({VOCAB}, dim={CHECK_DIM}, heads={CHECK_HEADS}, blocks=1, "
+        f"max_len={CHECK_T}), float64, {n:,} parameters, {CHECK_N} sequences of {CHECK_T}",
+        times, results, "naive")
     return {"check:full/naive": med["minnet full"] / med["naive"],
             "check:fast=False/naive": med["minnet full, fast=False"] / med["naive"]}
 

@@ -171,6 +171,19 @@ def ratio_text(r: float | int | str | None) -> str:
     return str(r) if isinstance(r, (int, str)) else f"{r:.2f}"
 
 
+def print_timings(title: str, times: dict[str, list[float]], results: dict[str, object],
+                  against: str) -> dict[str, float]:
+    """Print `title` and a table of each contender's median and fastest time, its ratio to
+    the median of `against`, and its result; return the medians."""
+    med = {k: median(v) for k, v in times.items()}
+    rows = [[k, seconds_text(med[k]), seconds_text(min(v)), f"{len(v)} runs",
+             ratio_text(med[k] / med[against]), str(results[k])] for k, v in times.items()]
+    print(title)
+    print(table(["contender", "median", "fastest", "timed", f"/ {against}", "result"], rows))
+    print()
+    return med
+
+
 def ratios_line(ratios: dict[str, float | int | str | None]) -> str:
     """The last line every script prints: `ratios: name=value name=value ...`."""
     return "ratios: " + " ".join(f"{k}={ratio_text(v)}" for k, v in ratios.items())

@@ -20,6 +20,7 @@ from ._progress import tqdm
 from .datasets import batches
 from .gradcheck import debug_check, debug_requested
 from .gradcheck.calls import by_minnet
+from .layers.blocks import forward_all
 from .optim import Adam, Optimizer
 
 SHAPE_KEEPING = (L.Activation, L.Dropout, L.BatchNorm, L.LayerNorm, L.MultiHeadAttention,
@@ -124,13 +125,7 @@ class Model:
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """X (N, in), or images (N, C, H, W) for a conv net -> scores (N, out)."""
-        h = X
-        for i, layer in enumerate(self.layers):
-            try:
-                h = layer.forward(h)
-            except (ValueError, TypeError) as e:
-                raise type(e)(f"layer {i}: {e}") from None
-        return h
+        return forward_all(self.layers, X)
 
     def penalty(self) -> float:
         """0.5 * l2 * Σ W² over the weights of Dense layers."""

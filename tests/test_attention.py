@@ -6,6 +6,7 @@ import math
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from shortcuts import assert_nudged_is_forward_with_each_entry_moved
 
 import minnet as mn
 
@@ -109,18 +110,8 @@ def test_a_stack_of_batches_gives_each_batch_its_own_output():
 
 @pytest.mark.parametrize("causal", [False, True], ids=["full", "causal"])
 def test_nudged_equals_forward_with_the_entry_moved(causal):
-    layer = attention(D=4, H=2, causal=causal)
-    x = seq((2, 3, 4))
-    for name, p in layer.params.items():
-        idx = np.arange(p.size)
-        delta = np.linspace(-0.1, 0.1, p.size)
-        fast = layer.nudged(x, name, idx, delta)
-        for k in range(p.size):
-            old = p.flat[k]
-            p.flat[k] += delta[k]
-            assert_allclose(fast[k], layer.forward(x), rtol=1e-12, atol=1e-13,
-                            err_msg=f"{name}[{k}]")
-            p.flat[k] = old
+    assert_nudged_is_forward_with_each_entry_moved(attention(D=4, H=2, causal=causal),
+                                                   seq((2, 3, 4)))
 
 
 def test_float32_stays_float32():

@@ -4,6 +4,7 @@ everything that handles a layer (Model, optimizers, flat parameters, save / load
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from shortcuts import assert_nudged_is_forward_with_each_entry_moved
 
 import minnet as mn
 
@@ -122,15 +123,7 @@ def test_nudged_of_a_block_equals_forward_with_the_entry_moved():
     block = randomized(mn.Residual(mn.LayerNorm(4), mn.Dense(4, 6, seed=0), mn.GELU(),
                                    mn.Dense(6, 4, seed=1)))
     x = np.random.default_rng(2).standard_normal((3, 5, 4))
-    for name, p in block.params.items():
-        idx = np.arange(p.size)
-        delta = np.linspace(-0.1, 0.1, p.size)
-        fast = block.nudged(x, name, idx, delta)
-        for k in range(p.size):
-            old = p.flat[k]
-            p.flat[k] += delta[k]
-            assert_allclose(fast[k], block.forward(x), rtol=1e-12, atol=1e-12)
-            p.flat[k] = old
+    assert_nudged_is_forward_with_each_entry_moved(block, x, atol=1e-12)
 
 
 # ---- what handles a layer handles a block ------------------------------------------------

@@ -105,12 +105,7 @@ class Sequential(Layer):
     # ---- the computation ----------------------------------------------------------------
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        for i, layer in enumerate(self.layers):
-            try:
-                x = layer.forward(x)
-            except (ValueError, TypeError) as e:
-                raise type(e)(f"layer {i} of {type(self).__name__}: {e}") from None
-        return x
+        return forward_all(self.layers, x, f" of {type(self).__name__}")
 
     def backward(self, dout: np.ndarray) -> np.ndarray | None:
         for layer in reversed(self.layers):
@@ -133,8 +128,11 @@ class Sequential(Layer):
         holder = self.layers[at]
         if _hint(holder, "nudged"):
             out = holder.nudged(h, inner, index, delta)
-        else:
-            out = np.stack([_moved(holder, inner, i, d, h) for i, d in zip(index, delta)])
+        else:  # one forward per move, as the checker makes them
+            from ..gradcheck.calls import Calls
+
+            calls, p = Calls(holder, fast=False), holder.params[inner]
+            out = np.stack([calls.moved(p, i, d, h) for i, d in zip(index, delta)])
         for layer in self.layers[at + 1:]:
             if not _hint(layer, "stackable"):
                 raise ValueError(f"{layer!r} cannot take a stack of inputs")
@@ -180,12 +178,11 @@ def _hint(layer, name: str) -> bool:
     return trusted(layer, name) and bool(getattr(layer, name))
 
 
-def _moved(layer, name: str, index: int, delta: float, x: np.ndarray) -> np.ndarray:
-    """layer.forward(x) with entry `index` of params[name] moved by delta, then put back."""
-    p = layer.params[name]
-    old = p.flat[index]
-    try:
-        p.flat[index] = old + delta
-        return layer.forward(x)
-    finally:
-        p.flat[index] = old
+def forward_all(layers, x: np.ndarray, where: str = "") -> np.ndarray:
+    """x through the layers in order; a shape or type error says which layer raised it."""
+    for i, layer in enumerate(layers):
+        try:
+            x = layer.forward(x)
+        except (ValueError, TypeError) as e:
+            raise type(e)(f"layer {i}{where}: {e}") from None
+    return x
