@@ -7,10 +7,11 @@ What is measured
        minnet   mn.MultiHeadAttention: the projections as one (N T, D) product each, the
                 heads as batched products (N, H, T, d)
        torch    nn.MultiheadAttention(batch_first=True) and autograd, on the CPU, with the
-                thread count numpy's BLAS gets (the cores, or OPENBLAS_NUM_THREADS when set),
-                and with 1 thread; the goal's ratio is taken against the faster of the two
-                (as in conv_speed.py: on a loaded machine torch's 2-thread run can be far
-                slower than its 1-thread one). Skipped when torch is absent
+                thread count numpy's BLAS gets (the cores, or OPENBLAS_NUM_THREADS when set):
+                the goal's ratio, same threads on both sides. With 2 or more threads, torch on
+                1 thread too, for a second ratio: on a loaded machine a 2-thread BLAS call can
+                be far slower than a 1-thread one, on both sides (run the script with
+                OPENBLAS_NUM_THREADS=1 to see minnet on 1 thread). Skipped when torch is absent
 
   2. A full gradient check (every weight, float64, eps = 1e-6) of a one-block Transformer,
      mn.transformer(32, dim=16, heads=2, blocks=1, max_len=8), on N = 4 sequences of T = 8
@@ -115,8 +116,12 @@ def run_attention(repeats, torch) -> dict[str, float | None]:
     results = {"minnet": "-", **{n: agree(ours, outputs[n]) for n in names.values()}}
     med = common.print_timings(f"[attention] forward + backward, float32, x {(N, T, D)}, "
                                f"{HEADS} heads, no mask", times, results, "minnet")
-    torch_best = min((med[n] for n in names.values()), default=None)
-    return {"attention:minnet/torch": med["minnet"] / torch_best if torch_best else None}
+    if torch is None:
+        return {"attention:minnet/torch": None}
+    ratios = {"attention:minnet/torch": med["minnet"] / med[names[torch.get_num_threads()]]}
+    if 1 in names and torch.get_num_threads() > 1:
+        ratios["attention:minnet/torch_1_thread"] = med["minnet"] / med[names[1]]
+    return ratios
 
 
 # ---- 2. a one-block Transformer's full gradient check -------------------------------------
