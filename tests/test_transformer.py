@@ -97,6 +97,17 @@ def test_the_gradient_check_passes_on_the_transformer():
     assert report.passed, str(report)
 
 
+def test_a_float32_transformer_trains_in_float32():
+    model = transformer(7, dim=8, heads=2, blocks=1, max_len=5).astype(np.float32)
+    rng = np.random.default_rng(0)
+    X, y = rng.integers(0, 7, (3, 5)), rng.integers(0, 7, (3, 5))
+    assert model.forward(X).dtype == np.float32
+    model.compute_loss(X, y)
+    model.backward()
+    mn.Adam(1e-3).step(model)
+    assert {a.dtype for a in model.gradients() + model.parameters()} == {np.dtype(np.float32)}
+
+
 def test_save_and_load_keep_the_transformer(tmp_path):
     model = transformer(11, dim=8, heads=2, blocks=1, max_len=8, ignore_index=IGNORE)
     X, y = reversal(64, seed=2)
