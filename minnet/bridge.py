@@ -517,7 +517,9 @@ def _backprop(work, X, y):
     work.backward()
     second = [{k: np.array(g, dtype=np.float64) for k, g in layer.grads.items()}
               for layer in work.layers]
-    return J, second, repeat_backward(before, first, second)
+    keyed = [{(i, k): g for i, grads in enumerate(d) for k, g in grads.items()}
+             for d in (before, first, second)]
+    return J, second, repeat_backward(*keyed)
 
 
 def _torch_grads(work, pairs, fns, loss_fn, X, y, torch) -> list[dict[str, np.ndarray]]:
@@ -579,7 +581,8 @@ def _alone(layer, x, G):
     layer.forward(x)
     dx = layer.backward(G)
     second = {k: np.array(g, dtype=np.float64) for k, g in layer.grads.items()}
-    return dx, second, repeat_backward([before], [first], [second])
+    keyed = [{(0, k): g for k, g in d.items()} for d in (before, first, second)]
+    return dx, second, repeat_backward(*keyed)
 
 
 def _verdict(a, n, where, tol, atol, batch, accumulated=None) -> ParamCheck:

@@ -150,22 +150,29 @@ class Model:
             dW += self.l2 * W
 
     def _penalized(self):
-        if self.l2:
-            for layer in self.layers:
-                if isinstance(layer, L.Dense):
-                    yield layer.params["W"], layer.grads["W"]
+        """(W, the grads array its l2 term goes to) for each Dense weight, a shared W once."""
+        if not self.l2:
+            return
+        seen = set()
+        for layer in self.layers:
+            if isinstance(layer, L.Dense) and id(layer.params["W"]) not in seen:
+                seen.add(id(layer.params["W"]))
+                yield layer.params["W"], layer.grads["W"]
 
     # ---- parameters ------------------------------------------------------------------
 
     def named_parameters(self) -> list[tuple[str, np.ndarray]]:
-        return [(f"{i}.{k}", p) for i, layer in enumerate(self.layers)
-                for k, p in layer.params.items()]
+        """("layer index.key", array) for every parameter; an array shared by several layers
+        appears once, named after its first holder."""
+        slots = self.slots()
+        return list(zip([s.name for s in slots], P.arrays(self.layers, slots)))
 
     def parameters(self) -> list[np.ndarray]:
         return [p for _, p in self.named_parameters()]
 
     def gradients(self) -> list[np.ndarray]:
-        return [layer.grads[k] for layer in self.layers for k in layer.params]
+        """The gradient of each parameter, in the same order; a shared one sums its holders'."""
+        return [P.gradient(self.layers, s) for s in self.slots()]
 
     def slots(self) -> list[P.Slot]:
         """Where each parameter tensor sits in the flat vector (see params.locate)."""
@@ -197,9 +204,17 @@ class Model:
         dtype = np.dtype(dtype)
         if not np.issubdtype(dtype, np.floating):
             raise TypeError(f"astype: a model needs a floating-point dtype, got {dtype}")
+        slots = self.slots()
         for layer in self.layers:
             layer.astype(dtype)
+        self._tie(slots)  # each layer cast its own copy: make shared arrays shared again
         return self
+
+    def _tie(self, slots: list[P.Slot]) -> None:
+        """Let every holder of a slot hold its first holder's array."""
+        for s in slots:
+            for i, key in s.holders[1:]:
+                self.layers[i].params[key] = self.layers[s.layer_index].params[s.param]
 
     # ---- training ----------------------------------------------------------------------
 
@@ -353,11 +368,14 @@ class Model:
     # ---- save and load -------------------------------------------------------------
 
     def spec(self) -> dict:
-        """The architecture as plain data: layer classes and constructor arguments."""
-        return {"format": "minnet", "version": 1, "l2": self.l2, "dtype": str(self.dtype),
+        """The architecture as plain data: layer classes and constructor arguments, and which
+        parameters are shared ("ties": {"3.W": "0.W"}, a holder and the slot it shares)."""
+        spec = {"format": "minnet", "version": 1, "l2": self.l2, "dtype": str(self.dtype),
                 "loss": type(self.loss).__name__, "loss_config": self.loss.config(),
                 "layers": [{"class": type(layer).__name__, "config": layer.config()}
                            for layer in self.layers]}
+        ties = {f"{i}.{key}": s.name for s in self.slots() for i, key in s.holders[1:]}
+        return spec | ({"ties": ties} if ties else {})
 
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = dict(self.named_parameters())
@@ -401,6 +419,7 @@ class Model:
                              f"yourself and call model.load_weights(path)")
         model = cls([_rebuild(d, known) for d in spec["layers"]],
                     loss=losses[spec["loss"]](**spec.get("loss_config", {})), l2=spec["l2"])
+        model._share(spec.get("ties", {}), path)
         model.astype(spec["dtype"])
         model._assign(arrays, path)
         return model
@@ -413,6 +432,17 @@ class Model:
         if ours != theirs:
             raise ValueError(f"{path} holds a model with layers {theirs}, this model has {ours}")
         self._assign(arrays, path)
+
+    def _share(self, ties: dict[str, str], path) -> None:
+        """Make the holders named in a checkpoint's ties hold the array they share."""
+        for holder, shared in ties.items():
+            (i, key), (j, key0) = (name.split(".", 1) for name in (holder, shared))
+            params, source = self.layers[int(i)].params, self.layers[int(j)].params
+            if key not in params or key0 not in source or params[key].shape != \
+                    source[key0].shape:
+                raise ValueError(f"{path} is a damaged minnet model file: it ties {holder} to "
+                                 f"{shared}, which this architecture cannot share")
+            params[key] = source[key0]
 
     def _assign(self, arrays: dict[str, np.ndarray], path) -> None:
         """Copy arrays in place, after checking every name and shape (all or nothing)."""

@@ -342,8 +342,9 @@ RAISED = {"__init__": ("KeyError", "'__init__'", 9),
           "backward": ("ZeroDivisionError", "integer division or modulo by zero", 16)}
 
 
-@pytest.mark.parametrize("command", ["check", "train"])
-@pytest.mark.parametrize("method", RAISED)
+@pytest.mark.parametrize("command, method", [("check", "__init__"), ("check", "forward"),
+                                             ("train", "__init__"), ("train", "forward"),
+                                             ("train", "backward")])
 def test_an_exception_in_the_users_layer_is_one_line_and_exit_2(capsys, tmp_path, command,
                                                                 method):
     path = tmp_path / "broken.py"
@@ -355,6 +356,18 @@ def test_an_exception_in_the_users_layer_is_one_line_and_exit_2(capsys, tmp_path
     assert code == 2
     assert err == (f"minnet: error: your layer's code raised {kind} in Broken.{method} "
                    f"({path}, line {line}): {message}\n")
+
+
+def test_a_backward_that_raises_is_a_failed_check_with_the_report_and_exit_1(capsys, tmp_path):
+    """The gradient check's job: a FAIL row that says where backward raised, not a crash."""
+    path = tmp_path / "broken.py"
+    path.write_text(RAISES.replace("WHERE", repr("backward")))
+    code, out, err = run(capsys, "check", "--data", "xor", "--hidden", "4", "--activation",
+                         f"{path}:Broken", "--quiet")
+    assert code == 1 and "Traceback" not in out + err
+    assert "Gradient check FAILED: the backward of layer 1 (Broken) is wrong" in out
+    assert (f"backward raised ZeroDivisionError ({path}, line 16): integer division or modulo "
+            f"by zero") in out
 
 
 def test_an_exception_in_a_layer_module_through_python_dash_m_has_no_traceback(tmp_path):
