@@ -343,8 +343,9 @@ class Model:
         if self.input_shape is not None and not _fits(X.shape[1:], self.input_shape):
             raise ValueError(f"layer 0 ({self.layers[0]!r}) expects input of shape "
                              f"{_text(self.input_shape, 'N')}, got {X.shape}")
-        if X.ndim > 2:  # images: now every size is known, so check every layer's input
-            _check_widths(self.layers, X.shape[1:])
+        n_outputs = self.n_outputs
+        if X.ndim > 2:  # images, sequences: now every size is known, so check every layer's
+            n_outputs = _check_widths(self.layers, X.shape[1:])[1]  # input, and the output
         if not np.isfinite(X).all():
             bad = np.argwhere(~np.isfinite(X))
             where = f"column {bad[0][1]}" if X.ndim == 2 else f"index {tuple(bad[0][1:].tolist())}"
@@ -361,8 +362,8 @@ class Model:
         y = np.asarray(y)
         if y.ndim == 0 or len(y) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has shape {y.shape}")
-        if self.n_outputs is not None and hasattr(self.loss, "check_target"):
-            self.loss.check_target(y, len(X), self.n_outputs)
+        if n_outputs is not None and hasattr(self.loss, "check_target"):
+            self.loss.check_target(y, len(X), n_outputs)
         return X, y
 
     # ---- save and load -------------------------------------------------------------
@@ -521,10 +522,10 @@ def _needs(layer) -> tuple | None:
     """The shape of one sample a built-in layer takes: None for any size, ... for any axes."""
     if isinstance(layer, L.Sequential):
         return _needs(layer.layers[0])
-    if isinstance(layer, L.MultiHeadAttention):
-        return (None, layer.embed_dim)
+    if isinstance(layer, L.MultiHeadAttention):  # (T, D); forward says so if T is missing
+        return (..., layer.embed_dim)
     if isinstance(layer, L.PositionalEncoding):
-        return (None, layer.dim)
+        return (..., layer.dim)
     if isinstance(layer, L.Conv2D):
         return (layer.in_channels, None, None)
     if isinstance(layer, L.MaxPool2D):

@@ -124,8 +124,9 @@ V, D, H, T, N = 6, 8, 2, 5, 3
 
 def small_transformer(attention=mn.MultiHeadAttention, residual=mn.Residual,
                       sequential=mn.Sequential, gelu=mn.GELU):
-    """A builder for mn.transformer's layers with one block, with our classes at their places:
-    Embedding - PositionalEncoding - sequential(residual(LayerNorm, attention),
+    """A builder for mn.transformer's layers, one block, with our classes at their places, on
+    sequences of vectors x (N, T, D) (a Dense in the Embedding's place, whose W and b show a
+    block's wrong dx): Dense - PositionalEncoding - sequential(residual(LayerNorm, attention),
     Residual(LayerNorm, Dense, gelu, Dense)) - LayerNorm - Dense. Every parameter is drawn at
     random (no zero bias, no unit gamma to hide a mistake)."""
     def build(seed):
@@ -133,12 +134,12 @@ def small_transformer(attention=mn.MultiHeadAttention, residual=mn.Residual,
             residual(mn.LayerNorm(D), attention(D, H, causal=True, seed=seed + 1)),
             mn.Residual(mn.LayerNorm(D), mn.Dense(D, 2 * D, seed=seed + 2), gelu(),
                         mn.Dense(2 * D, D, seed=seed + 3)))
-        model = mn.Model([mn.Embedding(V, D, seed=seed), mn.PositionalEncoding(T, D), block,
+        model = mn.Model([mn.Dense(D, D, seed=seed), mn.PositionalEncoding(T, D), block,
                           mn.LayerNorm(D), mn.Dense(D, V, seed=seed + 4)], loss=mn.SoftmaxCE())
         rng = np.random.default_rng(seed)
         for p in model.parameters():
             p[...] = rng.standard_normal(p.shape) * 0.5
-        return model, rng.integers(0, V, (N, T)), rng.integers(0, V, (N, T))
+        return model, rng.standard_normal((N, T, D)), rng.integers(0, V, (N, T))
     return build
 
 

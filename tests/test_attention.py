@@ -180,3 +180,20 @@ def test_gelu_by_hand():
 def test_gelu_passes_the_check():
     result = mn.check_layer(mn.GELU(), 3 * seq((4, 6)))
     assert result.passed and result.input_rel_error < 1e-8
+
+
+# ---- in a model ----------------------------------------------------------------------------
+
+
+def test_a_model_of_vectors_per_position_takes_sequence_targets():
+    # Dense first does not know its input has a T axis: the data says so
+    model = mn.Model([mn.Dense(4, 8, seed=0), mn.PositionalEncoding(6, 8),
+                      mn.MultiHeadAttention(8, 2, causal=True, seed=1), mn.Dense(8, 3, seed=2)],
+                     loss=mn.SoftmaxCE())
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((5, 6, 4)), rng.integers(0, 3, (5, 6))
+    assert np.isfinite(model.compute_loss(X, y))
+    with pytest.raises(ValueError, match=r"labels must lie in 0\.\.2"):
+        model.compute_loss(X, y + 1)
+    with pytest.raises(ValueError, match=r"layer 1: PositionalEncoding.*\(N, T, 8\)"):
+        model.compute_loss(X[:, 0], y[:, 0])

@@ -259,3 +259,19 @@ def test_a_shape_error_inside_a_block_names_the_inner_layer():
     with pytest.raises(ValueError, match=r"layer 1 of Sequential: Dense\(in_features=3.*got "
                                          r"\(2, 5\)"):
         block.forward(np.ones((2, 5)))
+
+
+def test_an_array_shared_by_layers_in_blocks_is_one_parameter_through_astype_and_load(tmp_path):
+    a, b = mn.Dense(4, 4, seed=0), mn.Dense(4, 4, seed=1)
+    model = mn.Model([mn.Residual(a, mn.Tanh()), mn.Sequential(mn.Residual(b)),
+                      mn.Dense(4, 2, seed=2)], loss=mn.SoftmaxCE())
+    model.layers[1].params["0.0.W"] = model.layers[0].params["0.W"]  # b's W is a's
+    assert b.params["W"] is a.params["W"]
+    assert [n for n, _ in model.named_parameters()] == ["0.0.W", "0.0.b", "1.0.0.b", "2.W",
+                                                        "2.b"]
+    model.astype(np.float32)
+    assert b.params["W"] is a.params["W"] and a.params["W"].dtype == np.float32
+    model.save(tmp_path / "m.npz")
+    back = mn.Model.load(tmp_path / "m.npz")
+    inner = back.layers[1].layers[0].layers[0]
+    assert inner.params["W"] is back.layers[0].layers[0].params["W"]

@@ -40,13 +40,11 @@ class Sequential(Layer):
 
     @property
     def params(self) -> dict[str, np.ndarray]:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
-                for k, v in layer.params.items()}
+        return Paths(self.layers, "params")
 
     @property
     def grads(self) -> dict[str, np.ndarray]:
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
-                for k, v in layer.grads.items()}
+        return Paths(self.layers, "grads")
 
     def state(self) -> dict[str, np.ndarray]:
         return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
@@ -150,6 +148,21 @@ class Sequential(Layer):
         inner = "\n".join(textwrap.indent(f"({i}) {layer!r}", "  ")
                           for i, layer in enumerate(self.layers))
         return f"{type(self).__name__}(\n{inner}\n)"
+
+
+class Paths(dict):
+    """The params (or grads) of some layers keyed "i.name"; setting one sets it in its layer,
+    so that `block.params["1.W"] = W` ties W as it would for the layer itself."""
+
+    def __init__(self, layers, what: str) -> None:
+        super().__init__({f"{i}.{k}": v for i, layer in enumerate(layers)
+                          for k, v in getattr(layer, what).items()})
+        self.layers, self.what = layers, what
+
+    def __setitem__(self, path: str, value) -> None:
+        at, name = path.split(".", 1)
+        getattr(self.layers[int(at)], self.what)[name] = value
+        super().__setitem__(path, value)
 
 
 class Residual(Sequential):
