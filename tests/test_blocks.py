@@ -70,6 +70,7 @@ def test_sequential_is_its_layers_in_order():
 def test_params_and_grads_are_the_inner_arrays_keyed_by_path():
     block = mn.Sequential(mn.Dense(2, 2, seed=0), mn.Residual(mn.Tanh(), mn.Dense(2, 2, seed=1)))
     assert list(block.params) == ["0.W", "0.b", "1.1.W", "1.1.b"]
+    assert isinstance(block.params, dict) and isinstance(block.grads, dict)  # as any layer's
     assert block.params["1.1.W"] is block.layers[1].layers[1].params["W"]
     block.forward(np.ones((3, 2)))
     block.backward(np.ones((3, 2)))

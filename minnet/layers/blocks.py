@@ -9,7 +9,6 @@ parameter "3.1.Wq" is Wq of layer 1 inside layer 3.
 from __future__ import annotations
 
 import textwrap
-from collections.abc import MutableMapping
 
 import numpy as np
 
@@ -20,8 +19,8 @@ class Sequential(Layer):
     """Layers applied in order: y = f_k(... f_1(f_0(x))).
 
     forward:  x -> the last layer's output;  backward: dy through the layers in reverse -> dx
-    params, grads: every inner layer's, keyed "i.name": views read on access (a layer's
-    backward may bind grads[name] to a new array). A block has no params of its own.
+    params, grads: every inner layer's, keyed "i.name", read on access (a layer's backward
+    may bind grads[name] to a new array). A block has no params of its own.
     """
 
     def __init__(self, *layers: Layer) -> None:
@@ -151,44 +150,20 @@ class Sequential(Layer):
         return f"{type(self).__name__}(\n{inner}\n)"
 
 
-class Paths(MutableMapping):
-    """A view of some layers' params (or grads) keyed "i.name": reading or setting "1.W" reads
-    or sets W in layer 1, so that `block.params["1.W"] = W` ties W as it would for the layer."""
+class Paths(dict):
+    """The params (or grads) of some layers keyed "i.name", read when asked for; setting one
+    sets it in its layer, so that `block.params["1.W"] = W` ties W as it would for the layer.
+    A dict, as every layer's params are: code that checks for one accepts a block too."""
 
     def __init__(self, layers, what: str) -> None:
+        super().__init__({f"{i}.{k}": v for i, layer in enumerate(layers)
+                          for k, v in getattr(layer, what).items()})
         self.layers, self.what = layers, what
 
-    def _holder(self, path: str) -> tuple[dict, str]:
-        at, _, name = path.partition(".")
-        if not (at.isdigit() and int(at) < len(self.layers) and name):
-            raise KeyError(path)
-        return getattr(self.layers[int(at)], self.what), name
-
-    def __getitem__(self, path: str):
-        d, name = self._holder(path)
-        return d[name]
-
     def __setitem__(self, path: str, value) -> None:
-        d, name = self._holder(path)
-        d[name] = value
-
-    def __delitem__(self, path: str) -> None:
-        d, name = self._holder(path)
-        del d[name]
-
-    def __iter__(self):
-        for i, layer in enumerate(self.layers):
-            yield from (f"{i}.{name}" for name in getattr(layer, self.what))
-
-    def __len__(self) -> int:
-        return sum(len(getattr(layer, self.what)) for layer in self.layers)
-
-    def items(self):  # one pass over the layers, not one look-up per key
-        return {f"{i}.{k}": v for i, layer in enumerate(self.layers)
-                for k, v in getattr(layer, self.what).items()}.items()
-
-    def __repr__(self) -> str:
-        return repr(dict(self))
+        at, name = path.split(".", 1)
+        getattr(self.layers[int(at)], self.what)[name] = value
+        super().__setitem__(path, value)
 
 
 class Residual(Sequential):
