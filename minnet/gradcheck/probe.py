@@ -15,7 +15,7 @@ import numpy as np
 from ..layers import Dense, Layer
 from ..losses import Loss
 from . import shapes, training
-from .calls import Calls, Randomness, raised
+from .calls import STEP, Calls, Randomness, raised
 from .kinks import bends, declared, met
 from .verdicts import repeat_backward, round_off
 
@@ -145,6 +145,7 @@ class ModelProbe:
         self.changes = self._changes()
         steady = self.first.loss == self.step.loss == self.J0
         self.unstable = None if steady else self._unstable()
+        self.unlisted = {s.name: self._unlisted_readers(s) for s in self.slots} if steady else {}
         self.repeated = repeat_backward(before, self.first.grads, self.step.grads) \
             if steady else {}
 
@@ -175,6 +176,30 @@ class ModelProbe:
         except Exception:
             return None
         return training.read_all(self.model, self.n)[0]
+
+    def _unlisted_readers(self, slot) -> list[int]:
+        """Layers (len(layers): the loss) whose output moves with a parameter they do not
+        hold in their params: they read it by reference, and J must be recomputed from them."""
+        p = self.layers[slot.layer_index].params[slot.param]
+        holders = {i for i, _ in slot.holders}
+        step = STEP * (1 + np.abs(p)) * np.random.default_rng(0).choice([-1.0, 1.0], p.shape)
+        others = [(j, c) for j, c in enumerate([*self.calls, self.loss_calls])
+                  if j not in holders and not c.own]  # minnet's classes read their own only
+        saved = p.copy()
+        try:
+            np.add(saved, step, out=p)
+            return [j for j, c in others if self._moves(j, c)]
+        finally:
+            p[...] = saved
+
+    def _moves(self, j, c) -> bool:
+        """Does the output of layer j (the loss: its value) differ from the one stored?"""
+        try:
+            out = np.asarray(c.forward(self.inputs[j]), dtype=np.float64)
+        except Exception:  # a forward that cannot run with the parameter moved: it reads it
+            return True
+        base = np.float64(self.J0 - self.P0) if c is self.loss_calls else self.inputs[j + 1]
+        return out.shape != np.shape(base) or not np.allclose(out, base, rtol=1e-13, atol=0)
 
     def _changes(self) -> list[training.Change]:
         """Where training's first gradient differs from the same step on copies: who aliased."""
@@ -217,7 +242,7 @@ class ModelProbe:
     def entries(self, slot, idx, eps=None, bar=None) -> Pairs:
         """J with entry idx[k] of a parameter moved by ±eps, and kink flags."""
         eps = eps or self.eps
-        if slot.shared:
+        if slot.shared or self.unlisted.get(slot.name):
             moves = np.zeros((len(idx), slot.size))
             moves[np.arange(len(idx)), idx] = eps
             return self._shared(slot, moves.reshape(len(idx), *slot.shape), eps, bar)
@@ -243,7 +268,7 @@ class ModelProbe:
     def directions(self, slot, dirs, eps=None, bar=None) -> Pairs:
         """J with a parameter moved by ±eps u for each unit direction u in dirs."""
         eps = eps or self.eps
-        if slot.shared:
+        if slot.shared or self.unlisted.get(slot.name):
             return self._shared(slot, eps * dirs, eps, bar)
         li, name = slot.layer_index, slot.param
         c, x, base = self.calls[li], self.inputs[li], self.inputs[li + 1]
@@ -259,9 +284,9 @@ class ModelProbe:
 
     def _shared(self, slot, moves, eps, bar) -> Pairs:
         """J with a shared array moved by ±m for each move m: the array itself moves, so every
-        layer that holds it sees the change; plain passes from its first holder on."""
+        layer that reads it sees the change; plain passes from the first one on."""
         p = self.layers[slot.layer_index].params[slot.param]
-        start = min(i for i, _ in slot.holders)
+        start = min([i for i, _ in slot.holders] + self.unlisted.get(slot.name, []))
         plus, minus, kinks = [], [], []
         for m in moves:
             (Jp, hp), (Jm, hm) = self._moved(p, m, start), self._moved(p, -m, start)
