@@ -114,7 +114,7 @@ def run_attention(repeats, torch) -> dict[str, float | None]:
     times, outputs = common.time_interleaved(contenders, repeats)
     ours = [np.array(a, copy=True) for a in minnet_attention(layer, x, dout)]
     results = {"minnet": "-", **{n: agree(ours, outputs[n]) for n in names.values()}}
-    med = common.print_timings(f"[attention] forward + backward, float32, x {(N, T, D)}, "
+    med = common.print_table(f"[attention] forward + backward, float32, x {(N, T, D)}, "
                                f"{HEADS} heads, no mask", times, results, "minnet")
     if torch is None:
         return {"attention:minnet/torch": None}
@@ -144,7 +144,7 @@ def run_check(repeats) -> dict[str, float]:
                   "naive": lambda: lambda: f"difference {naive_check(model, X, y):.1e}"}
     times, results = common.time_interleaved(contenders, repeats)
     n = model.get_flat_params().size
-    med = common.print_timings(
+    med = common.print_table(
         f"[check] mn.transformer({VOCAB}, dim={CHECK_DIM}, heads={CHECK_HEADS}, blocks=1, "
         f"max_len={CHECK_T}), float64, {n:,} parameters, {CHECK_N} sequences of {CHECK_T}",
         times, results, "naive")

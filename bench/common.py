@@ -171,15 +171,15 @@ def ratio_text(r: float | int | str | None) -> str:
     return str(r) if isinstance(r, (int, str)) else f"{r:.2f}"
 
 
-def print_timings(title: str, times: dict[str, list[float]], results: dict[str, object],
-                  against: str) -> dict[str, float]:
-    """Print `title` and a table of each contender's median and fastest time, its ratio to
-    the median of `against`, and its result; return the medians."""
+def print_table(title: str, times: dict[str, list[float]], results: dict[str, object],
+                baseline: str) -> dict[str, float]:
+    """Print the title and, per contender, its median and fastest time, its runs, its ratio to
+    `baseline` and its result; return the medians."""
     med = {k: median(v) for k, v in times.items()}
     rows = [[k, seconds_text(med[k]), seconds_text(min(v)), f"{len(v)} runs",
-             ratio_text(med[k] / med[against]), str(results[k])] for k, v in times.items()]
+             ratio_text(med[k] / med[baseline]), str(results[k])] for k, v in times.items()]
     print(title)
-    print(table(["contender", "median", "fastest", "timed", f"/ {against}", "result"], rows))
+    print(table(["contender", "median", "fastest", "timed", f"/ {baseline}", "result"], rows))
     print()
     return med
 

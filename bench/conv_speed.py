@@ -184,9 +184,9 @@ def run_check(repeats) -> dict[str, float]:
                   "naive": lambda: lambda: f"difference {naive_check(model, X, y):.1e}"}
     times, results = common.time_interleaved(contenders, repeats)
     n = model.get_flat_params().size
-    med = common.print_timings(
-        f"[check] Conv2D(1, 16, 3, padding=1) - ReLU - MaxPool2D(2) - Flatten - Dense(256, 10), "
-        f"float64, {n:,} parameters, 32 digit images", times, results, "naive")
+    med = common.print_table(f"[check] Conv2D(1, 16, 3, padding=1) - ReLU - MaxPool2D(2) - "
+                             f"Flatten - Dense(256, 10), float64, {n:,} parameters, 32 digit "
+                             f"images", times, results, "naive")
     return {"check:full/naive": med["minnet full"] / med["naive"]}
 
 
