@@ -115,7 +115,7 @@ def run_attention(repeats, torch) -> dict[str, float | None]:
     ours = [np.array(a, copy=True) for a in minnet_attention(layer, x, dout)]
     results = {"minnet": "-", **{n: agree(ours, outputs[n]) for n in names.values()}}
     med = common.print_table(f"[attention] forward + backward, float32, x {(N, T, D)}, "
-                               f"{HEADS} heads, no mask", times, results, "minnet")
+                             f"{HEADS} heads, no mask", times, results, "minnet")
     if torch is None:
         return {"attention:minnet/torch": None}
     ratios = {"attention:minnet/torch": med["minnet"] / med[names[torch.get_num_threads()]]}
