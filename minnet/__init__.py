@@ -15,6 +15,9 @@ from .gradcheck import (
 )
 from .layers import (
     GELU,
+    GRU,
+    LSTM,
+    RNN,
     Activation,
     BatchNorm,
     Conv2D,
@@ -37,14 +40,16 @@ from .layers import (
 from .losses import MSE, Loss, SigmoidBCE, SoftmaxCE, SVMLoss
 from .model import History, Model
 from .optim import SGD, Adam, Momentum, Optimizer, RMSProp
+from .sampling import sample, sample_text
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "GELU", "Activation", "Adam", "BatchNorm", "CheckReport", "Conv2D", "Dense", "Dropout",
-    "Embedding", "Flatten", "GradientCheckError", "GradientChecker", "History", "Layer",
-    "LayerCheck", "LayerNorm", "LeakyReLU", "Loss", "MSE", "MaxPool2D", "Model", "Momentum",
-    "MultiHeadAttention", "Optimizer", "ParamCheck", "PositionalEncoding", "RMSProp", "ReLU",
-    "Residual", "SGD", "SVMLoss", "Sequential", "Sigmoid", "SigmoidBCE", "SoftmaxCE", "Tanh",
-    "check_function", "check_layer", "datasets", "numeric_gradient", "transformer",
+    "GELU", "GRU", "LSTM", "RNN", "Activation", "Adam", "BatchNorm", "CheckReport", "Conv2D",
+    "Dense", "Dropout", "Embedding", "Flatten", "GradientCheckError", "GradientChecker",
+    "History", "Layer", "LayerCheck", "LayerNorm", "LeakyReLU", "Loss", "MSE", "MaxPool2D",
+    "Model", "Momentum", "MultiHeadAttention", "Optimizer", "ParamCheck", "PositionalEncoding",
+    "RMSProp", "ReLU", "Residual", "SGD", "SVMLoss", "Sequential", "Sigmoid", "SigmoidBCE",
+    "SoftmaxCE", "Tanh", "check_function", "check_layer", "datasets", "numeric_gradient",
+    "sample", "sample_text", "transformer",
 ]

@@ -14,6 +14,12 @@ What carries over, each way:
     Tanh       Tanh                                   weight, bias)
     Dropout    Dropout                     BatchNorm  BatchNorm1d (momentum 1 - minnet's)
     GELU       GELU(approximate="tanh")    Sequential Sequential
+    Embedding  Embedding (W -> weight)
+    RNN, LSTM, GRU   RNN, LSTM, GRU, batch_first, returning their outputs alone (the classes of
+               minnet/_torchnet.py). Wx, Wh -> weight_ih_l0, weight_hh_l0 (transposed); the
+               LSTM's gate blocks i, f, o, g become torch's i, f, g, o; the one bias b of RNN
+               and LSTM is bias_ih_l0 + bias_hh_l0 (to torch: b and 0); GRU's bx, bh are
+               bias_ih_l0, bias_hh_l0.
     PositionalEncoding  PositionalEncoding (the table a buffer)
     Residual            Residual (a Sequential that adds its input)
     MultiHeadAttention  SelfAttention, holding MultiheadAttention(batch_first=True): Wq, Wk,
@@ -78,6 +84,9 @@ class Pair:
     state: dict = field(default_factory=dict)  # minnet state name -> torch buffer name
     transposed: tuple = ()  # params torch stores transposed: Dense W (in, out) is weight (out, in)
     fixed: Callable | None = None  # (layer, torch) -> the module with minnet's frozen randomness
+    blocks: tuple = ()  # torch's order of minnet's gate blocks along the last axis (LSTM: i f g o)
+    folded: dict = field(default_factory=dict)  # minnet param -> a second torch bias added to it
+    wrapper: str | None = None  # the class of minnet/_torchnet.py that to_torch builds
     places: Callable | None = None  # layer -> {param: Place}, for params torch packs together
     # A block's to_torch gives an empty container and its from_torch is the block's class:
     # the layers inside are bridged one by one (_built, _bare_layer).
@@ -85,27 +94,45 @@ class Pair:
 
 class Place(NamedTuple):
     """Where a minnet array lives in a torch module: rows `rows` of the tensor at `path`
-    ("weight", "2.1.attention.in_proj_weight"), transposed when torch stores it so."""
+    ("weight", "2.1.attention.in_proj_weight"), its gate blocks in torch's order `blocks`,
+    transposed when torch stores it so, and `folded`: the path of a second torch bias that adds
+    to it (the recurrent layers' b = b_ih + b_hh)."""
 
     path: str
     rows: slice = slice(None)
     transposed: bool = False
+    blocks: tuple = ()
+    folded: str | None = None
 
     def tensor(self, module):
         """The torch tensor (a view) that holds the array, laid out as torch lays it out."""
-        owner, _, name = self.path.rpartition(".")
-        return getattr(module.get_submodule(owner), name)[self.rows]
+        return _at(module, self.path)[self.rows]
+
+    def to_torch(self, a: np.ndarray) -> np.ndarray:
+        a = _blocks(a, self.blocks)
+        return a.T if self.transposed else a
+
+    def to_minnet(self, v: np.ndarray) -> np.ndarray:
+        v = v.T if self.transposed else v
+        return _blocks(v, tuple(np.argsort(self.blocks))).copy()
 
     def grad(self, module) -> np.ndarray:
-        """torch's gradient of the array, laid out as minnet lays it out (0 where none)."""
-        owner, _, name = self.path.rpartition(".")
-        p = getattr(module.get_submodule(owner), name)
+        """torch's gradient of the array, laid out as minnet lays it out (0 where none). A
+        folded bias b = b_ih + b_hh has dL/db = the gradient of either one; b_ih's is taken."""
+        p = _at(module, self.path)
         g = _array(p.grad[self.rows]) if p.grad is not None else \
             np.zeros(tuple(p[self.rows].shape))
-        return g.T.copy() if self.transposed else g
+        return self.to_minnet(g)
 
     def under(self, prefix: str) -> Place:
-        return Place(f"{prefix}.{self.path}", self.rows, self.transposed)
+        return self._replace(path=f"{prefix}.{self.path}",
+                             folded=self.folded and f"{prefix}.{self.folded}")
+
+
+def _at(module, path: str):
+    """The tensor at a dotted path of a module: "weight", "2.1.attention.in_proj_weight"."""
+    owner, _, name = path.rpartition(".")
+    return getattr(module.get_submodule(owner), name)
 
 
 def _dense(m, seed) -> L.Dense:
@@ -166,6 +193,39 @@ def _layernorm(m, seed) -> L.LayerNorm:
                          f"(normalized_shape of one int) and has gamma and beta "
                          f"(elementwise_affine=True, bias=True)")
     return L.LayerNorm(m.normalized_shape[0], eps=m.eps)
+
+
+def _embedding(m, seed) -> L.Embedding:
+    if m.padding_idx is not None or m.max_norm is not None or m.scale_grad_by_freq or m.sparse:
+        raise ValueError(f"{m!r}: minnet's Embedding has no padding_idx, max_norm, "
+                         f"scale_grad_by_freq or sparse gradient")
+    return L.Embedding(m.num_embeddings, m.embedding_dim, seed=seed)
+
+
+def _recurrent(cls):
+    """(module, seed) -> minnet's RNN, LSTM or GRU, for a one-layer, batch_first module."""
+    def build(m, seed):
+        if (m.num_layers != 1 or m.bidirectional or not m.bias or not m.batch_first
+                or getattr(m, "proj_size", 0) or getattr(m, "nonlinearity", "tanh") != "tanh"):
+            raise ValueError(f"{m!r}: minnet's {cls.__name__} is one layer, one direction, "
+                             f"batch_first=True, with biases (and tanh, no proj_size)")
+        return cls(m.input_size, m.hidden_size, seed=seed,
+                   return_sequences=getattr(m, "return_sequences", True))
+    return build
+
+
+def _wrapped(name: str):
+    """(layer, torch) -> the class `name` of minnet/_torchnet.py for a recurrent layer."""
+    def build(a, t):
+        from . import _torchnet
+
+        return getattr(_torchnet, name)(a.input_size, a.hidden_size,
+                                        return_sequences=a.return_sequences, dtype=t.float64)
+    return build
+
+
+RECURRENT = {"params": {"Wx": "weight_ih_l0", "Wh": "weight_hh_l0", "b": "bias_ih_l0"},
+             "transposed": ("Wx", "Wh"), "folded": {"b": "bias_hh_l0"}}
 
 
 def _masked(layer, torch):
@@ -249,6 +309,15 @@ PAIRS = [
     Pair(L.LayerNorm, "LayerNorm",
          lambda a, t: t.nn.LayerNorm(a.num_features, eps=a.eps, dtype=t.float64), _layernorm,
          params={"gamma": "weight", "beta": "bias"}),
+    Pair(L.Embedding, "Embedding",
+         lambda a, t: t.nn.Embedding(a.num_embeddings, a.embedding_dim, dtype=t.float64),
+         _embedding, params={"W": "weight"}),
+    Pair(L.RNN, "RNN", _wrapped("RNN"), _recurrent(L.RNN), wrapper="RNN", **RECURRENT),
+    Pair(L.LSTM, "LSTM", _wrapped("LSTM"), _recurrent(L.LSTM), wrapper="LSTM",
+         blocks=(0, 1, 3, 2), **RECURRENT),
+    Pair(L.GRU, "GRU", _wrapped("GRU"), _recurrent(L.GRU), wrapper="GRU",
+         params={"Wx": "weight_ih_l0", "Wh": "weight_hh_l0", "bx": "bias_ih_l0",
+                 "bh": "bias_hh_l0"}, transposed=("Wx", "Wh")),
     Pair(L.GELU, "GELU", lambda a, t: t.nn.GELU(approximate="tanh"), _gelu),
     Pair(L.MultiHeadAttention, "SelfAttention",
          lambda a, t: _torchnet().SelfAttention(a.embed_dim, a.num_heads, a.causal,
@@ -262,9 +331,9 @@ PAIRS = [
 
 # each loss as a torch function of (the minnet loss, scores, y, torch)
 LOSSES = {
-    # scores (N, T, C) are N·T rows of C classes; torch would read axis 1 as the classes
+    # classes on axis 1 for torch, (N, C, T); ignore_index -100 is torch's "none"
     losses_.SoftmaxCE: lambda loss, s, y, t: t.nn.functional.cross_entropy(
-        s.reshape(-1, s.shape[-1]), _labels(y, t).reshape(-1),
+        s.movedim(-1, 1), _labels(y, t),
         ignore_index=-100 if loss.ignore_index is None else loss.ignore_index),
     losses_.MSE: lambda loss, s, y, t: t.nn.functional.mse_loss(
         s, _tensor(y, t).reshape(s.shape)),
@@ -303,7 +372,17 @@ def _labels(y, torch):
     return torch.from_numpy(np.asarray(y, dtype=np.int64))
 
 
-# ---- minnet -> torch -> minnet --------------------------------------------------------------
+def _input(layer, x, torch):
+    """x as torch's first module takes it: token ids as int64, anything else as float64."""
+    return _labels(x, torch) if getattr(layer, "takes_ids", False) else _tensor(x, torch)
+
+
+def _blocks(a: np.ndarray, order: tuple) -> np.ndarray:
+    """The gate blocks along a's last axis, in `order` (H = a.shape[-1] / number of blocks)."""
+    if not order:
+        return a
+    H = a.shape[-1] // len(order)
+    return np.concatenate([a[..., k * H:(k + 1) * H] for k in order], axis=-1)
 
 
 def to_torch(model: Model, mode: str = "eval", dtype=None):
@@ -344,8 +423,9 @@ def _module(layer, pair: Pair, torch):
     module = _built(layer, pair, torch, lambda a, p, t: p.to_torch(a, t))
     with torch.no_grad():
         for name, place in _places(layer, pair).items():
-            p = layer.params[name]
-            place.tensor(module).copy_(_tensor(p.T if place.transposed else p, torch))
+            place.tensor(module).copy_(_tensor(place.to_torch(layer.params[name]), torch))
+            if place.folded:  # minnet's one bias went to the first of torch's two
+                _at(module, place.folded).zero_()
         for name, place in _buffers(layer, pair).items():
             place.tensor(module).copy_(_tensor(layer.state()[name], torch))
     return module.train(layer.training)
@@ -368,7 +448,8 @@ def _places(layer, pair: Pair) -> dict[str, Place]:
         return _nested(layer, _places)
     if pair.places is not None:
         return pair.places(layer)
-    return {name: Place(tname, transposed=name in pair.transposed)
+    return {name: Place(tname, transposed=name in pair.transposed, blocks=pair.blocks,
+                        folded=pair.folded.get(name))
             for name, tname in pair.params.items()}
 
 
@@ -400,7 +481,9 @@ def from_torch(net, loss: losses_.Loss, l2: float = 0.0, seed: int | None = None
         layer, pair = _bare_layer(module, None if seed is None else seed + i, str(i), torch)
         for name, place in _places(layer, pair).items():  # copied in place, then cast below
             v = _array(place.tensor(module))
-            layer.params[name][...] = v.T if place.transposed else v
+            if place.folded:
+                v = v + _array(_at(module, place.folded))
+            layer.params[name][...] = place.to_minnet(v)
             dtypes.add(v.dtype)
         for name, place in _buffers(layer, pair).items():
             layer.state()[name][...] = _array(place.tensor(module))
@@ -416,6 +499,7 @@ def _bare_layer(module, seed, where: str, torch):
     """The minnet layer of a torch module, weights not yet copied, and its Pair."""
     by_module = {getattr(torch.nn, p.module, None) or getattr(_torchnet(), p.module): p
                  for p in PAIRS}
+    by_module.update({getattr(_torchnet(), p.wrapper): p for p in PAIRS if p.wrapper})
     pair = by_module.get(type(module))
     if pair is None:
         names = ", ".join(p.module for p in PAIRS)
@@ -524,7 +608,7 @@ def _backprop(work, X, y):
 
 def _torch_grads(work, pairs, fns, loss_fn, X, y, torch) -> list[dict[str, np.ndarray]]:
     """Torch autograd's dJ/dθ for each layer's params, in minnet's layout."""
-    h = _tensor(X, torch)
+    h = _input(work.layers[0], X, torch)
     for fn in fns:
         h = fn(h)
     J = loss_fn(h, y, torch)
@@ -551,14 +635,18 @@ def _localize(work, pairs, fns, loss_fn, inputs, y, tol, seed, torch) -> list[La
         layer.input_grad = True  # alone, its input gradient is checked too
         dx, grads, accumulated = _alone(layer, x, G)
         fn.zero_grad(set_to_none=True)
-        xt = _tensor(x, torch).requires_grad_()
+        ids = getattr(layer, "takes_ids", False)  # token ids: no input gradient to compare
+        xt = _input(layer, x, torch) if ids else _tensor(x, torch).requires_grad_()
         fn(xt).backward(_tensor(G, torch))
         ref = _param_grads(layer, fn, pair)
         atol = ATOL * max(1.0, float(np.abs(np.vdot(inputs[i + 1], G))))
         name = type(layer).__name__
-        inp = _verdict(dx, _array(xt.grad), (i, name, "input"), tol, atol, len(x))
         params = [_verdict(grads.get(k), ref[k], (i, name, k), tol, atol, len(x),
                            accumulated.get((0, k))) for k in layer.params]
+        if ids:
+            found.append(_without_input(i, name, params))
+            continue
+        inp = _verdict(dx, _array(xt.grad), (i, name, "input"), tol, atol, len(x))
         found.append(LayerCheck.of(i, name, inp, params))
     st = _tensor(inputs[-1], torch).requires_grad_()
     J = loss_fn(st, y, torch)
@@ -569,6 +657,13 @@ def _localize(work, pairs, fns, loss_fn, inputs, y, tol, seed, torch) -> list[La
     inp = _verdict(ds, _array(st.grad), (len(work.layers), name, "input"), tol,
                    ATOL * max(1.0, abs(J.item())), len(y))
     found.append(LayerCheck.of(len(work.layers), name, inp, [], is_loss=True))
+    return found
+
+
+def _without_input(index: int, name: str, params: list[ParamCheck]) -> LayerCheck:
+    """The verdict on a layer whose input (token ids) has no gradient: its params alone."""
+    found = LayerCheck.of(index, name, params[0], params[1:])  # verdict and hint over params
+    found.params, found.input, found.input_rel_error = params, None, None
     return found
 
 

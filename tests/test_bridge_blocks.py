@@ -158,9 +158,6 @@ def test_autograd_check_names_the_block_whose_backward_drops_the_skip():
     assert all(c.passed for c in report.suspects[0].params)
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="Embedding has no bridge entry yet (issue 17's sequence layers); "
-                          "remove this mark when it lands")
 def test_autograd_check_passes_the_transformer():
     model = mn.transformer(V, dim=D, heads=H, blocks=2, max_len=T)
     rng = np.random.default_rng(0)
