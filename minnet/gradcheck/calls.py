@@ -25,8 +25,9 @@ STEP = 1e-3  # how far a verification moves an input or a weight
 
 
 def is_own(obj) -> bool:
-    """Is this one of minnet's own classes (not a user's subclass)?"""
-    return _minnet(type(obj))
+    """Is this one of minnet's own classes (not a user's subclass), holding only such layers
+    when it is a block?"""
+    return _minnet(type(obj)) and all(is_own(layer) for layer in getattr(obj, "layers", ()))
 
 
 def by_minnet(obj, method: str) -> bool:

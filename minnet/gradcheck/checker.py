@@ -13,6 +13,7 @@ import numpy as np
 from .._progress import tqdm
 from ..layers import Layer
 from . import wiring
+from .calls import Calls
 from .diagnose import diagnose
 from .kinks import one_sided
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
@@ -216,12 +217,32 @@ class GradientChecker:
         return c, a[keep], n[keep]
 
     def _localize(self, model, probe) -> list[LayerCheck]:
-        """Check each layer, then the loss, on the input it saw in the model's forward pass."""
+        """Check each layer, then the loss, on the input it saw in the model's forward pass;
+        inside a block that fails, each of its layers on the input it saw there."""
         seed = int(np.random.default_rng(self.seed).integers(2**31))
-        found = [self._alone(model, probe, i) for i in range(len(model.layers))]
+        found = []
+        for i, layer in enumerate(model.layers):
+            lc = self._alone(model, probe, i)
+            found += self._inside(layer, probe.inputs[i], lc, probe.eps, seed) \
+                if hasattr(layer, "layers") and not lc.passed else [lc]
         found.append(_check_one(model.loss, probe.inputs[-1], probe.y, probe.eps, "auto", seed,
                                 self.tol, len(model.layers), self.fast))
         return found
+
+    def _inside(self, block, x, lc: LayerCheck, eps, seed) -> list[LayerCheck]:
+        """The layers of a block that fails, checked alone on what they saw inside it; the
+        block itself when they are all right (then how it combines them is wrong)."""
+        found, h = [], x
+        for j, layer in enumerate(block.layers):
+            inner = _check_one(layer, h, None, eps, "auto", seed, self.tol, lc.layer_index,
+                               self.fast)
+            inner.path, inner.layer_name = (*lc.path, (j, inner.layer_name)), lc.layer_name
+            if hasattr(layer, "layers") and not inner.passed:
+                found += self._inside(layer, h, inner, eps, seed)
+            else:
+                found.append(inner)
+            h = Calls(layer, fast=False).forward(h)
+        return found if any(not f.passed for f in found) else [lc]
 
 
 def _shared_by(c: ParamCheck, slot) -> ParamCheck:

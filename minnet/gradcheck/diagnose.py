@@ -22,7 +22,7 @@ from .pairing import pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
 from .show import side_by_side
-from .structure import moved, offset, over, sums, where, zero_sums
+from .structure import dout_term, moved, offset, over, sums, where, zero_sums
 from .verdicts import agree
 
 TRIALS = 4  # off-diagonal probes that must leave every other output entry unchanged
@@ -543,6 +543,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     found = [moved(a, n, axes, what, probe.x if is_input else None, window)]
     if is_input:
         found.append(None if probe.is_loss else normalized(probe, a, n))
+        found.append(None if probe.is_loss else dout_term(err, probe.G, what))
         axis = None if probe.is_loss else norm_axis(n)
         found.append(missing_term(probe.x, probe.G, err, n, axis) if axis is not None else None)
         found.append(at_targets(err, probe.y) if probe.is_loss else None)

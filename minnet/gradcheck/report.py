@@ -100,6 +100,7 @@ class LayerCheck:
     fixes: list[str] = field(default_factory=list)  # "What to do" for its problems
     tol: float | None = None  # the rule its rows were judged by (rule())
     atol: float | None = None
+    path: tuple = ()  # inside a block: ((1, "MultiHeadAttention"), ...) below layer_index
 
     @classmethod
     def of(cls, index: int, name: str, inp: ParamCheck | None, params: list[ParamCheck],
@@ -126,8 +127,14 @@ class LayerCheck:
         """How text names it: "layer 2 (Dense)", "the loss (SoftmaxCE)", or the class alone."""
         if self.is_loss:
             return f"the loss ({self.layer_name})" if self.in_model else self.layer_name
-        return f"layer {self.layer_index} ({self.layer_name})" if self.in_model \
-            else self.layer_name
+        inside = "".join(f" › {j} ({name})" for j, name in self.path)
+        return f"layer {self.layer_index} ({self.layer_name}){inside}" if self.in_model \
+            else self.layer_name + inside
+
+    @property
+    def place(self) -> tuple[int, ...]:
+        """Where it runs in the model, in order: (3, 1) for layer 1 inside layer 3."""
+        return (self.layer_index, *(j for j, _ in self.path))
 
     @property
     def checks(self) -> list[ParamCheck]:

@@ -7,6 +7,7 @@ two arrays and, when it holds, says so in a sentence; when it does not hold, it 
               gate blocks) that hold wrong entries, and a trend along time
     sums      what the gradient sums to along each axis: 0 for the true one, not for yours
     offset    an error that is the same all along an axis
+    dout      an error that is a multiple of dout itself: a term dout missing (a skip path)
     moved     the right values at other entries: shifted, flipped, transposed, or elsewhere
               in the same window
 """
@@ -169,6 +170,19 @@ def offset(err: np.ndarray, wrong: np.ndarray, axes: Axes) -> str | None:
                     f"an amount per {' and '.join(rest)} added or left out, the same for "
                     f"every {axes.name(axis)}")
     return None
+
+
+def dout_term(err: np.ndarray, G: np.ndarray | None, what: str) -> str | None:
+    """E = c·dout at every entry: dx lacks (or has too much of) dout itself."""
+    if G is None or err.shape != np.shape(G) or not np.isfinite(err).all():
+        return None
+    c = float(np.vdot(err, G) / max(np.vdot(G, G), 1e-300))
+    if abs(c) < 1e-3 or not close(err, c * G, 1e-5).all():
+        return None
+    if abs(c + 1) < 1e-4:
+        return (f"the error is −dout at every entry: your {what} lacks a term dout itself (as a "
+                f"residual connection y = x + f(x) adds dout, its skip path, to dx)")
+    return f"the error is {c:.4g} × dout at every entry: a term {-c:.4g}·dout is missing"
 
 
 # ---- the right values at other entries ---------------------------------------------------------

@@ -217,12 +217,20 @@ def blame_downstream(checks: list[ParamCheck], suspects) -> None:
     A failing tensor of a suspect itself, without a hint of its own, borrows the hint its
     layer got when checked alone.
     """
-    sound = {s.layer_index for s in suspects}
-    alone = {(s.layer_index, c.param): c.hint for s in suspects for c in s.failed}
+    alone = {_place(s.layer_index, s.path, c.param): c.hint
+             for s in suspects for c in s.failed}
     for c in checks:
-        if not c.passed and not c.hint and alone.get((c.layer_index, c.param)):
-            c.hint = f"{alone[(c.layer_index, c.param)]} (found when checked alone, below)"
-        later = [s for s in suspects if s.layer_index > c.layer_index]
-        if not c.passed and c.status == "FAIL" and c.layer_index not in sound and later:
-            s = later[0]
-            c.hint = (f"follows from {s.who}: this layer is right on its own")
+        here = _place(c.layer_index, (), c.param)
+        if not c.passed and not c.hint and alone.get(here):
+            c.hint = f"{alone[here]} (found when checked alone, below)"
+        at = here[:-1]  # where the tensor's layer runs: (3, 0) for '0.gamma' of layer 3
+        mine = any(at[:len(s.place)] == s.place for s in suspects)
+        later = [s for s in suspects if s.place > at[:len(s.place)]]
+        if not c.passed and c.status == "FAIL" and not mine and later:
+            c.hint = f"follows from {later[0].who}: this layer is right on its own"
+
+
+def _place(index: int, path: tuple, param: str) -> tuple:
+    """(3, 1, 'Wq') for param '1.Wq' of layer 3, or 'Wq' of layer 1 inside layer 3."""
+    *inner, name = param.split(".")
+    return (index, *(j for j, _ in path), *(int(i) for i in inner), name)
