@@ -18,12 +18,13 @@ import numpy as np
 
 from .axes import of_input, of_param
 from .calls import STEP
+from .flow import flows
 from .pairing import pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
 from .show import side_by_side
 from .structure import dout_term, moved, offset, over, sums, where, zero_sums
-from .verdicts import agree
+from .verdicts import FACTOR_TWO, agree
 
 TRIALS = 4  # off-diagonal probes that must leave every other output entry unchanged
 SHOWN = 5  # table rows spread over the input range (quantiles of x), plus the worst one
@@ -505,6 +506,8 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
         except Exception:  # a diagnosis is extra: a layer that cannot take one keeps its hint
             continue
         c.findings = [f for f in dict.fromkeys(found) if f]
+        if any("= √" in f for f in c.findings) and c.hint:  # a better reason for the factor
+            c.hint = c.hint.replace(FACTOR_TWO, "")
         if c.findings:
             _add(c, c.findings[0])
 
@@ -550,9 +553,30 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     else:
         found.append(one_sample(probe, c.param, a))
     found += [pairing(probe.G, probe.layer, "x" if is_input else c.param, a, n),
-              product(probe, a, n, c.param) if is_input else None, sums(a, n, axes, what),
-              offset(err, wrong, axes)]
+              product(probe, a, n, c.param) if is_input else None, scaled(probe, a, n, what)]
+    found += flows(probe) if is_input and not probe.is_loss else []
+    found += [sums(a, n, axes, what), offset(err, wrong, axes)]
     return found
+
+
+def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | None:
+    """yours = c × true with c = √k (or 1/√k) for k a size of this layer's tensors: a scale
+    1/√k missing (or one too many), as in attention's 1/√d."""
+    c = float(np.vdot(a, n) / max(np.vdot(n, n), 1e-300))
+    if abs(abs(c) - 1) < 1e-3 or not _close(a, c * n, 1e-5).all():
+        return None
+    shapes = [probe.x.shape, np.shape(probe.base_out), *(p.shape for p in probe.params.values())]
+    sizes = {int(k) for shape in shapes for k in shape if k > 1}
+    sizes |= {int(v) for v in vars(probe.layer).values()  # head_dim, kernel_size, ...
+              if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 1}
+    sizes |= {k // h for k in sizes for h in sizes if h < k and k % h == 0}
+    for k in sorted(sizes):
+        for power, text in ((c, "missing"), (1 / c, "one too many")):
+            if abs(power - np.sqrt(k)) < 1e-4 * np.sqrt(k):
+                return (f"your {what} is {c:.4g} × the true one, and {power:.4g} = √{k}, where "
+                        f"{k} is a size of this layer's tensors: a scale 1/√{k} {text} (as "
+                        f"attention's 1/√d)?")
+    return None
 
 
 def _window(probe: LayerProbe) -> tuple[int, int] | None:

@@ -79,6 +79,8 @@ class ParamCheck:
         if self.param == "input":
             return "its gradient dL/dscores (what backward returns)" if self.is_loss else \
                 "its input gradient dL/dx (what backward returns)"
+        if self.param in ("h0", "c0"):
+            return f"its gradient dL/d{self.param} (self.d{self.param})"
         return f"its gradient for {self.param} (grads[{self.param!r}])"
 
 
@@ -144,6 +146,14 @@ class LayerCheck:
     def failed(self) -> list[ParamCheck]:
         return [c for c in self.checks if not c.passed]
 
+    def tally(self) -> str | None:
+        """'wrong: dx, dWq; right: dWv, dbv' when some of its tensors are right."""
+        right = [c.short.removeprefix("its ") for c in self.checks if c.passed]
+        wrong = [c.short.removeprefix("its ") for c in self.failed]
+        if not (right and wrong):
+            return None
+        return f"wrong: {', '.join(wrong)}; right: {', '.join(right)}"
+
     def summary(self) -> str:
         """'its input gradient dL/dx (what backward returns) is wrong: <hint>', worst first."""
         if not self.failed:
@@ -156,7 +166,8 @@ class LayerCheck:
             head = f"Layer check of {self.who} PASSED"
         else:
             head = f"Layer check of {self.who} FAILED: {self.summary()}"
-        lines = [head, _ALONE_LOSS if self.is_loss else _ALONE]
+        lines = [head] + ([f"({self.tally()})"] if self.tally() else [])
+        lines += [_ALONE_LOSS if self.is_loss else _ALONE]
         lines += [_sentence(rule(self.tol, self.atol))] if self.tol else []
         lines += _kink_line(self.checks)
         lines += ["", table(self.checks)]
@@ -247,8 +258,10 @@ class CheckReport:
         alone = [s for s in self.suspects if s.failed]  # not those with a problem only
         if alone:
             lines += ["", _MODEL_ALONE]
-            lines += [f"  {s.who}: {s.summary()}" for s in alone]
-            lines += ["", table([c for s in alone for c in s.failed])]
+            for s in alone:
+                lines.append(f"  {s.who}: {s.summary()}")
+                lines += [f"    ({s.tally()})"] if s.tally() else []
+            lines += ["", table([c for s in alone for c in s.checks])]
             lines += [line for s in alone for line in _derivative_tables(s.checks)]
         if self.advice:
             lines += ["", self.advice]
@@ -261,7 +274,7 @@ class CheckReport:
         after = [_MODEL_ALONE] if alone else []
         after += [line for s in alone for line in _derivative_tables(s.checks)]
         after += [self.advice] if self.advice else []
-        return _html(self.headline(), self.params, [c for s in alone for c in s.failed],
+        return _html(self.headline(), self.params, [c for s in alone for c in s.checks],
                      notes + after)
 
     def explain(self) -> str:
@@ -351,7 +364,8 @@ def layer_advice(check: LayerCheck) -> str:
     if "input" in names:
         where.append("the gradient it returns (dL/dscores)" if check.is_loss
                      else "the gradient it returns (dL/dx)")
-    where += [f"grads[{n!r}]" for n in names if n != "input"]
+    where += [f"self.d{n}" if n in ("h0", "c0") else f"grads[{n!r}]" for n in names
+              if n != "input"]
     return (f"What to do: in the backward of {check.who}, fix {' and '.join(where)}; check the "
             f"fix with mn.check_layer(layer, x{', y=y' if check.is_loss else ''}).")
 

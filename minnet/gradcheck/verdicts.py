@@ -11,6 +11,7 @@ from . import shapes
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
 from .report import FunctionCheck, ParamCheck
 
+FACTOR_TWO = " (a stray or missing factor 2, as in d(x²)/dx = 2x?)"
 ATOL = 1e-8  # an entry also agrees when off by at most this times max(1, |J|): round-off
 SECOND_LOOK = 100  # an entry that disagrees is tried again with eps / SECOND_LOOK
 
@@ -138,7 +139,7 @@ def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:
     elif batch and batch > 1 and abs(c * batch - 1) < 1e-3:
         text += f" (an extra division by the batch size N = {batch}?)"
     elif abs(c - 2) < 2e-3 or abs(c - 0.5) < 1e-3:
-        text += " (a stray or missing factor 2, as in d(x²)/dx = 2x?)"
+        text += FACTOR_TWO
     return text
 
 
