@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..layers import Dense, Layer
+from ..layers import Layer
 from ..losses import Loss
 from . import shapes, training
 from .calls import STEP, Calls, Randomness, raised
@@ -345,8 +345,9 @@ class ModelProbe:
         return self.loss_calls.stack(h) + self.P0, bent | np.concatenate([flags, flags])
 
     def _penalty_change(self, layer, name, w, d):
-        """Exact change of 0.5 * l2 * Σ W² when entries w of a Dense W move by d."""
-        if not (self.model.l2 and isinstance(layer, Dense) and name == "W"):
+        """Exact change of 0.5 * l2 * Σ W² when entries w of a penalized W (a Dense's) move by d."""
+        p = layer.params[name]
+        if not any(W is p for W, _ in self.model._penalized()):
             return 0.0
         return 0.5 * self.model.l2 * (2 * w * d + d * d)
 

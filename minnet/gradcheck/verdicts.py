@@ -160,9 +160,9 @@ def _mask_pattern(a, n) -> str | None:
 
 def l2_hint(model, layer, name, a, n, idx) -> str | None:
     """Model-level pattern: the l2 term l2·W left out of (or added twice to) dW."""
-    if not (model.l2 and name == "W" and _penalized(model, layer)):
+    if not (model.l2 and _penalized(model, layer.params[name])):
         return None
-    l2w = model.l2 * layer.params["W"].ravel()[idx]
+    l2w = model.l2 * layer.params[name].ravel()[idx]
     if rel_error(a + l2w, n) < 1e-4:
         return f"l2: the gradient lacks the l2 term (analytic + l2·W ≈ numeric, l2 = {model.l2})"
     if rel_error(a - l2w, n) < 1e-4:
@@ -170,8 +170,8 @@ def l2_hint(model, layer, name, a, n, idx) -> str | None:
     return None
 
 
-def _penalized(model, layer) -> bool:
-    return any(W is layer.params["W"] for W, _ in model._penalized())
+def _penalized(model, p) -> bool:
+    return any(W is p for W, _ in model._penalized())
 
 
 def shape_mismatch(index, name, param, want, got, batch=None) -> ParamCheck:
