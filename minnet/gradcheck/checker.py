@@ -102,7 +102,7 @@ class GradientChecker:
         alone = {lc.layer_index: lc for lc in layers}
         for i in wiring.unverified(model.layers, probe.slots, checks):
             if i not in alone and probe.unstable is None:
-                alone[i] = self._alone(model, probe, i)
+                alone[i] = self._alone(model, probe, i, blame=False)
                 if not alone[i].passed:
                     report.warnings.append(
                         f"layer {i} ({type(model.layers[i]).__name__}): its backward is wrong "
@@ -112,10 +112,12 @@ class GradientChecker:
         report.advice = model_advice(report)
         return report
 
-    def _alone(self, model, probe, i: int) -> LayerCheck:
+    def _alone(self, model, probe, i: int, blame: bool = True) -> LayerCheck:
+        """Layer i alone; to name suspects, the first layer's dx is left out: training never
+        uses it."""
         seed = int(np.random.default_rng(self.seed).integers(2**31))
         return _check_one(model.layers[i], probe.inputs[i], None, probe.eps, "auto", seed,
-                          self.tol, i, self.fast)
+                          self.tol, i, self.fast, dx_unused=blame and i == 0)
 
     def _eps_report(self, model, probe, mode, checks, difference, noise, note) -> CheckReport:
         """eps is far from the bottom of the V: look again at the default before blaming."""
@@ -348,12 +350,15 @@ def _check_is_ready(layer) -> None:
         raise TypeError(f"check_layer: {layer!r} needs a forward and a backward method")
 
 
-def _check_one(layer, x, y, eps, mode, seed, tol, index, fast) -> LayerCheck:
+def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) -> LayerCheck:
     name, loss = type(layer).__name__, is_loss(layer)
     with Preserved([layer]):
         layer.input_grad = True  # alone, its input gradient is what we check
-        probe = LayerProbe(_float64_layer(layer), x, y, eps, seed, fast)
-        return _layer_verdict(probe, mode, tol, index, name, loss)
+        probe = LayerProbe(_float64_layer(layer), x, y, eps, seed, fast, dx_unused)
+        result = _layer_verdict(probe, mode, tol, index, name, loss)
+    if dx_unused and probe.x.dtype.kind not in "iu":
+        result.notes.append("its dx is not checked: training never uses it (first layer)")
+    return result
 
 
 def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
@@ -391,7 +396,7 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
                         f"freeze() that keeps its random draws fixed")
     result = LayerCheck.of(index, name, inp, params, loss, problems)
     result.tol, result.atol = tol, atol
-    if probe.ids:
+    if probe.x.dtype.kind in "iu":
         result.notes.append("its input holds integer ids, which have no gradient: only its "
                             "parameters are checked")
     if probe.changes_input:

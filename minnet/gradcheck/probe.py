@@ -372,10 +372,12 @@ def _same_nonzero(v, w) -> bool:
 class LayerProbe:
     """J = Σ layer(x) * G (or a loss's value) under perturbations of x and of each parameter."""
 
-    def __init__(self, layer, x, y, eps, seed, fast) -> None:
+    def __init__(self, layer, x, y, eps, seed, fast, dx_unused: bool = False) -> None:
         self.layer, self.x, self.y, self.eps, self.fast = layer, x, y, eps, fast
         self.params = dict(getattr(layer, "params", {}))
-        self.ids = x.dtype.kind in "iu"  # token ids: not perturbed, no input gradient
+        # token ids (or the first layer of a model, whose dx no one uses): x is not perturbed,
+        # and backward need not return dx
+        self.ids = x.dtype.kind in "iu" or dx_unused
         self.is_loss = is_loss(layer)
         self.calls = Calls(layer, fast, self.is_loss, y)
         self.rng = np.random.default_rng(seed)

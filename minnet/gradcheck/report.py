@@ -118,7 +118,7 @@ class LayerCheck:
         failed = [c for c in checks if not c.passed]
         hint = problems[0] if problems and not failed else None
         if failed:
-            worst = max(failed, key=severity)
+            worst = max(failed, key=telling)
             hint = f"{worst.param}: {worst.hint}" if worst.hint else \
                 f"{worst.param} gradient wrong (rel_error {worst.rel_error:.1e})"
         return cls(index, name, not failed and not problems, inp and inp.rel_error, params,
@@ -158,7 +158,7 @@ class LayerCheck:
         """'its input gradient dL/dx (what backward returns) is wrong: <hint>', worst first."""
         if not self.failed:
             return self.problems[0] if self.problems else "right"
-        worst = max(self.failed, key=severity)
+        worst = max(self.failed, key=telling)
         return f"{worst.what} is wrong: {worst.hint or f'rel_error {worst.rel_error:.1e}'}"
 
     def __str__(self) -> str:
@@ -335,6 +335,13 @@ def _kink_line(checks) -> list[str]:
 
 def _sentence(text: str) -> str:
     return text[0].upper() + text[1:] + "."
+
+
+def telling(c: ParamCheck) -> tuple:
+    """Sort key whose max is the failing tensor to name first: one whose error the diagnosis
+    could describe (findings, then any hint), dx before a parameter, then the worst."""
+    return (*severity(c)[:2], bool(c.findings), c.hint is not None, c.param == "input",
+            c.rel_error)
 
 
 def severity(c: ParamCheck) -> tuple:

@@ -30,8 +30,31 @@ def close(u, v, rtol: float = CLOSE) -> np.ndarray:
 # ---- where the wrong entries are -------------------------------------------------------------
 
 
-def where(wrong: np.ndarray, checked: np.ndarray, axes: Axes, err: np.ndarray) -> str | None:
-    """'wrong only in samples 0 and 3, channel 1 (24 of 96 entries); right everywhere else'."""
+def where(wrong: np.ndarray, checked: np.ndarray, axes: Axes, err: np.ndarray,
+          a: np.ndarray | None = None) -> str | None:
+    """'wrong only in samples 0 and 3, channel 1 (24 of 96 entries); right everywhere else',
+    and how, when it is the same at every wrong entry: an offset, or (a given) a scale."""
+    text = _where(wrong, checked, axes, err)
+    how = _how(wrong, err, a) if text or wrong.all() else None
+    return text + how if text and how else text
+
+
+def _how(wrong, err, a) -> str | None:
+    e = err[wrong]
+    if len(e) < 2:  # one entry is the same as itself: nothing to tell
+        return None
+    if np.all(np.abs(e - e.mean()) <= 1e-4 * np.abs(e.mean())):
+        return f"; by the same offset everywhere: analytic − numeric = {e.mean():.4g}"
+    if a is not None and wrong.sum() < np.isfinite(err).sum():
+        n = a[wrong] - e
+        if np.all(np.abs(n) > TINY):
+            r = a[wrong] / n
+            if np.all(np.abs(r - r.mean()) <= 1e-4 * np.abs(r.mean())):
+                return f"; by a scale there: analytic = {r.mean():.4g} × numeric"
+    return None
+
+
+def _where(wrong: np.ndarray, checked: np.ndarray, axes: Axes, err: np.ndarray) -> str | None:
     k, m = int(wrong.sum()), int(checked.sum())
     if k == 0 or wrong.ndim == 0:
         return None
@@ -49,7 +72,8 @@ def where(wrong: np.ndarray, checked: np.ndarray, axes: Axes, err: np.ndarray) -
         parts += _positions(wrong, checked, axes, joint)
     trend = _trend(err, wrong, axes)
     if not parts:  # "wrong everywhere" alone says nothing the table does not
-        return f"wrong at every entry checked ({m}); {trend}" if trend and k == m else None
+        return f"wrong at every entry checked ({m})" + (f"; {trend}" if trend else "") \
+            if k == m and (trend or _how(wrong, err, None)) else None
     text = f"wrong only {' and '.join(parts)} ({k} of {m} entries); right everywhere else"
     return f"{text}; {trend}" if trend else text
 
