@@ -226,9 +226,10 @@ def _on_one_side(x, y, yours, true) -> str | None:
 
 def _scaled_form(cands: dict, v: np.ndarray) -> str | None:
     """The one catalogued formula that v equals up to a constant factor: '1.3·exp(x)'."""
-    found = []
-    for key, f in cands.items():
-        if np.abs(f).min() > 1e-9:
+    found, seen = [], []
+    for key, f in sorted(cands.items(), key=lambda kv: kv[0][1] != "x"):  # x-forms first
+        if np.abs(f).min() > 1e-9 and not any(_close(f, g, EXACT).all() for g in seen):
+            seen.append(f)  # forms equal here (exp(y) = exp(x) where y = x) count once
             c = np.median(v / f)
             if abs(c - 1) > 1e-6 and _close(v, c * f, EXACT).all():
                 found.append(f"{c:.4g}·{_name(key)}")

@@ -340,8 +340,9 @@ def _sentence(text: str) -> str:
 def telling(c: ParamCheck) -> tuple:
     """Sort key whose max is the failing tensor to name first: one whose error the diagnosis
     could describe (findings, then any hint), dx before a parameter, then the worst."""
-    return (*severity(c)[:2], bool(c.findings), c.hint is not None, c.param == "input",
-            c.rel_error)
+    strong = any(not f.startswith(("wrong only", "wrong at every")) for f in c.findings)
+    return (*severity(c)[:2], strong, bool(c.findings), c.hint is not None,
+            c.param == "input", c.rel_error)
 
 
 def severity(c: ParamCheck) -> tuple:

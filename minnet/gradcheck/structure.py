@@ -50,7 +50,8 @@ def _how(wrong, err, a) -> str | None:
         if np.all(np.abs(n) > TINY):
             r = a[wrong] / n
             if np.all(np.abs(r - r.mean()) <= 1e-4 * np.abs(r.mean())):
-                return f"; by a scale there: analytic = {r.mean():.4g} × numeric"
+                digits = 4 if abs(r.mean() - 1) > 1e-2 else 7
+                return f"; by a scale there: analytic = {r.mean():.{digits}g} × numeric"
     return None
 
 

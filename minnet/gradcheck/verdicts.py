@@ -133,7 +133,7 @@ def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:
         return None
     if abs(c + 1) < 1e-3:
         return "sign: analytic ≈ -numeric (a minus sign is flipped)"
-    text = f"factor: analytic ≈ {c:.4g} × numeric"
+    text = f"factor: analytic ≈ {c:.{4 if abs(c - 1) > 1e-2 else 7}g} × numeric"
     if batch and batch > 1 and abs(c - batch) < 1e-3 * batch:
         text += f" (a missing division by the batch size N = {batch}?)"
     elif batch and batch > 1 and abs(c * batch - 1) < 1e-3:
