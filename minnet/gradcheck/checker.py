@@ -356,9 +356,20 @@ def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) 
         layer.input_grad = True  # alone, its input gradient is what we check
         probe = LayerProbe(_float64_layer(layer), x, y, eps, seed, fast, dx_unused)
         result = _layer_verdict(probe, mode, tol, index, name, loss)
+    result.settings = settings(layer)
     if dx_unused and probe.x.dtype.kind not in "iu":
         result.notes.append("its dx is not checked: training never uses it (first layer)")
     return result
+
+
+BOOKKEEPING = {"training", "frozen", "input_grad", "seed", "return_sequences"}
+
+
+def settings(layer) -> dict:
+    """The numbers and words a layer keeps (alpha, eps, p, stride, ...): its settings."""
+    return {k: v for k, v in vars(layer).items() if not k.startswith("_")
+            and k not in BOOKKEEPING and isinstance(v, (int, float, str))
+            and not isinstance(v, bool)}
 
 
 def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:

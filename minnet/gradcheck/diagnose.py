@@ -518,7 +518,9 @@ def _findings(probe: LayerProbe, c: ParamCheck, tol: float, atol: float) -> list
         found += _whole(probe, c, a, n, err, wrong, axes, what, is_input)
     found += [ignores, where(wrong, checked, axes, err, a)]
     if c.derivatives is None:  # an elementwise layer's table says it better
-        c.shown = side_by_side(a, np.where(checked, n, np.nan), wrong, axes, what)
+        context = (probe.x, probe.G) if is_input and probe.G is not None and \
+            np.shape(probe.G) == probe.x.shape else None
+        c.shown = side_by_side(a, np.where(checked, n, np.nan), wrong, axes, what, context)
     return found
 
 

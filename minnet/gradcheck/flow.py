@@ -18,7 +18,8 @@ TINY = 1e-12
 
 
 def flows(probe) -> list[str]:
-    """Sentences, one per axis (samples; time steps for (N, T, D)) where dx and forward differ."""
+    """Sentences, one per axis (samples; time steps of (N, T, D); channels of (N, C, H, W))
+    where dx and forward differ."""
     x, out = probe.x, probe.base_out
     if probe.G is None or probe.ids or x.ndim < 2 or out is None or np.ndim(out) < 2:
         return []
@@ -33,8 +34,10 @@ def flows(probe) -> list[str]:
 
 
 def _axes(x, out_shape) -> list[int]:
+    """The sample axis, and a sequence's time steps or an image's channels where the output
+    keeps them (same length, same place)."""
     found = [0] if x.shape[0] > 1 and out_shape[0] == x.shape[0] else []
-    if x.ndim == 3 and len(out_shape) == 3 and out_shape[1] == x.shape[1] and x.shape[1] > 1:
+    if x.ndim in (3, 4) and len(out_shape) == x.ndim and out_shape[1] == x.shape[1] > 1:
         found.append(1)
     return found
 

@@ -146,8 +146,9 @@ def placed(G: np.ndarray, params: dict, shape: tuple) -> dict:
         for flip in (False, True):
             K = W[..., ::-1, ::-1] if flip else W
             per = np.einsum("noij,ocuv->ncijuv", G, K)  # each window's share of dx
-            for stride, dilation in itertools.product((1, 2, 3), (1, 2)):
-                full = _add_back(per, stride, dilation)
+            for (stride, dilation), assign in itertools.product(
+                    itertools.product((1, 2, 3), (1, 2)), (False, True)):
+                full = (_written_back if assign else _add_back)(per, stride, dilation)
                 for cut in range(0, 3):
                     if cut and (cut + shape[2] > full.shape[2] + 2 or
                                 cut + shape[3] > full.shape[3] + 2):
@@ -155,7 +156,9 @@ def placed(G: np.ndarray, params: dict, shape: tuple) -> dict:
                     dx = _fit(full, cut, shape)
                     if dx is None:
                         continue
-                    what = (f"dout·{name}{' flipped' if flip else ''} added back at stride "
+                    how = "written back with = (where windows overlap, the last one wins)" \
+                        if assign else "added back"
+                    what = (f"dout·{name}{' flipped' if flip else ''} {how} at stride "
                             f"{stride}" + (f", dilation {dilation}" if dilation > 1 else "")
                             + (f", the first {_rows(cut)} cut off" if cut else ""))
                     found[what] = dx
@@ -174,6 +177,19 @@ def _fit(full: np.ndarray, cut: int, shape: tuple) -> np.ndarray | None:
     out = np.zeros(shape)
     part = full[:, :, cut:cut + shape[2], cut:cut + shape[3]]
     out[:, :, :part.shape[2], :part.shape[3]] = part
+    return out
+
+
+def _written_back(per: np.ndarray, stride: int, dilation: int) -> np.ndarray:
+    """_add_back with = instead of +=, window after window: where windows overlap, the last
+    one's entries stay (as a col2im written with =)."""
+    n, c, h, w, kh, kw = per.shape
+    out = np.zeros((n, c, stride * (h - 1) + dilation * (kh - 1) + 1,
+                    stride * (w - 1) + dilation * (kw - 1) + 1))
+    for i in range(h):
+        for j in range(w):
+            out[:, :, stride * i:stride * i + dilation * (kh - 1) + 1:dilation,
+                stride * j:stride * j + dilation * (kw - 1) + 1:dilation] = per[:, :, i, j]
     return out
 
 

@@ -144,17 +144,19 @@ class ModelProbe:
         self.random.rewind()
         self.step = training.step(model, X, y)  # what every training step after the first gets
         self.grads, self.unusable = self.step.grads, self.step.unusable
-        self._zeroed()
+        own = all(c.own for c in [*self.calls, self.loss_calls])  # no copies: the same path
+        if not own:
+            self._zeroed()
         self.random.rewind()
         self.inputs, self.J0 = self._pass()
         self.atol = round_off(self.J0)
-        self.copied = self._copied_backward()
+        self.copied = None if own else self._copied_backward()
         self.changes = self._changes()
         steady = self.first.loss == self.step.loss == self.J0
         self.unstable = None if steady else self._unstable()
         self.unlisted = {s.name: self._unlisted_readers(s) for s in self.slots} if steady else {}
-        self.repeated = repeat_backward(before, self.first.grads, self.step.grads) \
-            if steady else {}
+        self.repeated = repeat_backward(before, self.first.grads, self.step.grads,
+                                        1e-3 * self.atol) if steady else {}
 
     def _zeroed(self) -> dict:
         """Set every grads array to 0 in place (so that += shows as exactly 2x); read them."""
@@ -397,7 +399,8 @@ class LayerProbe:
         found = self._backward()
         self.dx, self.dx_problem, self.grads, self.unusable, self.misshapen = found
         self.repeated = {} if self.unstable else \
-            {(0, k): why for k, why in repeat_backward(before, first.grads, self.grads).items()}
+            {(0, k): why for k, why in repeat_backward(before, first.grads, self.grads,
+                                                        1e-3 * round_off(self.J0)).items()}
         self._ignores: dict | None = None
 
     def dependence(self) -> dict[str, str]:

@@ -103,6 +103,7 @@ class LayerCheck:
     tol: float | None = None  # the rule its rows were judged by (rule())
     atol: float | None = None
     path: tuple = ()  # inside a block: ((1, "MultiHeadAttention"), ...) below layer_index
+    settings: dict = field(default_factory=dict)  # its numbers and words: alpha, eps, p, ...
 
     @classmethod
     def of(cls, index: int, name: str, inp: ParamCheck | None, params: list[ParamCheck],
@@ -146,6 +147,12 @@ class LayerCheck:
     def failed(self) -> list[ParamCheck]:
         return [c for c in self.checks if not c.passed]
 
+    def setting_line(self) -> str | None:
+        """'its settings: alpha = 1.3, eps = 1e-05', what a formula may need from the layer."""
+        if not self.settings:
+            return None
+        return "its settings: " + ", ".join(f"{k} = {v!r}" for k, v in self.settings.items())
+
     def tally(self) -> str | None:
         """'wrong: dx, dWq; right: dWv, dbv' when some of its tensors are right."""
         right = [c.short.removeprefix("its ") for c in self.checks if c.passed]
@@ -166,7 +173,7 @@ class LayerCheck:
             head = f"Layer check of {self.who} PASSED"
         else:
             head = f"Layer check of {self.who} FAILED: {self.summary()}"
-        lines = [head] + ([f"({self.tally()})"] if self.tally() else [])
+        lines = [head] + [f"({line})" for line in (self.tally(), self.setting_line()) if line]
         lines += [_ALONE_LOSS if self.is_loss else _ALONE]
         lines += [_sentence(rule(self.tol, self.atol))] if self.tol else []
         lines += _kink_line(self.checks)
@@ -260,7 +267,7 @@ class CheckReport:
             lines += ["", _MODEL_ALONE]
             for s in alone:
                 lines.append(f"  {s.who}: {s.summary()}")
-                lines += [f"    ({s.tally()})"] if s.tally() else []
+                lines += [f"    ({line})" for line in (s.tally(), s.setting_line()) if line]
             lines += ["", table([c for s in alone for c in s.checks])]
             lines += [line for s in alone for line in _derivative_tables(s.checks)]
         if self.advice:

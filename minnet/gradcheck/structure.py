@@ -229,9 +229,33 @@ def moved(a: np.ndarray, n: np.ndarray, axes: Axes, what: str, x: np.ndarray | N
                 f"kernel flipped where it should not be (or not flipped where it should)?")
     if a.ndim >= 2 and a.shape[-1] == a.shape[-2] and close(a, np.swapaxes(n, -1, -2)).all():
         return f"yours is the true {what} transposed (its last two axes swapped)"
+    for axis in axes.blocks:
+        text = _blocks_moved(a, n, axes, axis, what)
+        if text:
+            return text
     if window is not None and axes.spatial and x is not None:
         return _in_windows(a, n, x, window, what)
     return None
+
+
+def _blocks_moved(a, n, axes: Axes, axis: int, what: str) -> str | None:
+    """Blocks along an axis (an LSTM's gates) in another order: yours' block b holds the true
+    block p[b]."""
+    size, _ = axes.blocks[axis]
+    count = a.shape[axis] // size
+    part = lambda v, b: np.take(v, range(b * size, (b + 1) * size), axis=axis)  # noqa: E731
+    order = []
+    for b in range(count):
+        match = [k for k in range(count) if close(part(a, b), part(n, k)).all()]
+        if len(match) != 1:
+            return None
+        order.append(match[0])
+    moved = [b for b in range(count) if order[b] != b]
+    if not moved or sorted(order) != list(range(count)):
+        return None
+    holds = "; ".join(f"your {axes.block(axis, b)} holds the true {axes.block(axis, order[b])}"
+                      for b in moved)
+    return f"yours holds the true {what}'s blocks in another order: {holds}"
 
 
 def _shift_text(axes: Axes, group: tuple[int, ...], step: int, what: str) -> str:

@@ -189,18 +189,21 @@ def unusable(index, name, param, want, why: str) -> ParamCheck:
                       0, 0, False, why, status=status)
 
 
-def repeat_backward(before: dict, first: dict, second: dict) -> dict:
+def repeat_backward(before: dict, first: dict, second: dict, floor: float = 0.0) -> dict:
     """Gradients that changed between two identical forward-backward calls, and why.
 
     Each dict maps a tensor's key to its gradient: before the first call (zeroed), after it,
     and after the second. Adding the same amount again is accumulation (+= instead of =);
-    anything else is state that carries over from one call to the next.
+    anything else is state that carries over from one call to the next. Changes within
+    `floor` are round-off (a bias before BatchNorm, whose gradient is ~1e-17), not either.
     """
     found = {}
     for k, g1 in first.items():
         if k not in second or np.array_equal(g1, second[k]):
             continue
         step, again = g1 - before.get(k, 0), second[k] - g1
+        if max(np.abs(step).max(initial=0), np.abs(again).max(initial=0)) <= floor:
+            continue
         ratio = float(np.vdot(step + again, step) / max(np.vdot(step, step), 1e-300))
         if np.allclose(again, step, rtol=1e-9, atol=1e-12 * np.abs(step).max(initial=1)):
             found[k] = (f"accumulating: the first backward matched numeric, a second one gave "
