@@ -521,6 +521,8 @@ def _findings(probe: LayerProbe, c: ParamCheck, tol: float, atol: float) -> list
         context = (probe.x, probe.G) if is_input and probe.G is not None and \
             np.shape(probe.G) == probe.x.shape else None
         c.shown = side_by_side(a, np.where(checked, n, np.nan), wrong, axes, what, context)
+        if is_input and probe.is_loss:  # what a loss's gradient is made of
+            c.shown += _scores_and_targets(probe.x, probe.y, wrong)
     return found
 
 
@@ -541,6 +543,20 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     found += flows(probe) if is_input and not probe.is_loss else []
     found += [sums(a, n, axes, what), offset(err, wrong, axes)]
     return found
+
+
+def _scores_and_targets(scores: np.ndarray, y, wrong: np.ndarray, most: int = 8) -> list[str]:
+    """The scores and targets of the samples shown, so that the loss can be worked by hand."""
+    y = np.asarray(y)
+    if scores.ndim != 2 or y.shape[:1] != scores.shape[:1]:
+        return []
+    rows = np.flatnonzero(wrong.any(axis=1))[:most] if wrong.any() else np.arange(
+        min(most, len(scores)))
+    lines = ["and the scores and targets y of those samples:"]
+    for i in rows:
+        values = " ".join(f"{v:+.3g}" for v in scores[i])
+        lines.append(f"  sample {i}: scores {values}   y = {y[i]}")
+    return lines
 
 
 def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | None:
