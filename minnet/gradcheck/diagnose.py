@@ -19,6 +19,7 @@ import numpy as np
 from .axes import of_input, of_param
 from .calls import STEP
 from .flow import flows
+from .numeric import rel_error
 from .pairing import pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
@@ -34,7 +35,8 @@ NUMERIC = 1e-5  # ... and against the true (numeric) one, which carries differen
 
 
 # derivative formulas students write, as functions of t (which is x or y)
-FORMS = {"{t}": lambda t: t, "1 − {t}": lambda t: 1 - t, "1 + {t}": lambda t: 1 + t,
+FORMS = {"1": np.ones_like, "{t}": lambda t: t, "1 − {t}": lambda t: 1 - t,
+         "1 + {t}": lambda t: 1 + t,
          "{t}·(1 − {t})": lambda t: t * (1 - t), "1 − {t}²": lambda t: 1 - t**2,
          "{t}²": lambda t: t**2, "2{t}": lambda t: 2 * t,
          "exp({t})": lambda t: np.exp(np.clip(t, -700, 700))}
@@ -314,10 +316,10 @@ def normalized(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
     others = [(q,) for q in range(x.ndim) if x.shape[q] > 1] + ([(2, 3)] if x.ndim == 4 else [])
     for gamma in scales:
         dxhat = G * gamma
-        if not _close(_norm_backward(dxhat, xhat, sigma, p), n, 1e-3).all():
-            continue
+        if rel_error(_norm_backward(dxhat, xhat, sigma, p), n) > 1e-4:
+            continue  # the true dx is no such backward (σ may differ by the layer's eps)
         mine = [q for q in others if q != p
-                and _close(_norm_backward(dxhat, xhat, sigma, q), a, 1e-3).all()]
+                and rel_error(_norm_backward(dxhat, xhat, sigma, q), a) < 1e-4]
         if mine:
             return (f"your dx is a normalization's backward, (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))"
                     f" / σ, with its means over {over(axes, mine[0])}; the true one takes them "
