@@ -32,12 +32,12 @@ def send(stream: BinaryIO, header: dict, arrays: list[np.ndarray] = ()) -> None:
 
 def pack(header: dict, arrays: list[np.ndarray] = ()) -> bytes:
     """A message as bytes; raises TypeError if an array does not hold real numbers."""
-    arrays = [np.ascontiguousarray(a) for a in arrays]
+    arrays = [np.asarray(a) for a in arrays]
     for a in arrays:
         if a.dtype.kind not in NUMBERS:
             raise TypeError(f"an array of {a.dtype} is not an array of numbers")
     head = json.dumps({**header, "arrays": [[a.dtype.str, a.shape] for a in arrays]}).encode()
-    return b"".join([len(head).to_bytes(4, "little"), head, *(a.tobytes() for a in arrays)])
+    return b"".join([len(head).to_bytes(4, "little"), head, *(a.tobytes("C") for a in arrays)])
 
 
 def write(stream: BinaryIO, body: bytes) -> None:
