@@ -175,6 +175,16 @@ CHEATS = {
         "    return (prelu(x + h, alpha) - prelu(x - h, alpha)) / (2 * h) * dout\n\n\n"
         "PReLU.backward = backward",
         ("grade-prelu",)),
+    "stateful-forward": Cheat(
+        "a forward right at its first call, then linear with slope 1 around it, and a backward "
+        "that returns dout: each agrees with the other, and neither with PReLU",
+        "class First:\n    x = y = None\n\n\n"
+        "def forward(self, x):\n    if First.x is None or First.x.shape != x.shape:\n"
+        "        First.x, First.y = x.copy(), np.where(x > 0, x, self.params['alpha'] * x)\n"
+        "        return First.y.copy()\n    return First.y + (x - First.x)\n\n\n"
+        "def backward(self, dout):\n    self.grads['alpha'] = np.zeros_like(self.params['alpha'])\n"
+        "    return dout\n\n\nPReLU.forward, PReLU.backward = forward, backward",
+        ("grade-prelu",)),
     "exits": Cheat("ends Python from the answer cell (os._exit), so that no check runs after it",
                    "import os\n\nos._exit(0)", (), scores=(0, 0, 0)),
     "writes-gradebook": Cheat(

@@ -231,3 +231,33 @@ def test_declarations_say_what_is_wrong_with_them():
         Part("grade-prelu")
     assert str(PRELU_CLASS(5, alpha=0.25)) == "PReLU(5, alpha=0.25)"
     assert str(normal(8, 5, scale=3)) == "3 × N(0, 1)" and str(uniform(0.1, 0.5)) == "U(0.1, 0.5)"
+
+
+def test_a_forward_that_keeps_state_to_agree_with_its_backward_fails(run):
+    """Right at the first call, then y0 + (x - x0), with a backward that returns dout: the
+    gradient check alone passes it, since each agrees with the other."""
+    liar = PRELU + '''
+class First:
+    x = y = None
+
+
+def forward(self, x):
+    if First.x is None or First.x.shape != x.shape:
+        First.x, First.y = x.copy(), np.where(x > 0, x, self.params["alpha"] * x)
+        return First.y.copy()
+    return First.y + (x - First.x)
+
+
+def backward(self, dout):
+    self.grads["alpha"] = np.zeros_like(self.params["alpha"])
+    return dout
+
+
+PReLU.forward, PReLU.backward = forward, backward
+'''
+    g = run.grading_of(liar)
+    g.begin(1, PARTS[1])
+    assert mn.check_layer(g.student(PRELU_CLASS(5)), np.random.default_rng(0).standard_normal(
+        (8, 5))).passed
+    _, backward = run(liar)
+    assert "keeps state between calls" in backward["error"]["text"] and backward["review"]

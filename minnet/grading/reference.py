@@ -81,6 +81,30 @@ class Grading:
                     f"what forward kept, by the chain rule. No points for this part; your "
                     f"teacher has been told.")
 
+    def consistent(self, mine, ref) -> None:
+        """Raise Shortcut if forward gave the solution's values at the first call of a check and
+        other values later (mine.log holds the calls).
+
+        Such a forward keeps state to agree with a backward of its own making: the gradient
+        check compares backward with the numeric gradient of what forward answers, which means
+        something only if forward is a function of its input and parameters.
+        """
+        def right(params, xs, out) -> bool:
+            wire.write_into(ref.params, list(params), [p.copy() for p in params.values()])
+            return _close(ref.forward(*(x.copy() for x in xs)), out)
+
+        log, mine.log = mine.log or [], None
+        if not log or not right(*log[0]):
+            return  # a forward of its own from the first call: its gradient is what is checked
+        wrong = sum(not right(*call) for call in log[1:])
+        if wrong:
+            self.shortcuts[type(mine).__name__] = self.part
+            raise Shortcut(
+                f"{mine!r}.forward gave the right values at the first call of the gradient "
+                f"check, and other values at {wrong} of the {len(log) - 1} calls that followed: "
+                f"a forward that keeps state between calls, where it must be a function of its "
+                f"input and parameters. No points for this part; your teacher has been told.")
+
     def exact(self, mine, ref, x: np.ndarray) -> None:
         """Raise Shortcut if a backward that passed is only as exact as a numeric difference.
 

@@ -91,10 +91,19 @@ class Submission:
             self.child.close()
 
 
+class CallLog(list):
+    """A layer's forward calls, shared by every copy the checker makes of the layer, and kept
+    when the checker puts the layer back as it found it."""
+
+    def __deepcopy__(self, memo):
+        return self
+
+
 class RemoteLayer(Layer):
     """A layer of the submission, built in its process; see the module's docstring."""
 
     keep: tuple[str, ...] = ()  # attributes backward sets besides grads (an LSTM's dh0)
+    log: CallLog | None = None  # if set: (params, inputs, output) of every forward call
 
     def __init__(self, submission: Submission, child: Child, handle: int, call: str,
                  params: dict) -> None:
@@ -108,7 +117,11 @@ class RemoteLayer(Layer):
 
     def forward(self, *xs):
         head, out = self._ask("forward", "params", xs)
-        return _result(head, out, f"{self.call}.forward")
+        result = _result(head, out, f"{self.call}.forward")
+        if self.log is not None:
+            self.log.append(({k: np.array(v) for k, v in self.params.items()},
+                             [np.array(x) for x in xs], result))
+        return result
 
     def backward(self, *douts):
         head, out = self._ask("backward", "grads", douts, keep=list(self.keep))
