@@ -10,6 +10,7 @@ own and answer only with plain arrays (docs/teaching.md, "What the grader protec
 Read in this order:
     parts.py          what a teacher declares in grading.py: Part, Forward, Backward, Network
     reference.py      the reference process: draws inputs, runs the checks, gives the verdicts
+    shortcuts.py      a backward that is not one: numeric differences, a forward that keeps state
     remote.py         the submission's process seen from there; its layers as minnet layers
     submission.py     the process that runs the submission's answer cells, and nothing else
     process.py        a child process with a time limit;   wire.py   the messages: JSON + .npy

@@ -50,9 +50,9 @@ class GradingSetupError(Exception):
 class GradeOutside(Execute):
     """nbgrader's Execute, with each declared grading cell's points decided outside the kernel."""
 
-    seed = Integer(0, help="Mixed into the seed of every student's random inputs: set a number "
-                           "of your own so that nobody can work out the inputs in advance."
-                   ).tag(config=True)
+    seed = Integer(0, min=0, help="Mixed into the seed of every student's random inputs: set "
+                                  "a number of your own, so that nobody can work out the inputs "
+                                  "in advance.").tag(config=True)
     declaration = Unicode("grading.py", help="The file, in an assignment's source folder, that "
                                              "declares its graded parts.").tag(config=True)
 

@@ -18,19 +18,14 @@ import numpy as np
 
 import minnet as mn
 
-from ..gradcheck import GradientCheckError, rel_error
+from ..gradcheck import GradientCheckError
 from . import wire
 from .parts import Built, Part
 from .process import ChildGone, take_over_stdio
 from .remote import Late, StudentError, Submission
+from .shortcuts import Shortcut, inexact, many_forward_calls, stateful_forward
 
-FORWARD_CALLS = 2  # a backward that calls forward this often is differentiating numerically
-EXACT = 1e-12  # a backward by the chain rule agrees with the solution's to round-off
 HINTS = ("kink", "smooth", "stackable")  # what the checker may learn from the solution's class
-
-
-class Shortcut(AssertionError):
-    """A backward that did not apply the chain rule: no points, and the teacher is told."""
 
 
 class Grading:
@@ -71,66 +66,27 @@ class Grading:
 
     def audit(self) -> None:
         """Raise Shortcut if a backward of this part called forward or numeric_gradient."""
-        for b in self.submission.backwards:
-            if b["numeric_calls"] or b["forward_calls"] >= FORWARD_CALLS:
-                self.shortcuts[b["layer"]] = self.part
-                raise Shortcut(
-                    f"{b['call']} called forward {b['forward_calls']} times and minnet's "
-                    f"numeric_gradient {b['numeric_calls']} times while it ran: that is numeric "
-                    f"differentiation, not a backward pass, which computes the gradient from "
-                    f"what forward kept, by the chain rule. No points for this part; your "
-                    f"teacher has been told.")
+        found = many_forward_calls(self.submission.backwards)
+        if found:
+            raise self.shortcut(*found)
 
     def consistent(self, mine, ref) -> None:
-        """Raise Shortcut if forward gave the solution's values at the first call of a check and
-        other values later (mine.log holds the calls).
-
-        Such a forward keeps state to agree with a backward of its own making: the gradient
-        check compares backward with the numeric gradient of what forward answers, which means
-        something only if forward is a function of its input and parameters.
-        """
-        def right(params, xs, out) -> bool:
-            wire.write_into(ref.params, list(params), [p.copy() for p in params.values()])
-            return _close(ref.forward(*(x.copy() for x in xs)), out)
-
+        """Raise Shortcut if mine's forward (its calls logged in mine.log) keeps state."""
         log, mine.log = mine.log or [], None
-        if not log or not right(*log[0]):
-            return  # a forward of its own from the first call: its gradient is what is checked
-        wrong = sum(not right(*call) for call in log[1:])
-        if wrong:
-            self.shortcuts[type(mine).__name__] = self.part
-            raise Shortcut(
-                f"{mine!r}.forward gave the right values at the first call of the gradient "
-                f"check, and other values at {wrong} of the {len(log) - 1} calls that followed: "
-                f"a forward that keeps state between calls, where it must be a function of its "
-                f"input and parameters. No points for this part; your teacher has been told.")
+        found = stateful_forward(mine, ref, log)
+        if found:
+            raise self.shortcut(type(mine).__name__, found)
 
     def exact(self, mine, ref, x: np.ndarray) -> None:
-        """Raise Shortcut if a backward that passed is only as exact as a numeric difference.
+        """Raise Shortcut if mine's backward is only as exact as a numeric difference."""
+        found = inexact(mine, ref, x, self.rng)
+        if found:
+            raise self.shortcut(type(mine).__name__, found)
 
-        Asked only where the student's forward gives the solution's values: both backwards then
-        differentiate the same function, and by the chain rule they agree to round-off.
-        """
-        out = mine.forward(x.copy())
-        wire.write_into(ref.params, list(mine.params), [p.copy() for p in mine.params.values()])
-        if not isinstance(out, np.ndarray) or not _close(ref.forward(x.copy()), out):
-            return  # a forward of its own: the gradient check is all that can be asked
-        G = self.rng.standard_normal(np.shape(out))
-        pairs = [(mine.backward(G.copy()), ref.backward(G.copy()), "dx")]
-        pairs += [(mine.grads.get(k), g, k) for k, g in ref.grads.items()]
-        worst = max(((rel_error(a, b), k) for a, b, k in pairs if np.shape(a) == np.shape(b)),
-                    default=(0.0, ""))
-        if worst[0] > EXACT:
-            self.shortcuts[type(mine).__name__] = self.part
-            raise Shortcut(
-                f"{mine!r}.backward passes the gradient check, but its {worst[1]} differs from "
-                f"the exact gradient by {worst[0]:.1e} (relative): as much as a numeric "
-                f"difference does, where a backward by the chain rule agrees to round-off "
-                f"(below {EXACT:.0e}). No points for this part until your teacher has looked.")
-
-
-def _close(a, b) -> bool:
-    return np.shape(a) == np.shape(b) and bool(np.allclose(a, b, rtol=1e-7, atol=1e-12))
+    def shortcut(self, layer: str, what: str) -> Shortcut:
+        """The failure of this part, remembered for the later parts that use the layer."""
+        self.shortcuts[layer] = self.part
+        return Shortcut(f"{what} No points for this part; your teacher has been told.")
 
 
 # ---- one part, one verdict --------------------------------------------------------------------
