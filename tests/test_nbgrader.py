@@ -225,3 +225,17 @@ def test_a_submission_that_writes_the_gradebook_changes_no_grade(graded):
     assert len(manual) == 3 * (3 + len(CHEATS)) and set(manual) == {None}
     assert flagged(graded, A05, "writes-gradebook") == set(A05.points)
     assert "the gradebook changed" in cell_text(graded, A05, "writes-gradebook", "grade-softplus")
+
+
+@pytest.mark.parametrize("name", generate.assignments())
+def test_every_grading_cell_of_a_shipped_assignment_is_declared(name):
+    """source/NAME/grading.py gives each grading cell of the notebook a part, and nothing else."""
+    from minnet.grading.reference import declared
+
+    folder = TUTORIALS / "source" / name
+    path = folder / "grading.py"
+    assert path.is_file(), f"{name} has no grading.py: declare its graded parts (docs/teaching.md)"
+    parts = declared(path.read_text(), str(path))
+    cells = [c.metadata.nbgrader.grade_id for c in read(folder / f"{name}.ipynb").cells
+             if c.metadata.get("nbgrader", {}).get("grade")]
+    assert [p.grade_id for p in parts] == cells

@@ -6,9 +6,9 @@ A course registers them in its nbgrader_config.py (docs/teaching.md):
     c.Autograde.autograde_preprocessors = autograde_preprocessors()
 
 GradeOutside takes the place of nbgrader's Execute. For a notebook whose assignment folder
-holds a grading.py, it starts the reference process (reference.py) and waits until minnet and
-the solution are loaded there; then the notebook runs in its kernel as usual while, at the same
-time, the reference process grades the answer cells in processes of their own. Each declared
+holds a grading.py, it starts the reference process (reference.py) and lets the notebook's
+cells run in its kernel, as usual, once minnet and the solution are loaded there; meanwhile the
+reference process grades the answer cells in processes of their own. Each declared
 grading cell's outputs are then replaced by the verdict: a ✓ and what was checked, or the error
 and the checker's report. nbgrader's SaveAutoGrades scores those outputs as always, so the points
 never depend on what ran in the kernel. FlagForReview, after it, marks for manual grading the
@@ -61,12 +61,13 @@ class GradeOutside(Execute):
         if job is None:  # an assignment without grading.py is graded by nbgrader alone
             return self.run_kernel(nb, resources)
         guard = Guard(resources["nbgrader"]["db_url"])  # before any of the submission's code
-        reference = Reference(job)
+        self.reference = Reference(job)
         try:
             nb, resources = self.run_kernel(nb, resources)
-            verdicts = reference.verdicts()
+            verdicts = self.reference.verdicts()
         finally:
-            reference.close()
+            self.reference.close()
+            self.reference = None
         if guard.restore():
             verdicts = [tampered(grade_id) for grade_id in job["grade_ids"]]
         resources[REVIEW] = {}
@@ -80,6 +81,13 @@ class GradeOutside(Execute):
                 self.log.warning("minnet's grader, %s, %s: %s", resources["nbgrader"]["student"],
                                  v["grade_id"], why)
         return nb, resources
+
+    def preprocess_cell(self, cell, resources, index):
+        """Execute's, once the reference process is ready: the kernel starts meanwhile, but no
+        cell of the submission runs before minnet and the solution are loaded there."""
+        if getattr(self, "reference", None) is not None:
+            self.reference.ready()
+        return super().preprocess_cell(cell, resources, index)
 
     def run_kernel(self, nb, resources):
         """Execute's work; a kernel that dies (os._exit in a cell) leaves the rest unrun."""
@@ -150,30 +158,43 @@ def autograde_preprocessors() -> list:
 
 
 class Reference:
-    """The reference process, started and loaded (raises GradingSetupError if it cannot be)."""
+    """The reference process: started with its job, and ready() once it has loaded it."""
 
     def __init__(self, job: dict) -> None:
         self.stderr = tempfile.TemporaryFile()
         self.child = Child("reference", stderr=self.stderr)
-        head = self.answer(job, READY_SECONDS)
-        if "error" in head:
-            raise GradingSetupError(f"the solution or {job['declaration_file']} failed in the "
-                                    f"reference process:\n{head['error']}")
-        self.seconds = float(head["seconds"]) + 60.0
-
-    def answer(self, header: dict | None, seconds: float) -> dict:
+        self.file = job["declaration_file"]
+        self.seconds: float | None = None  # to grade every part, known once ready
         try:
-            with self.child.limit(seconds):
-                if header is not None:
-                    self.child.send(header)
-                return self.child.receive()[0]
+            self.child.send(job)
         except ChildGone as e:
-            self.stderr.seek(0)
-            raise GradingSetupError(f"minnet's reference process failed ({e}):\n"
-                                    f"{self.stderr.read().decode(errors='replace')}") from None
+            raise self.failed(e) from None
+
+    def ready(self) -> None:
+        """Wait until minnet, the solution and grading.py are loaded (GradingSetupError if
+        they cannot be)."""
+        if self.seconds is None:
+            head = self.answer(READY_SECONDS)
+            if "error" in head:
+                raise GradingSetupError(f"the solution or {self.file} failed in the reference "
+                                        f"process:\n{head['error']}")
+            self.seconds = float(head["seconds"]) + 60.0
 
     def verdicts(self) -> list[dict]:
-        return self.answer(None, self.seconds)["verdicts"]
+        self.ready()
+        return self.answer(self.seconds)["verdicts"]
+
+    def answer(self, seconds: float) -> dict:
+        try:
+            with self.child.limit(seconds):
+                return self.child.receive()[0]
+        except ChildGone as e:
+            raise self.failed(e) from None
+
+    def failed(self, e: ChildGone) -> GradingSetupError:
+        self.stderr.seek(0)
+        return GradingSetupError(f"minnet's reference process {e}:\n"
+                                 f"{self.stderr.read().decode(errors='replace')}")
 
     def close(self) -> None:
         self.child.close()
