@@ -162,7 +162,8 @@ class Reference:
 
     def __init__(self, job: dict) -> None:
         self.stderr = tempfile.TemporaryFile()
-        self.child = Child("reference", stderr=self.stderr)
+        # its group holds the submission's process and whatever that starts: close() ends all
+        self.child = Child("reference", stderr=self.stderr, group=True)
         self.file = job["declaration_file"]
         self.seconds: float | None = None  # to grade every part, known once ready
         try:

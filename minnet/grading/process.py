@@ -37,15 +37,18 @@ class ChildGone(BaseException):  # not an Exception: see wire.WireError
 class Child:
     """`python -m minnet.grading.<module>` with pipes, and a time limit on every exchange."""
 
-    def __init__(self, module: str, stderr: BinaryIO | int = subprocess.DEVNULL) -> None:
+    def __init__(self, module: str, stderr: BinaryIO | int = subprocess.DEVNULL,
+                 group: bool = False) -> None:
         self.folder = tempfile.mkdtemp(prefix="minnet-grading-")
+        self.group = group and os.name == "posix"
         env = {k: v for k, v in os.environ.items() if k != "MINNET_DEBUG"}
         env["MPLBACKEND"] = "Agg"  # no window, whatever a cell imports
-        # a session of its own, so that stopping it stops whatever it started too (POSIX)
+        # with group=True, a process group of its own, which its own children join: stopping it
+        # stops whatever they started too (on POSIX)
         self.proc = subprocess.Popen([sys.executable, "-m", f"minnet.grading.{module}"],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=stderr, cwd=self.folder, env=env,
-                                     start_new_session=os.name == "posix")
+                                     start_new_session=self.group)
         self.deadline: float | None = None
         self.killed = False
         threading.Thread(target=self._watch, daemon=True).start()
@@ -95,7 +98,7 @@ class Child:
 
     def kill(self) -> None:
         try:
-            if os.name == "posix":
+            if self.group:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             else:
                 self.proc.kill()
