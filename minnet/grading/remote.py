@@ -83,8 +83,10 @@ class Submission:
         head, arrays = self.ask(self.child, {"op": "make", "name": name, "args": list(args),
                                              "kwargs": kwargs}, call)
         names = _names(head.get("params"), len(arrays), call)
+        if len(names) != len(arrays) or not isinstance(head.get("id"), int):
+            raise wire.WireError(f"{call} sent an answer of the wrong form")
         cls = type(name, (RemoteLayer,), {**hints, "__module__": __name__})
-        return cls(self, self.child, head.get("id"), call, dict(zip(names, arrays)))
+        return cls(self, self.child, head["id"], call, dict(zip(names, arrays)))
 
     def close(self) -> None:
         if self.child is not None:
