@@ -134,8 +134,8 @@ class Forward:
 
 @dataclass
 class Backward:
-    """check_layer on the student's layer: backward against the numeric gradient of its own
-    forward, as the submission's process computes it."""
+    """check_layer on the student's layer: its backward against the numeric gradient of its own
+    forward, taken here from the values that forward answers in the submission's process."""
 
     layer: Built
     x: object
