@@ -149,6 +149,15 @@ def test_a_wrong_forward_fails_the_forward_part(run):
     assert "PReLU(5, alpha=0.2).forward(x)" in forward["error"]["evalue"]
 
 
+def test_a_wrong_forward_with_a_backward_to_match_keeps_the_backward_part(run):
+    """The backward part checks backward against the student's own forward, as in the
+    notebook: a slope of 2 for x > 0 everywhere is a wrong forward, not a wrong backward."""
+    twice = PRELU.replace("np.where(x > 0, x,", "np.where(x > 0, 2 * x,").replace(
+        "np.where(self.x > 0, 1.0,", "np.where(self.x > 0, 2.0,")
+    forward, backward = run(twice)
+    assert not forward["passed"] and backward["passed"]
+
+
 def test_the_students_own_errors_are_shown_as_raised(run):
     stub = PRELU.replace("        self.x = x\n", "        raise NotImplementedError('no')\n")
     forward, _ = run([stub, "def ("])
