@@ -1,6 +1,7 @@
 """nbgrader: each shipped assignment is what `nbgrader generate_assignment` makes of its source,
-and `nbgrader autograde` gives a correct submission full marks and a buggy one partial marks,
-with the gradient checker's report in the feedback.
+and `nbgrader autograde`, with minnet's grader deciding the points outside the notebook, gives a
+correct submission full marks and a buggy one partial marks, with the gradient checker's report
+in the feedback, and a cheating one no points for what it cheats (tests/submissions.py).
 
 Everything runs in one temporary course folder set up by tutorials/generate.py, holding both
 assignments (05 and the exercise of tutorial 06), through nbgrader's own command line (this
