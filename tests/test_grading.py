@@ -131,7 +131,7 @@ def test_a_right_layer_passes_every_part(run):
     assert [v["passed"] for v in verdicts] == [True, True]
     assert verdicts[0]["lines"] == ["✓ PReLU(5, alpha=0.2).forward(x) gives the right values "
                                     "(x of shape (4, 5), N(0, 1))"]
-    assert verdicts[1]["lines"][0].startswith("✓ Layer check of PReLU PASSED")
+    assert verdicts[1]["lines"][0].startswith("✓") and "PReLU PASSED" in verdicts[1]["lines"][0]
 
 
 def test_a_wrong_gradient_fails_with_the_checkers_report(run):
@@ -139,8 +139,8 @@ def test_a_wrong_gradient_fails_with_the_checkers_report(run):
     assert forward["passed"] and not backward["passed"] and backward["review"] is None
     error = backward["error"]
     assert error["ename"] == "GradientCheckError"
-    assert error["evalue"].startswith("Layer check of PReLU FAILED")
-    assert "factor: analytic ≈ 0.125 × numeric" in error["text"]  # 1 / N, N = 8
+    assert "PReLU FAILED" in error["evalue"] and "alpha" in error["evalue"]
+    assert "factor" in error["text"] and "0.125" in error["text"]  # 1 / N, N = 8
 
 
 def test_a_wrong_forward_fails_the_forward_part(run):
@@ -228,7 +228,7 @@ def test_a_network_with_the_students_layer_is_checked_and_trained(run):
         batch_size=30, accuracy=0.5, check=16))
     (right,), (wrong,) = run(PRELU, [part]), run(MEAN, [part])
     assert right["passed"] and "training accuracy" in right["lines"][0]
-    assert "layer 1 (PReLU)" in wrong["error"]["evalue"]
+    assert "FAILED" in wrong["error"]["evalue"] and "PReLU" in wrong["error"]["evalue"]
 
 
 def test_declarations_say_what_is_wrong_with_them():
