@@ -67,7 +67,7 @@ def submission(a: Assignment, edit=None, grading: str | None = None, course: Pat
         grader = c.metadata.get("nbgrader", {})
         if grader.get("grade_id") in solved:
             code = re.sub(r"\n *### (BEGIN|END) SOLUTION", "", solved[grader["grade_id"]])
-            c.source = edit(grader["grade_id"], code) if edit else code
+            c.source = edit(code) if edit else code
         elif grader.get("grade") and grading is not None:
             c.source = grading
     return nb
@@ -80,10 +80,9 @@ def read(path: Path):
 def handed_in(a: Assignment, course: Path = TUTORIALS) -> dict:
     """The five submissions of the tests, by student: alice's right, bob's wrong; in 05 dave
     hands in bob's with every grading cell edited to pass (nbgrader runs its own copy)."""
-    bug = lambda cell, code: a.bug(code)  # noqa: E731
-    found = {"alice": submission(a, course=course), "bob": submission(a, bug, course=course)}
+    found = {"alice": submission(a, course=course), "bob": submission(a, a.bug, course=course)}
     if a is A05:
-        found["dave"] = submission(a, bug, grading="print('✓')", course=course)
+        found["dave"] = submission(a, a.bug, grading="print('✓')", course=course)
     return found
 
 
@@ -96,8 +95,10 @@ class Cheat:
     works_in_notebook: tuple[str, ...]  # grading cells it makes pass in the notebook's kernel
     scores: tuple[int, int, int] = (3, 0, 0)  # softplus, prelu, network, graded outside
 
-    def edit(self, cell: str, code: str) -> str:
-        return A05.bug(code) + ("\n\n" + self.code if cell == "exercise-prelu" else "")
+    def edit(self, code: str) -> str:
+        """An exercise cell of bob's, with the trick after the class it aims at."""
+        code = A05.bug(code)
+        return code + "\n\n" + self.code if "class PReLU" in code else code
 
 
 PASSED = "class Passed:\n    passed = True\n\n\n"

@@ -1,7 +1,8 @@
 """How minnet's grader decides the points of 06_convolutions, outside the students' notebooks.
 
-Each part checks what its grading cell checks, on inputs drawn for each student, and decides
-that cell's points (docs/teaching.md, "Declare the graded parts").
+Each part checks what its grading cell checks: first on the cell's own inputs, so that a
+student's feedback shows the report the notebook showed, then on inputs drawn for each student,
+so that no answer can be written down in advance (docs/teaching.md, "Declare the graded parts").
 """
 
 import numpy as np
@@ -10,7 +11,9 @@ import minnet as mn
 from minnet.grading import Backward, Forward, Network, Part, StudentClass, normal
 
 AvgPool2D = StudentClass("AvgPool2D")
-RAMP = np.arange(16.0).reshape(1, 1, 4, 4)  # the grading cell's image: each mean is easy to see
+RAMP = np.arange(16.0).reshape(1, 1, 4, 4)  # the forward cell's image: each mean is easy to see
+CELL_X = np.random.default_rng(1).standard_normal((2, 3, 7, 7))  # the backward cell's input
+WINDOWS = [(2, 2), (3, 1), (3, 2)]  # windows that tile the image, then windows that overlap
 
 
 def digits():
@@ -20,11 +23,12 @@ def digits():
 
 
 PARTS = [
-    Part("grade-avgpool-forward",  # windows that tile the image, then windows that overlap
+    Part("grade-avgpool-forward",
          Forward(AvgPool2D(2), x=RAMP), Forward(AvgPool2D(3, 1), x=RAMP),
-         *[Forward(AvgPool2D(k, s), x=normal(2, 3, 7, 7)) for k, s in [(2, 2), (3, 1), (3, 2)]]),
+         *[Forward(AvgPool2D(k, s), x=normal(2, 3, 7, 7)) for k, s in WINDOWS]),
     Part("grade-avgpool-backward",
-         *[Backward(AvgPool2D(k, s), x=normal(2, 3, 7, 7)) for k, s in [(2, 2), (3, 1), (3, 2)]]),
+         *[Backward(AvgPool2D(k, s), x=CELL_X, seed=0) for k, s in WINDOWS],
+         *[Backward(AvgPool2D(k, s), x=normal(2, 3, 7, 7)) for k, s in WINDOWS]),
     Part("grade-avgpool-network",
          Network(layers=lambda: [mn.Conv2D(1, 8, 3, padding=1, seed=0), mn.ReLU(), AvgPool2D(2),
                                  mn.Flatten(), mn.Dense(128, 10, seed=1)],
