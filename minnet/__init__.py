@@ -18,6 +18,7 @@ from .layers import (
     Conv2D,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     Layer,
     LayerNorm,
@@ -34,9 +35,10 @@ from .optim import SGD, Adam, Momentum, Optimizer, RMSProp
 __version__ = "0.1.0"
 
 __all__ = [
-    "Activation", "Adam", "BatchNorm", "CheckReport", "Conv2D", "Dense", "Dropout", "Flatten",
-    "GradientCheckError", "GradientChecker", "History", "Layer", "LayerCheck", "LayerNorm",
-    "LeakyReLU", "Loss", "MSE", "MaxPool2D", "Model", "Momentum", "Optimizer", "ParamCheck",
+    "Activation", "Adam", "BatchNorm", "CheckReport", "Conv2D", "Dense", "Dropout", "Embedding",
+    "Flatten", "GradientCheckError", "GradientChecker", "History", "Layer", "LayerCheck",
+    "LayerNorm", "LeakyReLU", "Loss", "MSE", "MaxPool2D", "Model", "Momentum", "Optimizer",
+    "ParamCheck",
     "RMSProp", "ReLU", "SGD", "SVMLoss", "Sigmoid", "SigmoidBCE", "SoftmaxCE", "Tanh",
     "check_function", "check_layer", "datasets", "numeric_gradient",
 ]

@@ -1,7 +1,7 @@
 """The PyTorch bridge: a minnet model to torch.nn.Sequential and back, and torch autograd as an
 exact reference gradient for minnet's backprop.
 
-    net = to_torch(model)                       # Dense -> Linear (W transposed), ...
+    net = to_torch(model)                       # Dense -> Linear (W transposed), eval mode
     model = from_torch(net, loss=SoftmaxCE())   # back, for the layers minnet has
     report = autograd_check(model, X, y)        # a CheckReport, torch autograd as the reference
 
@@ -17,9 +17,9 @@ What carries over, each way:
 and for autograd_check the losses SoftmaxCE (cross_entropy), MSE (mse_loss), SigmoidBCE
 (binary_cross_entropy_with_logits) and SVMLoss (C × multi_margin_loss, see LOSSES).
 
-PyTorch is optional (pip install "minnet[torch]"). It is imported inside these functions, so
-minnet itself never needs it. Each layer class maps onto a torch module through one entry of
-PAIRS; a new layer joins the bridge by adding its entry.
+PyTorch is optional (pip install "minnet-edu[torch]", or ".[torch]" in a checkout). It is
+imported inside these functions, so minnet itself never needs it. Each layer class maps onto a
+torch module through one entry of PAIRS; a new layer joins the bridge by adding its entry.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from .gradcheck.checker import model_advice
 from .gradcheck.verdicts import blame_downstream, judge, l2_hint, repeat_backward, shape_mismatch
 from .model import Model
 
-INSTALL = 'pip install "minnet[torch]"'
+INSTALL = 'pip install "minnet-edu[torch]" (in a minnet checkout: pip install ".[torch]")'
 # The reference is exact, so analytic and torch differ by float64 round-off only: over 300
 # random correct networks (tests/randnets.py) the worst tensor's rel_error was 3.3e-14, and
 # every planted bug (tests/planted.py) has a tensor above 3e-2.
@@ -212,19 +212,37 @@ def _labels(y, torch):
 # ---- minnet -> torch -> minnet --------------------------------------------------------------
 
 
-def to_torch(model: Model):
-    """A torch.nn.Sequential with the same layers, weights, running statistics and modes.
+def to_torch(model: Model, mode: str = "eval", dtype=None):
+    """A torch.nn.Sequential with the same layers, weights and running statistics.
 
-    float64 throughout, so that its outputs equal the model's to round-off. The loss and the
-    l2 term are not part of the network; note that torch's weight_decay also decays biases,
-    where minnet's l2 = 0.5 l2 Σ W² counts only Dense weights.
+    mode: "eval" (the default) or "train", whatever mode the model is in. In eval mode the
+    net computes what model.predict does (Dropout off, BatchNorm on its running statistics);
+    after fit a model is left in training mode, so its own mode would give other outputs. Use
+    "train" to train the net further in torch. print(net) shows the mode and the dtype.
+    dtype: the model's (float64 unless it was cast with astype) by default, so that outputs
+    equal the model's to round-off; torch.float32 for the float32 tensors torch uses by
+    default. The loss and the l2 term are not part of the network; note that torch's
+    weight_decay also decays biases, where minnet's l2 = 0.5 l2 Σ W² counts only Dense weights.
     """
     torch = _torch()
+    if mode not in ("eval", "train"):
+        raise ValueError(f"to_torch: mode must be 'eval' or 'train', got {mode!r}")
+    dtype = _torch_dtype(model.dtype if dtype is None else dtype, torch)
     modules = [_module(layer, _pair(layer, f"to_torch: layer {i}"), torch)
                for i, layer in enumerate(model.layers)]
-    net = torch.nn.Sequential(*modules)
-    net.training = all(layer.training for layer in model.layers)
-    return net
+    from ._torchnet import Sequential
+
+    return Sequential(*modules).to(dtype).train(mode == "train")
+
+
+def _torch_dtype(dtype, torch):
+    """A torch floating dtype from a torch or numpy one."""
+    if not isinstance(dtype, torch.dtype):
+        dtype = getattr(torch, np.dtype(dtype).name, None)
+    if dtype is None or not dtype.is_floating_point:
+        raise ValueError(f"to_torch: dtype must be a floating type such as torch.float32 or "
+                         f"torch.float64, got {dtype!r}")
+    return dtype
 
 
 def _module(layer, pair: Pair, torch):
@@ -360,7 +378,9 @@ def _backprop(work, X, y):
     work.backward()
     second = [{k: np.array(g, dtype=np.float64) for k, g in layer.grads.items()}
               for layer in work.layers]
-    return J, second, repeat_backward(before, first, second)
+    keyed = [{(i, k): g for i, grads in enumerate(d) for k, g in grads.items()}
+             for d in (before, first, second)]
+    return J, second, repeat_backward(*keyed)
 
 
 def _torch_grads(work, pairs, fns, loss_fn, X, y, torch) -> list[dict[str, np.ndarray]]:
@@ -428,7 +448,8 @@ def _alone(layer, x, G):
     layer.forward(x)
     dx = layer.backward(G)
     second = {k: np.array(g, dtype=np.float64) for k, g in layer.grads.items()}
-    return dx, second, repeat_backward([before], [first], [second])
+    keyed = [{(0, k): g for k, g in d.items()} for d in (before, first, second)]
+    return dx, second, repeat_backward(*keyed)
 
 
 def _verdict(a, n, where, tol, atol, batch, accumulated=None) -> ParamCheck:

@@ -1,7 +1,8 @@
 """The `minnet` command line (also `python -m minnet`): demo, train and check.
 
 Exit codes: 0 done (and the gradient check passed); 1 a gradient check failed or training
-diverged; 2 bad arguments or unreadable data, reported in one line on stderr.
+diverged; 2 bad arguments, unreadable data, or an exception in the code of your own layer,
+reported in one line on stderr.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import json
 import math
 import os
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
@@ -49,8 +51,9 @@ ACTIVATIONS = {"relu": (ReLU, "he"), "leaky_relu": (LeakyReLU, "he"),
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
 DEMO_LR = 3e-3
 BATCH_SIZE = 32  # the default of --batch-size; lowered (not refused) for a small data set
+LARGE_FEATURE = 100  # a CSV feature beyond ±this is far from the [-1, 1] the networks expect
 EPILOG = ("exit codes: 0 done, 1 the gradient check failed (or training diverged), "
-          "2 bad arguments or unreadable data")
+          "2 bad arguments, unreadable data, or an error in your own layer's code")
 
 
 class UsageError(Exception):
@@ -78,6 +81,7 @@ def _number(kind, test, what):
 
 
 positive_int = _number(int, lambda v: v > 0, "a positive integer")
+nonnegative_int = _number(int, lambda v: v >= 0, "an integer >= 0")
 positive_float = _number(float, lambda v: v > 0, "a number > 0")
 nonnegative_float = _number(float, lambda v: v >= 0, "a number >= 0")
 fraction = _number(float, lambda v: 0 < v < 1, "a fraction between 0 and 1")
@@ -109,20 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
                           "digits, train it with Adam, print the test accuracy, and write "
                           "pictures and the model to a folder.")
     demo.add_argument("--epochs", type=positive_int, default=40, help="default: 40")
-    demo.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    demo.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice")
     _add_output(demo)
     demo.set_defaults(run=run_demo)
 
     train = sub.add_parser("train", epilog=EPILOG, help="train a network on a data set or "
-                           "a CSV file", description="Train a fully connected network; "
-                           "save the model and pictures to --out.")
+                           "a CSV file", description="Train a network (fully connected, or "
+                           "convolutional with --arch conv) on a data set or a CSV file; print "
+                           "its loss and accuracy, and save the model and pictures to --out.")
     _add_model(train)
     train.add_argument("--epochs", type=positive_int, default=30, help="default: 30")
     train.add_argument("--lr", type=positive_float, default=0.01, help="learning rate "
                        "(default: 0.01)")
     train.add_argument("--batch-size", type=positive_int, default=None,
                        help="default: 32, or every training sample when there are fewer")
-    train.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam")
+    train.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
+                       help="the update rule, with --lr as its learning rate (default: adam)")
     train.add_argument("--test-size", type=fraction, default=0.2,
                        help="fraction held out for testing (default: 0.2)")
     train.add_argument("--debug", action="store_true",
@@ -168,7 +174,7 @@ def _add_model(p: argparse.ArgumentParser) -> None:
                    help="dropout probability after each hidden layer (default: 0, none)")
     p.add_argument("--batchnorm", action="store_true", help="BatchNorm before each activation")
     p.add_argument("--l2", type=nonnegative_float, default=0.0, help="weight decay (default: 0)")
-    p.add_argument("--seed", type=int, default=0, help="seed of every random choice")
+    p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice")
 
 
 def _add_output(p: argparse.ArgumentParser) -> None:
@@ -207,7 +213,32 @@ def read_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
     if len(np.unique(labels)) < 2:
         raise UsageError(f"{path}: all {len(labels)} rows have the same label; a classifier "
                          f"needs at least two classes")
+    _warn_about_csv(path, X, labels.astype(np.int64))
     return X, labels.astype(np.int64)
+
+
+def _warn_about_csv(path: str, X: np.ndarray, y: np.ndarray) -> None:
+    """Two things that train badly without failing: gaps in the labels, and large features."""
+    present = np.unique(y)
+    if len(present) < present[-1] + 1:
+        missing = np.setdiff1d(np.arange(present[-1] + 1), present)
+        _warn(f"{path}: the labels are {_some(present)}, so the network gets {present[-1] + 1} "
+              f"outputs, {len(missing)} of them for classes no row has ({_some(missing)}); "
+              f"number the classes 0, 1, 2, ... without gaps")
+    largest = np.abs(X).max(axis=0)
+    if largest.max() > LARGE_FEATURE:
+        _warn(f"{path}: feature column {int(largest.argmax()) + 1} reaches |x| = "
+              f"{largest.max():g}; scale the features to about [-1, 1] (subtract each column's "
+              f"mean, divide by its standard deviation), or training may diverge or overfit")
+
+
+def _some(values: np.ndarray, shown: int = 6) -> str:
+    """'0, 5' or '1, 2, 3, 4, 5, 6, ...': a few values of a list, for one line of text."""
+    return ", ".join(map(str, values[:shown].tolist())) + (", ..." if len(values) > shown else "")
+
+
+def _warn(message: str) -> None:
+    print(f"minnet: warning: {message}", file=sys.stderr)
 
 
 def _read_lines(path: str) -> list[str]:
@@ -336,8 +367,8 @@ def _prepare(args: argparse.Namespace) -> tuple:
 def _architecture(model: Model) -> str:
     widths = [model.n_inputs or "images"] + [layer.out_features for layer in model.layers
                                              if isinstance(layer, Dense)]
-    others = sorted({type(layer).__name__ for layer in model.layers
-                     if not isinstance(layer, Dense)})
+    others = list(dict.fromkeys(type(layer).__name__ for layer in model.layers
+                                if not isinstance(layer, Dense)))  # in network order
     return "-".join(map(str, widths)) + (f" ({', '.join(others)})" if others else "")
 
 
@@ -401,7 +432,8 @@ def run_train(args: argparse.Namespace) -> int:
     optimizer = OPTIMIZERS[args.optimizer](args.lr)
     print(f"minnet train: {args.data}, {len(Xtr)} training and {len(Xte)} test samples, "
           f"{Xtr[0].size} features, {model.n_outputs} classes")
-    print(f"network {_architecture(model)}; {args.epochs} epochs of {optimizer!r}, batches "
+    epochs = f"{args.epochs} epoch" + ("s" if args.epochs > 1 else "")
+    print(f"network {_architecture(model)}; {epochs} of {optimizer!r}, batches "
           f"of {args.batch_size}, seed {args.seed}")
     try:
         history = model.fit(Xtr, ytr, epochs=args.epochs, batch_size=args.batch_size,
@@ -454,12 +486,18 @@ def run_check(args: argparse.Namespace) -> int:
 def _draw_check(report: CheckReport, out: Path, quiet: bool) -> None:
     files = ["gradient_check.png"]
     plot.check_report(report, out / files[0])
-    for c in report.params:
-        if c.errors is not None:
-            files.append(f"errors_{c.layer_index}.{c.param}.png")
-            plot.error_heatmap(c, out / files[-1])
+    for c in _wrong_tensors(report):
+        files.append(f"errors_{c.layer_index}.{c.param}.png")
+        plot.error_heatmap(c, out / files[-1])
     if not quiet:
         _print_files(out, files)
+
+
+def _wrong_tensors(report: CheckReport) -> list:
+    """The failing tensors worth a heatmap: the suspects' own, as each was checked alone; the
+    model's failing tensors only when no layer is suspected (the others follow from it)."""
+    own = [c for s in report.suspects for c in s.checks if c.errors is not None]
+    return own or [c for c in report.params if c.errors is not None]
 
 
 def _print_files(out: Path, files: list[str]) -> None:
@@ -483,8 +521,9 @@ def _json_safe(x):
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 done, 1 check failed, 2 usage error)."""
     parser = build_parser()
+    args = None
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(_glue_negative_numbers(sys.argv[1:] if argv is None else argv))
         if args.command is None:
             parser.print_help()
             return 2
@@ -500,3 +539,61 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `minnet check --json | head`: the reader left early
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
+    except Exception as e:
+        where = _in_users_code(e, getattr(args, "activation", None))
+        if where is None:
+            raise  # minnet's own bug: the traceback is for us
+        print(f"minnet: error: {where}", file=sys.stderr)
+        return 2
+
+
+def _glue_negative_numbers(argv: list[str]) -> list[str]:
+    """`--eps -1e-5` as `--eps=-1e-5`, so that its type says what is wrong with it: argparse
+    takes a word such as -1e-5 for an option (it knows -1 and -0.5 only), not for a value."""
+    glued: list[str] = []
+    for word in argv:
+        if glued and glued[-1].startswith("--") and "=" not in glued[-1] and \
+                word.startswith("-") and _is_number(word):
+            glued[-1] = f"{glued[-1]}={word}"
+        else:
+            glued.append(word)
+    return glued
+
+
+def _is_number(word: str) -> bool:
+    try:
+        float(word)
+    except ValueError:
+        return False
+    return True
+
+
+def _in_users_code(error: BaseException, activation: str | None) -> str | None:
+    """One line for an exception raised in the file of the user's --activation layer: the
+    file, the line, the class and method minnet called, and the exception. None if it was
+    raised elsewhere."""
+    path = _users_file(activation)
+    while path is not None and error is not None:
+        frames = [(frame, line) for frame, line in traceback.walk_tb(error.__traceback__)
+                  if Path(frame.f_code.co_filename).resolve() == path.resolve()]
+        if frames:
+            entry, line = frames[0][0], frames[-1][1]  # where minnet called in, where it raised
+            owner = entry.f_locals.get("self")
+            method = f"{type(owner).__name__}.{entry.f_code.co_name}" if owner is not None \
+                else entry.f_code.co_name
+            what = " ".join(str(error).split())
+            return (f"your layer's code raised {type(error).__name__} in {method} ({path}, "
+                    f"line {line}): {what}")
+        error = error.__cause__ or error.__context__
+    return None
+
+
+def _users_file(activation: str | None) -> Path | None:
+    """The file of a layer given as --activation file.py:Class (or module:Class), if any."""
+    if not activation or activation in ACTIVATIONS or ":" not in activation:
+        return None
+    where = activation.rpartition(":")[0]
+    if where.endswith(".py"):
+        return Path(where)
+    module = sys.modules.get(where)
+    return Path(module.__file__) if getattr(module, "__file__", None) else None

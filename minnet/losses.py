@@ -40,41 +40,87 @@ def log_softmax(s: np.ndarray) -> np.ndarray:
 
 
 class SoftmaxCE(Loss):
-    """Softmax cross-entropy: L = -(1/N) Σₙ log softmax(sₙ)[yₙ].
+    """Softmax cross-entropy: L = -(1/M) Σ log softmax(s)[y] over the M targets that count.
 
-    forward:  scores (N, C), y (N,) integer labels in 0..C-1 -> float
-    backward: dL/ds = (softmax(s) - onehot(y)) / N,  shape (N, C)
+    forward:  scores (N, C), y (N,) integer labels in 0..C-1 -> float; or a sequence,
+              scores (N, T, C) with y (N, T), as torch's cross_entropy
+    backward: dL/ds = (softmax(s) - onehot(y)) / M,  the shape of the scores
+    ignore_index: a label that does not count (padding): no loss, no gradient, not in M.
     """
 
+    ignore_index: int | None = None  # a class default: a subclass may skip __init__
+
+    def __init__(self, ignore_index: int | None = None) -> None:
+        if ignore_index is not None and (isinstance(ignore_index, bool)
+                                         or not isinstance(ignore_index, (int, np.integer))):
+            raise TypeError(f"SoftmaxCE: ignore_index must be an integer label or None, "
+                            f"got {ignore_index!r}")
+        self.ignore_index = None if ignore_index is None else int(ignore_index)
+
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
-        self.check_target(y, *scores.shape)
+        self.check_target(y, len(scores), scores.shape[-1], axes=scores.ndim - 1)
+        if np.shape(y) != scores.shape[:-1]:
+            raise ValueError(f"{self!r}: y must have shape {scores.shape[:-1]}, one label per "
+                             f"row of scores {scores.shape}, got {np.shape(y)}")
         logp = log_softmax(scores)
         self.probs, self.y = np.exp(logp), y
-        return float(-logp[np.arange(len(y)), y].sum()) / len(y)
+        counts = self._counts(y)
+        return float(-(self._picked(logp, y) * counts).sum()) / int(counts.sum())
 
     def backward(self) -> np.ndarray:
-        n = len(self.y)
-        d = self.probs / n
-        d[np.arange(n), self.y] -= 1 / n
-        return d
+        counts = self._counts(self.y).astype(self.probs.dtype)[..., None]
+        onehot = np.zeros_like(self.probs)
+        np.put_along_axis(onehot, self._labels(self.y)[..., None], 1, axis=-1)
+        m = counts.sum()
+        return self.probs * counts / m - onehot * counts / m
 
     def values(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-        return -log_softmax(scores)[..., np.arange(len(y)), y].mean(axis=-1)
+        """The loss of each of K stacked score arrays (K, N, ..., C) -> (K,)."""
+        counts = self._counts(y)
+        picked = self._picked(log_softmax(scores), y) * counts
+        return -picked.reshape(len(scores), -1).sum(axis=1) / counts.sum()
 
-    def check_target(self, y: np.ndarray, n: int, width: int) -> None:
+    def _counts(self, y: np.ndarray) -> np.ndarray:
+        """True where a target counts, False where it is ignore_index."""
+        counts = np.asarray(y) != self.ignore_index if self.ignore_index is not None else \
+            np.ones(np.shape(y), dtype=bool)
+        if not counts.any():
+            raise ValueError(f"{self!r}: every target is ignore_index, so no target counts")
+        return counts
+
+    def _labels(self, y: np.ndarray) -> np.ndarray:
+        """y with ignored targets replaced by class 0, so that it can index (their count is 0)."""
+        return np.where(self._counts(y), y, 0)
+
+    def _picked(self, logp: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """logp[..., y] for every label: (..., N[, T], C) -> (..., N[, T])."""
+        idx = np.broadcast_to(self._labels(y)[..., None], (*logp.shape[:-1], 1))
+        return np.take_along_axis(logp, idx, axis=-1)[..., 0]
+
+    def check_target(self, y: np.ndarray, n: int, width: int, axes: int = 1) -> None:
+        """y (N,) for scores (N, C); y (N, T) for scores (N, T, C), `axes` = 2."""
         super().check_target(y, n, width)
-        check_labels(self, y, width)
+        check_labels(self, y, width, self.ignore_index, ndim=axes)
+
+    def config(self) -> dict:
+        return {} if self.ignore_index is None else {"ignore_index": self.ignore_index}
+
+    def __repr__(self) -> str:
+        return "SoftmaxCE()" if self.ignore_index is None else \
+            f"SoftmaxCE(ignore_index={self.ignore_index})"
 
 
-def check_labels(loss: Loss, y: np.ndarray, width: int) -> None:
-    """Raise unless y is a 1-D array of integer class labels in 0..width-1."""
+def check_labels(loss: Loss, y: np.ndarray, width: int, ignore_index: int | None = None,
+                 ndim: int = 1) -> None:
+    """Raise unless y is an ndim-D array of integer labels in 0..width-1 (or ignore_index)."""
     y = np.asarray(y)
-    if y.ndim != 1 or y.dtype.kind not in "iu":  # signed or unsigned integers
-        raise TypeError(f"{loss!r}: y must be a 1-D array of integer class labels, "
+    if y.ndim != ndim or y.dtype.kind not in "iu":  # signed or unsigned integers
+        raise TypeError(f"{loss!r}: y must be a {ndim}-D array of integer class labels, "
                         f"got dtype {y.dtype} and shape {y.shape} (try y.astype(int))")
-    if len(y) and (y.min() < 0 or y.max() >= width):
+    counted = y[y != ignore_index] if ignore_index is not None else y.ravel()
+    if len(counted) and (counted.min() < 0 or counted.max() >= width):
         raise ValueError(f"{loss!r}: labels must lie in 0..{width - 1} for {width} scores "
-                         f"per sample, got labels from {y.min()} to {y.max()}")
+                         f"per sample, got labels from {counted.min()} to {counted.max()}")
 
 
 class MSE(Loss):

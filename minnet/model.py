@@ -105,7 +105,7 @@ class Model:
         for layer in layers[1:]:
             layer.input_grad = True  # even if it came from the front of another model
         self.input_shape, self.n_outputs = _check_widths(layers)
-        self.n_inputs = _width(self.input_shape)
+        self.n_inputs = _width(self.input_shape, leading=True)
 
     # ---- the computation -------------------------------------------------------------
 
@@ -152,22 +152,29 @@ class Model:
             dW += self.l2 * W
 
     def _penalized(self):
-        if self.l2:
-            for layer in self.layers:
-                if isinstance(layer, L.Dense):
-                    yield layer.params["W"], layer.grads["W"]
+        """(W, the grads array its l2 term goes to) for each Dense weight, a shared W once."""
+        if not self.l2:
+            return
+        seen = set()
+        for layer in self.layers:
+            if isinstance(layer, L.Dense) and id(layer.params["W"]) not in seen:
+                seen.add(id(layer.params["W"]))
+                yield layer.params["W"], layer.grads["W"]
 
     # ---- parameters ------------------------------------------------------------------
 
     def named_parameters(self) -> list[tuple[str, np.ndarray]]:
-        return [(f"{i}.{k}", p) for i, layer in enumerate(self.layers)
-                for k, p in layer.params.items()]
+        """("layer index.key", array) for every parameter; an array shared by several layers
+        appears once, named after its first holder."""
+        slots = self.slots()
+        return list(zip([s.name for s in slots], P.arrays(self.layers, slots)))
 
     def parameters(self) -> list[np.ndarray]:
         return [p for _, p in self.named_parameters()]
 
     def gradients(self) -> list[np.ndarray]:
-        return [layer.grads[k] for layer in self.layers for k in layer.params]
+        """The gradient of each parameter, in the same order; a shared one sums its holders'."""
+        return [P.gradient(self.layers, s) for s in self.slots()]
 
     def slots(self) -> list[P.Slot]:
         """Where each parameter tensor sits in the flat vector (see params.locate)."""
@@ -199,9 +206,17 @@ class Model:
         dtype = np.dtype(dtype)
         if not np.issubdtype(dtype, np.floating):
             raise TypeError(f"astype: a model needs a floating-point dtype, got {dtype}")
+        slots = self.slots()
         for layer in self.layers:
             layer.astype(dtype)
+        self._tie(slots)  # each layer cast its own copy: make shared arrays shared again
         return self
+
+    def _tie(self, slots: list[P.Slot]) -> None:
+        """Let every holder of a slot hold its first holder's array."""
+        for s in slots:
+            for i, key in s.holders[1:]:
+                self.layers[i].params[key] = self.layers[s.layer_index].params[s.param]
 
     # ---- training ----------------------------------------------------------------------
 
@@ -337,7 +352,12 @@ class Model:
             where = f"column {bad[0][1]}" if X.ndim == 2 else f"index {tuple(bad[0][1:].tolist())}"
             raise ValueError(f"X holds {len(bad)} NaN or infinite values, the first at "
                              f"row {bad[0][0]}, {where}")
-        X = X.astype(self.dtype, copy=False)  # documented: inputs take the model's dtype
+        if getattr(self.layers[0], "takes_ids", False):  # token ids stay integers
+            if X.dtype.kind not in "iu":
+                raise TypeError(f"layer 0 ({self.layers[0]!r}) takes integer token ids, got X "
+                                f"of dtype {X.dtype}")
+        else:
+            X = X.astype(self.dtype, copy=False)  # documented: inputs take the model's dtype
         if y is None:
             return X, None
         y = np.asarray(y)
@@ -350,11 +370,14 @@ class Model:
     # ---- save and load -------------------------------------------------------------
 
     def spec(self) -> dict:
-        """The architecture as plain data: layer classes and constructor arguments."""
-        return {"format": "minnet", "version": 1, "l2": self.l2, "dtype": str(self.dtype),
+        """The architecture as plain data: layer classes and constructor arguments, and which
+        parameters are shared ("ties": {"3.W": "0.W"}, a holder and the slot it shares)."""
+        spec = {"format": "minnet", "version": 1, "l2": self.l2, "dtype": str(self.dtype),
                 "loss": type(self.loss).__name__, "loss_config": self.loss.config(),
                 "layers": [{"class": type(layer).__name__, "config": layer.config()}
                            for layer in self.layers]}
+        ties = {f"{i}.{key}": s.name for s in self.slots() for i, key in s.holders[1:]}
+        return spec | ({"ties": ties} if ties else {})
 
     def _arrays(self) -> dict[str, np.ndarray]:
         arrays = dict(self.named_parameters())
@@ -396,6 +419,7 @@ class Model:
                              f"yourself and call model.load_weights(path)")
         model = cls([known[d["class"]](**d["config"]) for d in spec["layers"]],
                     loss=losses[spec["loss"]](**spec.get("loss_config", {})), l2=spec["l2"])
+        model._share(spec.get("ties", {}), path)
         model.astype(spec["dtype"])
         model._assign(arrays, path)
         return model
@@ -408,6 +432,17 @@ class Model:
         if ours != theirs:
             raise ValueError(f"{path} holds a model with layers {theirs}, this model has {ours}")
         self._assign(arrays, path)
+
+    def _share(self, ties: dict[str, str], path) -> None:
+        """Make the holders named in a checkpoint's ties hold the array they share."""
+        for holder, shared in ties.items():
+            (i, key), (j, key0) = (name.split(".", 1) for name in (holder, shared))
+            params, source = self.layers[int(i)].params, self.layers[int(j)].params
+            if key not in params or key0 not in source or params[key].shape != \
+                    source[key0].shape:
+                raise ValueError(f"{path} is a damaged minnet model file: it ties {holder} to "
+                                 f"{shared}, which this architecture cannot share")
+            params[key] = source[key0]
 
     def _assign(self, arrays: dict[str, np.ndarray], path) -> None:
         """Copy arrays in place, after checking every name and shape (all or nothing)."""
@@ -436,8 +471,9 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int
     for i, layer in enumerate(layers):
         need = _needs(layer)
         if need is not None and shape is not None and not _fits(shape, need):
-            if len(need) == len(shape) == 1:
-                raise ValueError(f"layer {i} ({layer!r}) expects {need[0]} features, but the "
+            features = _width(need, leading=True)
+            if features is not None and len(shape) == 1:
+                raise ValueError(f"layer {i} ({layer!r}) expects {features} features, but the "
                                  f"layers before it produce {shape[0]}")
             raise ValueError(f"layer {i} ({layer!r}) expects input of shape {_text(need, 'N')}"
                              f", but the layers before it produce {_text(shape, 'N')}")
@@ -446,8 +482,8 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int
                 shape = layer.output_shape(shape if shape is not None else need)
             except ValueError as e:
                 raise ValueError(f"layer {i} ({layer!r}): {e}") from None
-        elif isinstance(layer, L.Dense):
-            shape = (layer.out_features,)
+        elif isinstance(layer, L.Dense):  # on the last axis: (..., in) -> (..., out)
+            shape = (*(shape or (None,))[:-1], layer.out_features)
         elif isinstance(layer, SHAPE_KEEPING):
             if shape is None and need is not None and ... not in need:
                 shape = need  # BatchNorm(5) first: 5 features come out
@@ -467,6 +503,10 @@ def _needs(layer) -> tuple | None:
         return None
     if isinstance(layer, L.LayerNorm):
         return (..., layer.num_features)
+    if isinstance(layer, L.Dense):
+        return (..., layer.in_features)
+    if isinstance(layer, L.Embedding):
+        return (None,)
     n = getattr(layer, "in_features", getattr(layer, "num_features", None))
     return None if n is None else (n,)
 
@@ -479,8 +519,11 @@ def _fits(shape: tuple, need: tuple) -> bool:
                                            for a, b in zip(shape, need))
 
 
-def _width(shape: tuple | None) -> int | None:
-    """The number of features of a 1-D sample shape; None otherwise."""
+def _width(shape: tuple | None, leading: bool = False) -> int | None:
+    """The number of features of a 1-D sample shape (or, with `leading`, of (..., F)); None
+    otherwise."""
+    if leading and shape is not None and len(shape) == 2 and shape[0] is ...:
+        shape = shape[1:]
     return shape[0] if shape is not None and len(shape) == 1 and shape[0] is not ... else None
 
 

@@ -15,9 +15,9 @@ class Optimizer:
         self.state: dict[str, dict[str, np.ndarray]] = {}
 
     def step(self, model) -> None:
-        for layer_index, layer in enumerate(model.layers):
-            for name, p in layer.params.items():
-                self.update(f"{layer_index}.{name}", p, layer.grads[name])
+        """One update of every parameter; a shared array is one parameter with one state."""
+        for (name, p), g in zip(model.named_parameters(), model.gradients()):
+            self.update(name, p, g)
 
     def update(self, name: str, p: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError

@@ -1,4 +1,9 @@
-"""Flat parameters: named arrays <-> one flat vector, and a flat index back to its entry."""
+"""Flat parameters: named arrays <-> one flat vector, and a flat index back to its entry.
+
+A parameter is an array object. An array held by several layers (tied weights, as a tied
+autoencoder's W or a language model's shared embedding) is one parameter: listed once, at its
+first holder, with a gradient that sums every holder's grads.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +15,17 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Slot:
-    """Where one parameter tensor lives in the flat vector: v[start:start + size]."""
+    """Where one parameter tensor lives in the flat vector: v[start:start + size].
+
+    `holders` lists every (layer index, key) whose params hold this array, the first one included.
+    """
 
     layer_index: int
     layer_name: str
     param: str
     shape: tuple[int, ...]
     start: int
+    holders: tuple[tuple[int, str], ...] = ()
 
     @property
     def name(self) -> str:
@@ -30,15 +39,37 @@ class Slot:
     def stop(self) -> int:
         return self.start + self.size
 
+    @property
+    def shared(self) -> bool:
+        return len(self.holders) > 1
+
 
 def layout(layers: Sequence) -> list[Slot]:
-    """One Slot per parameter tensor, in layer order then `params` order."""
-    slots, start = [], 0
+    """One Slot per parameter array, in layer order then `params` order, each array once."""
+    holders: dict[int, list] = {}
+    first: list[tuple[int, object, str, np.ndarray]] = []
     for i, layer in enumerate(layers):
         for name, p in layer.params.items():
-            slots.append(Slot(i, type(layer).__name__, name, p.shape, start))
-            start += p.size
+            if id(p) not in holders:
+                holders[id(p)] = []
+                first.append((i, layer, name, p))
+            holders[id(p)].append((i, name))
+    slots, start = [], 0
+    for i, layer, name, p in first:
+        slots.append(Slot(i, type(layer).__name__, name, p.shape, start, tuple(holders[id(p)])))
+        start += p.size
     return slots
+
+
+def arrays(layers: Sequence, slots: Sequence[Slot]) -> list[np.ndarray]:
+    """The parameter array of each slot."""
+    return [layers[s.layer_index].params[s.param] for s in slots]
+
+
+def gradient(layers: Sequence, slot: Slot) -> np.ndarray:
+    """The gradient training applies to a slot: its holder's grads, summed over every holder."""
+    first, *others = [layers[i].grads[name] for i, name in slot.holders]
+    return sum(others, start=first) if others else first
 
 
 def flatten(arrays: Sequence[np.ndarray]) -> np.ndarray:

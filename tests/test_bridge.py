@@ -1,9 +1,11 @@
 """The PyTorch bridge: to_torch and from_torch keep weights and outputs, autograd_check judges
 backprop against torch autograd and names the same suspects as the numeric checker.
 
-Skipped as a whole when torch is not installed (pip install "minnet[torch]").
+Skipped as a whole when torch is not installed (pip install ".[torch]").
 """
 
+import io
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -142,17 +144,87 @@ def test_to_torch_outputs_equal_in_eval_mode():
 
 def test_to_torch_outputs_equal_in_training_mode_with_batch_statistics():
     model = make_model(p=0.0)  # dropout aside: its masks are random on both sides
-    net = bridge.to_torch(model)
+    net = bridge.to_torch(model, mode="train")
     assert all(m.training for m in net.modules())
     X, _ = data(seed=2)
     assert_allclose(torch_out(net, X), model.forward(X), rtol=1e-12, atol=1e-12)
+
+
+def trained(p=0.3):
+    """make_model after a few epochs of fit: left in training mode, as fit leaves a model."""
+    model = make_model(p=p)
+    X, y = data(n=64, seed=11)
+    model.fit(X, y, epochs=3, batch_size=16, optimizer=mn.Adam(1e-2), progress=False)
+    assert all(layer.training for layer in model.layers)
+    return model, X
+
+
+def test_to_torch_gives_eval_mode_by_default_so_the_net_predicts_as_the_model_does():
+    model, X = trained()
+    net = bridge.to_torch(model)
+    assert not any(m.training for m in net.modules())
+    assert all(layer.training for layer in model.layers)  # the model is left as it was
+    logits = torch_out(net, X)
+    assert_allclose(torch.softmax(torch.from_numpy(logits), dim=1).numpy(),
+                    model.predict_proba(X), rtol=1e-12, atol=1e-14)
+    assert_array_equal(logits.argmax(axis=1), model.predict(X))
+    # its own (training) mode would differ: Dropout drops and BatchNorm uses batch statistics
+    assert np.abs(torch_out(bridge.to_torch(model, mode="train"), X) - logits).max() > 0.1
+
+
+def test_the_nets_repr_shows_its_mode_and_dtype():
+    model, _ = trained()
+    net = bridge.to_torch(model)
+    assert repr(net).splitlines()[:2] == ["Sequential(", "  mode=eval, dtype=float64"]
+    net.train()
+    assert repr(net).splitlines()[1] == "  mode=train, dtype=float64"
+    net32 = bridge.to_torch(model, mode="train", dtype=torch.float32)
+    assert repr(net32).splitlines()[1] == "  mode=train, dtype=float32"
+    assert isinstance(net, torch.nn.Sequential)
+
+
+def test_to_torch_in_float32_takes_float32_input():
+    model, X = trained()
+    net = bridge.to_torch(model, dtype=torch.float32)
+    assert {p.dtype for p in net.parameters()} == {torch.float32}
+    assert {b.dtype for name, b in net.named_buffers() if "running" in name} == {torch.float32}
+    out = net(torch.from_numpy(X).float()).detach().numpy()
+    assert out.dtype == np.float32
+    assert_allclose(out, torch_out(bridge.to_torch(model), X), rtol=1e-4, atol=1e-5)
+    assert model.dtype == np.float64  # the model itself is not cast
+
+
+def test_to_torch_takes_the_dtype_of_a_float32_model():
+    model = make_model().astype(np.float32)
+    assert {p.dtype for p in bridge.to_torch(model).parameters()} == {torch.float32}
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"mode": "training"}, "mode must be 'eval' or 'train', got 'training'"),
+    ({"dtype": torch.int64}, "dtype must be a floating type"),
+])
+def test_to_torch_refuses_a_mode_or_dtype_it_does_not_know(kwargs, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        bridge.to_torch(make_model(), **kwargs)
+
+
+def test_the_net_pickles_as_a_whole():
+    """torch.save(net) of the whole module, not only its state_dict, loads back."""
+    net = bridge.to_torch(make_model())
+    buffer = io.BytesIO()
+    torch.save(net, buffer)
+    buffer.seek(0)
+    again = torch.load(buffer, weights_only=False)
+    assert repr(again) == repr(net)
+    X, _ = data(seed=12)
+    assert_array_equal(torch_out(again, X), torch_out(net, X))
 
 
 def test_a_training_step_moves_weights_and_running_statistics_alike():
     """One SGD step on both sides: same loss, same new weights, same running mean and var
     (minnet's momentum 0.8 is torch's 0.2; both keep the unbiased running variance)."""
     model = make_model(p=0.0, l2=0.0)
-    net = bridge.to_torch(model)
+    net = bridge.to_torch(model, mode="train")
     X, y = data(seed=3)
     optimizer = torch.optim.SGD(net.parameters(), lr=0.1)
     for _ in range(2):
@@ -191,7 +263,7 @@ def test_to_torch_maps_image_layers_and_layernorm_to_their_modules():
 def test_to_torch_outputs_of_conv_and_layernorm_nets_are_equal(name, mode):
     build, shape = NETS[name]
     model = getattr(build(), mode)()
-    net = bridge.to_torch(model)
+    net = bridge.to_torch(model, mode=mode)
     X, _ = data(seed=8, shape=shape)
     out = model.forward(X)
     assert out.shape == (16, 3)
@@ -227,7 +299,8 @@ def test_a_subclass_that_changes_forward_is_not_mistaken_for_its_parent():
 def test_round_trip_model_torch_model_is_bit_for_bit(mode):
     model = make_model()
     getattr(model, mode)()
-    back = bridge.from_torch(bridge.to_torch(model), loss=mn.SoftmaxCE(), l2=model.l2, seed=1)
+    back = bridge.from_torch(bridge.to_torch(model, mode=mode), loss=mn.SoftmaxCE(), l2=model.l2,
+                             seed=1)
     assert [type(a) for a in back.layers] == [type(a) for a in model.layers]
     assert [a.config() | {"seed": None} for a in back.layers] == \
         [a.config() | {"seed": None} for a in model.layers]
@@ -240,7 +313,7 @@ def test_round_trip_model_torch_model_is_bit_for_bit(mode):
 
 def test_round_trip_keeps_outputs_and_gradients_equal_to_torch_autograd():
     model = make_model(p=0.0, l2=0.01)
-    back = bridge.from_torch(bridge.to_torch(model), loss=mn.SoftmaxCE(), l2=0.01)
+    back = bridge.from_torch(bridge.to_torch(model, mode="train"), loss=mn.SoftmaxCE(), l2=0.01)
     assert_same_function_and_gradients(back, model, *data(seed=5))
 
 
@@ -248,7 +321,7 @@ def test_round_trip_keeps_outputs_and_gradients_equal_to_torch_autograd():
 def test_round_trip_of_conv_and_layernorm_nets_keeps_weights_outputs_and_gradients(name):
     build, shape = NETS[name]
     model = build()
-    back = bridge.from_torch(bridge.to_torch(model), loss=model.loss)
+    back = bridge.from_torch(bridge.to_torch(model, mode="train"), loss=model.loss)
     assert [a.config() | {"seed": None} for a in back.layers] == \
         [a.config() | {"seed": None} for a in model.layers]
     assert_same(arrays(back), arrays(model))
@@ -477,5 +550,6 @@ def test_without_torch_the_bridge_says_how_to_install_it():
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert len(lines) == 3
-    assert all('pip install "minnet[torch]"' in line for line in lines), lines
+    assert all('pip install "minnet-edu[torch]"' in line and 'pip install ".[torch]"' in line
+               for line in lines), lines
 

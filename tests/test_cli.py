@@ -69,6 +69,15 @@ def test_version_and_help(capsys):
     assert code == 0 and "--hidden" in out and "--debug" in out and "exit codes" in out
 
 
+def test_train_help_says_what_it_trains_and_each_option_its_default(capsys):
+    code, out, _ = run(capsys, "train", "--help")
+    assert code == 0
+    text = " ".join(out.split())
+    assert "fully connected, or convolutional with --arch conv" in text
+    assert "--optimizer {adam,sgd,momentum} the update rule, with --lr as its learning rate " \
+        "(default: adam)" in text
+
+
 def test_no_command_prints_help_and_exits_2(capsys):
     code, out, _ = run(capsys)
     assert code == 2 and "demo" in out and "train" in out and "check" in out
@@ -89,6 +98,12 @@ def test_no_command_prints_help_and_exits_2(capsys):
     (["check", "--activation", "relu6"], "unknown activation 'relu6'"),
     (["check", "--activation", "missing_file.py:MyReLU"], "cannot load"),
     (["demo", "--seed", "x"], "--seed"),
+    (["demo", "--seed", "-1"], "--seed: must be an integer >= 0, got '-1'"),
+    (["check", "--eps", "-1e-5"], "--eps: must be a number > 0, got '-1e-5'"),
+    (["check", "--eps", "-0.001"], "--eps: must be a number > 0, got '-0.001'"),
+    (["train", "--lr", "-1e-3"], "--lr: must be a number > 0, got '-1e-3'"),
+    (["train", "--l2", "-1E-4"], "--l2: must be a number >= 0, got '-1E-4'"),
+    (["train", "--hidden", "-5"], "--hidden: must be a positive integer or none, got '-5'"),
     (["train", "--no-such-option"], "unrecognized arguments"),
 ])
 def test_bad_arguments_give_one_line_and_exit_2(capsys, argv, words):
@@ -177,9 +192,28 @@ def test_a_gzipped_csv_with_labels_that_skip_a_class(capsys, tmp_path):
     path = tmp_path / "d.csv.gz"
     with gzip.open(path, "wt") as f:
         f.write("\n".join(",".join(map(str, r)) for r in rows))
-    code, out, _ = run(capsys, "train", "--data", str(path), "--hidden", "--epochs", "1",
-                       "--quiet", "--out", str(tmp_path / "o"))
+    code, out, err = run(capsys, "train", "--data", str(path), "--hidden", "--epochs", "1",
+                         "--quiet", "--out", str(tmp_path / "o"))
     assert code == 0 and "4 classes" in out and "network 2-4" in out
+    assert err == f"minnet: warning: {path}: the labels are 1, 3, so the network gets 4 " \
+        f"outputs, 2 of them for classes no row has (0, 2); number the classes 0, 1, 2, ... " \
+        f"without gaps\n"
+
+
+def test_a_csv_with_large_features_gets_a_one_line_warning(capsys, tmp_path):
+    X, y = mn.datasets.spiral(20, 3, seed=0)
+    path = write_csv(tmp_path / "big.csv", np.column_stack([1000 * X, y]).tolist())
+    code, _, err = run(capsys, "train", "--data", path, "--epochs", "1", "--quiet", "--out",
+                       str(tmp_path / "o"))
+    assert code == 0 and err.count("\n") == 1
+    assert err.startswith(f"minnet: warning: {path}: feature column ")
+    assert "scale the features to about [-1, 1]" in err
+
+
+def test_a_clean_csv_gets_no_warning(capsys, tmp_path, spiral_csv):
+    code, _, err = run(capsys, "train", "--data", spiral_csv, "--epochs", "1", "--quiet",
+                       "--out", str(tmp_path))
+    assert code == 0 and err == ""
 
 
 def test_train_on_digits_draws_the_misclassified_digits(capsys, tmp_path):
@@ -195,7 +229,7 @@ def test_train_options_reach_the_model(capsys, tmp_path):
                        "--optimizer", "momentum", "--lr", "0.05", "--l2", "0.001",
                        "--epochs", "2", "--batch-size", "64", "--quiet", "--out", str(tmp_path))
     assert code == 0
-    assert "network 2-8-4-2 (BatchNorm, Dropout, Tanh)" in out
+    assert "network 2-8-4-2 (BatchNorm, Tanh, Dropout)" in out  # in network order
     assert "2 epochs of Momentum(lr=0.05), batches of 64" in out
     model = mn.Model.load(tmp_path / "model.npz")
     assert model.l2 == 0.001
@@ -255,12 +289,14 @@ def test_check_json_is_the_report_as_data(capsys):
 
 def test_check_fails_with_exit_1_on_a_wrong_layer_and_draws_it(capsys, tmp_path, buggy_layer):
     code, out, _ = run(capsys, "check", "--data", "xor", "--hidden", "5", "--activation",
-                       buggy_layer, "--quiet", "--out", str(tmp_path))
+                       buggy_layer, "--quiet", "--out", str(tmp_path / "o"))
     assert code == 1
     assert "Gradient check FAILED" in out and "layer 1 (MyReLU)" in out
     assert "inverted mask" in out
-    assert (tmp_path / "gradient_check.png").exists()
-    assert (tmp_path / "errors_0.W.png").exists()
+    # heatmaps of the guilty layer's own tensor, not of those its wrong gradient spoils
+    drawn = {p.name for p in (tmp_path / "o").iterdir()}
+    assert drawn == {"gradient_check.png", "errors_1.input.png"}
+    assert "Wrote to " in out and out.rstrip().endswith("gradient_check.png, errors_1.input.png")
 
 
 def test_check_json_of_a_failure(capsys, buggy_layer):
@@ -279,6 +315,80 @@ def test_check_through_python_dash_m_with_a_layer_module(tmp_path):
     passed = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert (failed.returncode, passed.returncode) == (1, 0)
     assert "FAILED" in failed.stdout and "PASSED" in passed.stdout
+
+
+# ---- the user's own code raises --------------------------------------------------------------
+
+
+RAISES = textwrap.dedent("""
+    import numpy as np
+    import minnet as mn
+
+
+    class Broken(mn.Layer):
+        def __init__(self):
+            super().__init__()
+            self.scale = {}[WHERE] if WHERE == "__init__" else 1.0
+
+        def forward(self, x):
+            self.x = x
+            return np.maximum(x, 0) * self.scale + (undefined_name if WHERE == "forward" else 0)
+
+        def backward(self, dout):
+            return dout * (self.x > 0) * (1 // (0 if WHERE == "backward" else 1))
+""")
+RAISED = {"__init__": ("KeyError", "'__init__'", 9),
+          "forward": ("NameError", "name 'undefined_name' is not defined", 13),
+          "backward": ("ZeroDivisionError", "integer division or modulo by zero", 16)}
+
+
+@pytest.mark.parametrize("command, method", [("check", "__init__"), ("check", "forward"),
+                                             ("train", "__init__"), ("train", "forward"),
+                                             ("train", "backward")])
+def test_an_exception_in_the_users_layer_is_one_line_and_exit_2(capsys, tmp_path, command,
+                                                                method):
+    path = tmp_path / "broken.py"
+    path.write_text(RAISES.replace("WHERE", repr(method)))
+    epochs = ["--epochs", "1"] if command == "train" else []
+    code, _, err = run(capsys, command, "--data", "xor", "--hidden", "4", "--activation",
+                       f"{path}:Broken", "--quiet", "--out", str(tmp_path / "o"), *epochs)
+    kind, message, line = RAISED[method]
+    assert code == 2
+    assert err == (f"minnet: error: your layer's code raised {kind} in Broken.{method} "
+                   f"({path}, line {line}): {message}\n")
+
+
+def test_a_backward_that_raises_is_a_failed_check_with_the_report_and_exit_1(capsys, tmp_path):
+    """The gradient check's job: a FAIL row that says where backward raised, not a crash."""
+    path = tmp_path / "broken.py"
+    path.write_text(RAISES.replace("WHERE", repr("backward")))
+    code, out, err = run(capsys, "check", "--data", "xor", "--hidden", "4", "--activation",
+                         f"{path}:Broken", "--quiet")
+    assert code == 1 and "Traceback" not in out + err
+    assert "Gradient check FAILED: the backward of layer 1 (Broken) is wrong" in out
+    assert (f"backward raised ZeroDivisionError ({path}, line 16): integer division or modulo "
+            f"by zero") in out
+
+
+def test_an_exception_in_a_layer_module_through_python_dash_m_has_no_traceback(tmp_path):
+    (tmp_path / "broken.py").write_text(RAISES.replace("WHERE", "'forward'"))
+    proc = subprocess.run([sys.executable, "-m", "minnet", "check", "--data", "xor", "--quiet",
+                           "--activation", "broken:Broken"], cwd=tmp_path, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1
+    assert "raised NameError in Broken.forward" in proc.stderr and "line 13" in proc.stderr
+    assert str(tmp_path / "broken.py") in proc.stderr
+
+
+def test_an_exception_in_minnets_own_code_keeps_its_traceback(capsys, monkeypatch, tmp_path):
+    """Only the user's code is reported in one line: a bug of minnet's must be seen whole."""
+    path = tmp_path / "broken.py"
+    path.write_text(RAISES.replace("WHERE", "None"))
+    monkeypatch.setattr("minnet.cli.GradientChecker.check",
+                        lambda *a, **k: (_ for _ in ()).throw(RuntimeError("minnet's bug")))
+    with pytest.raises(RuntimeError, match="minnet's bug"):
+        main(["check", "--data", "xor", "--activation", f"{path}:Broken", "--quiet"])
 
 
 # ---- demo -------------------------------------------------------------------------------------

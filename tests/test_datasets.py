@@ -57,6 +57,10 @@ def test_load_digits_works_from_a_plain_non_editable_install(tmp_path):
                            "--target", str(site), str(src)],
                           capture_output=True, text=True, cwd=tmp_path)
     assert proc.returncode == 0, f"pip install failed:\n{proc.stdout}\n{proc.stderr}"
+    # installed under minnet's own distribution name, with the `minnet` command
+    info, = site.glob("*.dist-info")
+    assert info.name.startswith("minnet_edu-")
+    assert "minnet = minnet.cli:main" in (info / "entry_points.txt").read_text()
     code = ("import minnet; X, y = minnet.datasets.load_digits(); "
             "print(minnet.__file__); print(minnet.datasets.data_path('digits.csv.gz')); "
             "print(X.shape, y.shape, X.max(), sorted(set(y.tolist())) == list(range(10)))")

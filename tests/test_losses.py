@@ -35,6 +35,33 @@ def test_softmax_ce_by_hand():
     assert_allclose(loss.backward(), [[-0.25, 0.25], [0.375, -0.375]], rtol=1e-15)
 
 
+def test_softmax_ce_on_a_sequence_by_hand_counts_only_the_targets_that_are_not_ignored():
+    loss = mn.SoftmaxCE(ignore_index=-1)
+    scores = np.array([[[0.0, 0.0], [LN3, 0.0]],
+                       [[5.0, 1.0], [LN3, 0.0]]])  # (N, T, C) = (2, 2, 2)
+    y = np.array([[0, 1],
+                  [-1, 0]])  # the third target is padding
+    # counted: ln 2, 2 ln 2 and -log(3/4) = ln 4 - ln 3, over M = 3 targets
+    assert loss.forward(scores, y) == pytest.approx((5 * LN2 - LN3) / 3, rel=1e-14)
+    d = loss.backward()
+    assert_allclose(d[1, 0], [0.0, 0.0])  # the ignored target: no gradient
+    assert_allclose(d[0, 0], [-1 / 6, 1 / 6], rtol=1e-14)  # (softmax - onehot) / 3
+    assert_allclose(d[1, 1], [-1 / 12, 1 / 12], rtol=1e-14)
+    assert_allclose(loss.values(scores[None], y), [loss.forward(scores, y)], rtol=1e-15)
+
+
+def test_softmax_ce_refuses_a_batch_whose_targets_are_all_ignored():
+    with pytest.raises(ValueError, match="every target is ignore_index"):
+        mn.SoftmaxCE(ignore_index=-1).forward(np.zeros((2, 3, 4)), np.full((2, 3), -1))
+
+
+def test_softmax_ce_on_a_sequence_needs_one_label_per_position():
+    with pytest.raises(ValueError, match=r"y must have shape \(2, 3\).*got \(2, 4\)"):
+        mn.SoftmaxCE().forward(np.zeros((2, 3, 4)), np.zeros((2, 4), dtype=int))
+    with pytest.raises(TypeError, match="2-D array of integer class labels"):
+        mn.SoftmaxCE().forward(np.zeros((2, 3, 4)), np.zeros(2, dtype=int))
+
+
 def test_softmax_ce_is_stable_at_scores_of_1000():
     loss = mn.SoftmaxCE()
     scores = np.array([[1000.0, 1000.0],

@@ -6,7 +6,7 @@ in the feedback, and a cheating one no points for what it cheats (tests/submissi
 Everything runs in one temporary course folder set up by tutorials/generate.py, holding both
 assignments (05 and the exercise of tutorial 06), through nbgrader's own command line (this
 interpreter's), with notebooks executed by a kernel of this interpreter.
-Skipped without nbgrader (pip install "minnet[teach]").
+Skipped without nbgrader (pip install ".[teach]").
 """
 
 from __future__ import annotations

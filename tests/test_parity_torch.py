@@ -90,6 +90,25 @@ def test_dense_matches_torch_linear_with_transposed_weight(shape, out):
     close(layer.grads["b"], linear.bias.grad)
 
 
+@pytest.mark.parametrize("shape", [(2, 5, 3), (1, 1, 4), (3, 2, 2, 6)])
+def test_dense_on_the_last_axis_matches_torch_linear(shape):
+    x, _ = data(shape, seed=len(shape))
+    layer = mn.Dense(shape[-1], 4, seed=1)
+    layer.params["b"] = np.random.default_rng(2).standard_normal(4)
+    dout = np.random.default_rng(3).standard_normal((*shape[:-1], 4))
+    linear = torch.nn.Linear(shape[-1], 4, dtype=torch.float64)
+    with torch.no_grad():
+        linear.weight.copy_(t(layer.params["W"].T))
+        linear.bias.copy_(t(layer.params["b"]))
+    xt = t(x, grad=True)
+    yt = linear(xt)
+    yt.backward(t(dout))
+    close(layer.forward(x), yt)
+    close(layer.backward(dout), xt.grad)
+    close(layer.grads["W"], linear.weight.grad.T)
+    close(layer.grads["b"], linear.bias.grad)
+
+
 @pytest.mark.parametrize("init, torch_init", [("he", torch.nn.init.kaiming_normal_),
                                               ("xavier", torch.nn.init.xavier_normal_)])
 def test_dense_init_scale_matches_torch(init, torch_init):
@@ -309,6 +328,20 @@ def test_softmax_ce_matches_torch_at_scores_of_1000():
     scores = np.array([[1000.0, 0.0, -1000.0], [1000.0, 1000.0, 999.0]])
     y = np.array([2, 1])
     loss_parity(mn.SoftmaxCE(), scores, y, lambda st: F.cross_entropy(st, torch.tensor(y)))
+
+
+@pytest.mark.parametrize("ignore_index", [None, -100, 0])
+@pytest.mark.parametrize("shape", [(2, 3, 4), (1, 1, 2), (5, 7, 3)])
+def test_softmax_ce_on_sequences_matches_torch_cross_entropy(shape, ignore_index):
+    scores, _ = data(shape, seed=shape[1])
+    y = np.random.default_rng(shape[0]).integers(0, shape[2], shape[:2])
+    if ignore_index is not None:
+        y[0, -1] = ignore_index
+        y[-1, 0] = 1  # one target that counts, whatever the draw
+    torch_index = -100 if ignore_index is None else ignore_index
+    loss_parity(mn.SoftmaxCE(ignore_index=ignore_index), scores, y,
+                lambda st: F.cross_entropy(st.reshape(-1, shape[2]), torch.tensor(y).reshape(-1),
+                                           ignore_index=torch_index))
 
 
 @pytest.mark.parametrize("shape", [(1, 1), (4, 2), (9, 10), (32, 1)])

@@ -1,5 +1,5 @@
-"""The README, tested as a reader uses it: every Python block runs, in order, in one namespace,
-and every figure it prints is compared with the text next to it.
+"""The README, tested as a reader uses it: every Python block runs on its own (a reader may
+copy any one of them), and every figure it prints is compared with the text next to it.
 
 Printed reports are compared on what a reader takes from them, not character by character:
 the verdict, every decimal number, the layers named and the hint words (see `facts`). After a
@@ -10,6 +10,7 @@ prints each block's output.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import math
 import re
@@ -36,14 +37,19 @@ def fenced_blocks(text: str) -> list[tuple[str, str]]:
     return re.findall(r"^```(\w*)\n(.*?)^```", text, re.MULTILINE | re.DOTALL)
 
 
-def run_python_blocks(blocks) -> list[str]:
-    """Run each python block in one namespace, in order; return what each printed."""
-    namespace: dict = {"__name__": "__readme__"}
+def run_python_blocks(blocks) -> list[str | None]:
+    """Run each python block alone, in a fresh namespace; return what each printed (None for a
+    block that needs PyTorch where it is not installed)."""
     printed = []
     for n, (_, code) in enumerate(b for b in blocks if b[0] == "python"):
+        if re.search(r"^import torch", code, re.MULTILINE) and not importlib.util.find_spec(
+                "torch"):
+            printed.append(None)
+            continue
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            exec(compile(code, f"README.md, python block {n + 1}", "exec"), namespace)
+            exec(compile(code, f"README.md, python block {n + 1}", "exec"),
+                 {"__name__": "__readme__"})
         printed.append(out.getvalue())
     return printed
 
@@ -87,9 +93,20 @@ def tokens(text: str) -> list[str]:
 # ---- the python blocks -----------------------------------------------------------------------
 
 
-def test_every_python_block_runs_in_order(readme):
+def test_every_python_block_runs_on_its_own(readme):
     _, blocks, printed = readme
-    assert len(printed) == sum(lang == "python" for lang, _ in blocks) >= 3
+    assert len(printed) == sum(lang == "python" for lang, _ in blocks) >= 5
+
+
+def test_moving_to_pytorch_prints_what_the_readme_shows(readme):
+    """The net in eval mode with its dtype in its repr, its predictions the model's, and a
+    float32 copy that takes float32 input."""
+    pytest.importorskip("torch")
+    _, blocks, printed = readme
+    shown, got = output_after(blocks, "to_torch(model)", printed)
+    assert got == shown
+    assert "mode=eval, dtype=float64" in shown and shown.splitlines()[-2:] == ["True",
+                                                                               "torch.float32"]
 
 
 def test_the_tour_prints_what_its_comments_say(readme):

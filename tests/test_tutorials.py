@@ -200,6 +200,32 @@ def markdown(nb) -> str:
     return "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
 
 
+def test_01_shows_that_a_kink_is_compared_one_sided(kernel):
+    """Section 9 computes the one-sided slopes by hand: backprop's value is one of them, and
+    the report's row counts the entry at the kink among those it checked."""
+    nb, _, error = run_once(TUTORIALS / "01_gradient_checking.ipynb")
+    assert error is None
+    printed = stream_text(nb)
+    analytic, right, left = map(float, re.search(
+        r"b\[2\]: analytic (\S+), one-sided: right (\S+), left (\S+)", printed).groups())
+    assert analytic == left != right  # ReLU'(0) = 0: backprop takes the left side
+    assert "the report's row for b: 4 entries checked, 1 at a kink, passed: True" in printed
+    assert "one-sided" in markdown(nb)
+
+
+def test_no_text_says_kink_entries_are_skipped():
+    """The checker compares them one-sided (minnet/gradcheck/kinks.py); no text may say it
+    skips them."""
+    kinks = TUTORIALS.parent / "minnet" / "gradcheck" / "kinks.py"
+    texts = {kinks.name: kinks.read_text(encoding="utf-8").split('"""')[1]}
+    for path in [*NOTEBOOKS, *TUTORIALS.glob("source/*/*.ipynb")]:
+        texts[path.name] = "\n".join(c.source for c in read(path).cells)
+    for name, text in texts.items():
+        for sentence in re.split(r"(?<=[.:;])\s+|\n\n", text):
+            assert not ("kink" in sentence.lower() and "skip" in sentence.lower()), \
+                f"{name}: {sentence!r}"
+
+
 def test_02_explains_each_line_of_the_dense_code_it_prints():
     nb = read(TUTORIALS / "02_layers.ipynb")
     assert any("inspect.getsource(mn.Dense.forward)" in c.source for c in nb.cells)
@@ -219,6 +245,15 @@ def test_03_quotes_the_report_as_it_prints(kernel):
         assert q in printed, f"03 quotes {q!r}, which no cell prints"
     assert "the loss (SoftmaxCENoMean)" in markdown(nb) and "the loss (SoftmaxCENoMean)" in \
         printed
+
+
+def test_03_quotes_what_to_do_as_the_report_prints_it(kernel):
+    nb, _, error = run_once(TUTORIALS / "03_hunting_bugs.ipynb")
+    assert error is None
+    quoted = re.findall(r"check the fix with `([^`]+)`", markdown(nb))
+    assert quoted
+    for q in quoted:
+        assert f"check the fix with {q}" in stream_text(nb), f"03 quotes {q!r}"
 
 
 def test_04_says_what_its_outputs_show(kernel):

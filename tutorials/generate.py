@@ -2,18 +2,20 @@
 
     python tutorials/generate.py                  # every assignment in tutorials/source/
     python tutorials/generate.py 05_assignment    # just this one
-    python tutorials/generate.py --check          # exit 1 if a shipped notebook is out of date
+    python tutorials/generate.py --check          # exit 1 if a shipped notebook is out of date,
+                                                  # else say they are up to date
 
 tutorials/ is laid out as an nbgrader course (docs/teaching.md): the teacher's notebooks are in
 source/ASSIGNMENT/, the settings in nbgrader_config.py. Each assignment is generated in a
 temporary copy of that course, so no gradebook or release folder is left behind here, and the
 notebooks of its release folder are copied next to this file. Needs the teach extra
-(pip install "minnet[teach]").
+(pip install ".[teach]" in this checkout).
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -69,19 +71,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="compare with the shipped notebooks instead of writing them")
     args = parser.parse_args(argv)
-    stale = []
-    for name in args.names or assignments():
-        if not args.check:
-            for path in generate(name):
-                print(f"wrote {path.relative_to(HERE.parent)}")
-            continue
-        with tempfile.TemporaryDirectory() as tmp:
-            for path in generate(name, Path(tmp)):
-                shipped = HERE / path.name
-                if not shipped.exists() or path.read_bytes() != shipped.read_bytes():
-                    stale.append(path.name)
+    if importlib.util.find_spec("nbgrader") is None:
+        print('generate.py: nbgrader is not installed; in this checkout: pip install ".[teach]"',
+              file=sys.stderr)
+        return 2
+    stale, fresh = [], []
+    try:
+        for name in args.names or assignments():
+            if not args.check:
+                for path in generate(name):
+                    print(f"wrote {path.relative_to(HERE.parent)}")
+                continue
+            with tempfile.TemporaryDirectory() as tmp:
+                for path in generate(name, Path(tmp)):
+                    shipped = HERE / path.name
+                    same = shipped.exists() and path.read_bytes() == shipped.read_bytes()
+                    (fresh if same else stale).append(path.name)
+    except (FileNotFoundError, RuntimeError) as e:  # no such assignment; nbgrader failed
+        print(f"generate.py: {e}", file=sys.stderr)
+        return 2
     if stale:
         print(f"out of date (run python tutorials/generate.py): {', '.join(stale)}")
+    elif args.check:
+        print(f"up to date: {', '.join(fresh)}")
     return 1 if stale else 0
 
 

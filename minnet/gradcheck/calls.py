@@ -15,6 +15,8 @@ minnet's own classes are called directly: they neither alias nor draw from np.ra
 from __future__ import annotations
 
 import functools
+import traceback
+from pathlib import Path
 
 import numpy as np
 
@@ -60,16 +62,16 @@ def _minnet(cls) -> bool:
 
 
 class Randomness:
-    """np.random's global state and an object's own Generators, saved once, rewound at will."""
+    """np.random's global state and some objects' own Generators, saved once, rewound at will."""
 
-    def __init__(self, obj) -> None:
-        self.obj = obj
+    def __init__(self, *objects) -> None:
+        self.objects = objects
         self.saved = None
 
     def rewind(self) -> None:
         if self.saved is None:
             self.saved = (np.random.get_state(),
-                          [(g, _state(g)) for g in _generators(self.obj)])
+                          [(g, _state(g)) for obj in self.objects for g in _generators(obj)])
             return
         np.random.set_state(self.saved[0])
         for g, state in self.saved[1]:
@@ -233,3 +235,12 @@ def _same(a, b, scale=None) -> bool:
         return False
     scale = max(np.abs(b).max(initial=0), 1e-300) if scale is None else scale
     return bool(np.all(np.abs(a - b) <= 1e-9 * np.abs(b).max(initial=0) + 1e-12 * scale))
+
+
+def raised(error: Exception) -> str:
+    """'NameError (my_layers.py, line 13): ...': the exception and where in the user's code."""
+    frames = traceback.extract_tb(error.__traceback__)
+    theirs = [f for f in frames if "minnet" not in Path(f.filename).parts[-3:-1]
+              and not f.filename.startswith("<")]
+    where = f" ({theirs[-1].filename}, line {theirs[-1].lineno})" if theirs else ""
+    return f"{type(error).__name__}{where}: {error}"

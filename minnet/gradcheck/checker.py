@@ -15,9 +15,10 @@ from ..layers import Layer
 from .diagnose import diagnose
 from .kinks import one_sided
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
-from .probe import LayerProbe, ModelProbe, NoInputGradient, is_loss
+from .probe import LayerProbe, ModelProbe, is_loss
 from .report import CheckReport, LayerCheck, ParamCheck, layer_advice, severity
 from .restore import Preserved
+from .training import aliasing_consequence, aliasing_fix
 from .verdicts import (
     SECOND_LOOK,
     at_round_off,
@@ -26,7 +27,7 @@ from .verdicts import (
     l2_hint,
     round_off,
     second_look,
-    shape_mismatch,
+    unusable,
 )
 
 MODES = ("auto", "full", "sample", "directional")
@@ -88,12 +89,15 @@ class GradientChecker:
 
     def _report(self, model, probe, mode, checks, difference, problems, note) -> CheckReport:
         passed = all(c.passed for c in checks) and not problems
-        wrong = any(c.status in ("FAIL", "accumulating") for c in checks)
+        wrong = any(c.status in ("FAIL", "accumulating", "not reached") for c in checks)
         layers = self._localize(model, probe) if wrong and probe.unstable is None else []
-        suspects = [lc for lc in layers if not lc.passed]
+        suspects = _with_changers([lc for lc in layers if not lc.passed],
+                                  [] if passed else probe.changes, layers)
         blame_downstream(checks, suspects)
         report = CheckReport(passed, difference, mode, probe.eps, checks, layers, suspects,
                              self.tol, probe.J0, note, problems)
+        if passed and probe.changes:
+            report.warnings += [f"{c}; the gradients still agree here" for c in probe.changes]
         report.advice = model_advice(report)
         return report
 
@@ -135,64 +139,65 @@ class GradientChecker:
         bar = tqdm(total=total, unit="pass", desc="gradient check", leave=False,
                    disable=not self.progress or total < PROGRESS_FROM)
         with bar:
-            for li, layer in enumerate(probe.layers):
-                for name, p in layer.params.items():
-                    c, a, n = self._tensor(probe, li, name, p, mode, rng, bar)
-                    checks.append(c)
-                    a_all.append(a)
-                    n_all.append(n)
+            for slot in probe.slots:
+                c, a, n = self._tensor(probe, slot, mode, rng, bar)
+                checks.append(c)
+                a_all.append(a)
+                n_all.append(n)
         a, n = np.concatenate(a_all), np.concatenate(n_all)
         return checks, 0.0 if at_round_off(a, n, probe.atol) else rel_error(a, n)
 
-    def _tensor(self, probe, li, name, p, mode, rng, bar):
+    def _tensor(self, probe, slot, mode, rng, bar):
         """Check one tensor; returns its ParamCheck and the (analytic, numeric) compared."""
-        g = probe.grads[li].get(name)
-        if g is None or g.shape != p.shape:
-            c = shape_mismatch(li, type(probe.layers[li]).__name__, name, p.shape,
-                               None if g is None else g.shape)
-            return c, np.zeros(0), np.zeros(0)
-        found = []
+        g = probe.grads.get(slot.name)
+        if g is None:
+            c = unusable(slot.layer_index, slot.layer_name, slot.param, slot.shape,
+                         probe.unusable[slot.name])
+            return _shared_by(c, slot), np.zeros(0), np.zeros(0)
+        size, found = slot.size, []
         if mode == "full" or "sample" in mode:
-            idx = np.arange(p.size) if mode == "full" else \
-                rng.choice(p.size, min(self.samples, p.size), replace=False)
-            found.append(self._entries(probe, li, name, g, idx, bar,
+            idx = np.arange(size) if mode == "full" else \
+                rng.choice(size, min(self.samples, size), replace=False)
+            found.append(self._entries(probe, slot, g, idx, bar,
                                        "full" if mode == "full" else "sample"))
-            if found[-1][0].status == "inconclusive" and mode != "full" and p.size > len(idx):
-                others = np.setdiff1d(np.arange(p.size), idx)
+            if found[-1][0].status == "inconclusive" and mode != "full" and size > len(idx):
+                others = np.setdiff1d(np.arange(size), idx)
                 others = rng.choice(others, min(len(others), 4 * self.samples), replace=False)
-                found[-1] = self._entries(probe, li, name, g, others, bar, "sample")
+                found[-1] = self._entries(probe, slot, g, others, bar, "sample")
         if "directional" in mode:
-            dirs = _directions(rng, self.directions, p.shape)
+            dirs = _directions(rng, self.directions, slot.shape)
             a = dirs.reshape(len(dirs), -1) @ g.ravel()
             num, kinks, corners = numeric(a, lambda w, eps, bar=None: probe.directions(
-                li, name, dirs[w], eps, bar), probe.J0, probe.eps, self.tol, probe.atol, bar)
-            found.append(self._verdict(probe, li, name, g, a, num, kinks,
-                                       np.arange(len(dirs)), "directional", corners))
+                slot, dirs[w], eps, bar), probe.J0, probe.eps, self.tol, probe.atol, bar)
+            found.append(self._verdict(probe, slot, g, a, num, kinks, np.arange(len(dirs)),
+                                       "directional", corners))
             if found[-1][0].status == "inconclusive":  # every direction met a kink: entries
-                idx = rng.choice(p.size, min(self.samples, p.size), replace=False)
-                found[-1] = self._entries(probe, li, name, g, idx, bar, "sample")
+                idx = rng.choice(size, min(self.samples, size), replace=False)
+                found[-1] = self._entries(probe, slot, g, idx, bar, "sample")
         found = [f for f in found if f[0].status != "inconclusive"] or found
         c = max((f[0] for f in found), key=severity)
         c.checked, c.kinks = sum(f[0].checked for f in found), sum(f[0].kinks for f in found)
         c.mode = mode if len(found) > 1 else c.mode
-        return c, np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found])
+        return (_shared_by(c, slot), np.concatenate([f[1] for f in found]),
+                np.concatenate([f[2] for f in found]))
 
-    def _entries(self, probe, li, name, g, idx, bar, mode):
+    def _entries(self, probe, slot, g, idx, bar, mode):
         """Verdict on the flat entries idx of one tensor."""
         a = g.ravel()[idx]
         num, kinks, corners = numeric(a, lambda w, eps, bar=None: probe.entries(
-            li, name, idx[w], eps, bar), probe.J0, probe.eps, self.tol, probe.atol, bar)
-        return self._verdict(probe, li, name, g, a, num, kinks, idx, mode, corners)
+            slot, idx[w], eps, bar), probe.J0, probe.eps, self.tol, probe.atol, bar)
+        return self._verdict(probe, slot, g, a, num, kinks, idx, mode, corners)
 
-    def _verdict(self, probe, li, name, g, a, n, kinks, idx, mode, corners):
+    def _verdict(self, probe, slot, g, a, n, kinks, idx, mode, corners):
         """ParamCheck of one tensor, with the (analytic, numeric) pairs it compared."""
-        layer = probe.layers[li]
+        layer = probe.layers[slot.layer_index]
         c = judge(a, n, kinks, idx, g, self.tol, probe.atol,
-                  (li, type(layer).__name__, name), mode, probe.n,
-                  probe.repeated.get((li, name)), corners)
+                  (slot.layer_index, slot.layer_name, slot.param), mode, probe.n,
+                  probe.repeated.get(slot.name), corners)
         keep = ~kinks
         if not c.passed and c.status == "FAIL" and mode != "directional":
-            c.hint = l2_hint(probe.model, layer, name, a[keep], n[keep], idx[keep]) or c.hint
+            c.hint = l2_hint(probe.model, layer, slot.param, a[keep], n[keep], idx[keep]) \
+                or c.hint
         return c, a[keep], n[keep]
 
     def _localize(self, model, probe) -> list[LayerCheck]:
@@ -203,6 +208,34 @@ class GradientChecker:
         found.append(_check_one(model.loss, probe.inputs[-1], probe.y, probe.eps, "auto", seed,
                                 self.tol, len(model.layers), self.fast))
         return found
+
+
+def _with_changers(suspects: list[LayerCheck], changes, layers) -> list[LayerCheck]:
+    """Add the layers that change, in place, an array another layer keeps for its backward.
+
+    Each is right alone; together with the layer that kept the array, training's gradient is
+    wrong. The suspect is the one that changed it: that is where the fix goes.
+    """
+    by_index = {s.layer_index: s for s in suspects}
+    for change in changes:
+        text = f"{change}: {aliasing_consequence(change)}"
+        s = by_index.get(change.index)
+        if s is None:
+            alone = next((lc for lc in layers if lc.layer_index == change.index), None)
+            s = by_index[change.index] = LayerCheck(
+                change.index, change.changer.split("(")[-1].rstrip(")"), False, None,
+                alone.params if alone else [], text, alone.input if alone else None,
+                is_loss=change.changer.startswith("the loss"))
+        s.passed = False
+        s.problems.append(text)
+        s.fixes.append(aliasing_fix(change))
+    return sorted(by_index.values(), key=lambda s: s.layer_index)
+
+
+def _shared_by(c: ParamCheck, slot) -> ParamCheck:
+    """Name the other holders of a shared array on its row ("W = 2.W")."""
+    c.also = tuple(f"{i}.{key}" for i, key in slot.holders[1:])
+    return c
 
 
 def numeric(a, pairs_at, J0, eps, tol, atol, bar=None):
@@ -235,12 +268,12 @@ class Noise:
 
     def __init__(self, probe, entries: int = 8) -> None:
         self.J = abs(probe.J0)
-        wide = [(li, name) for li, layer in enumerate(probe.layers) for name in layer.params]
+        wide = [s for s in probe.slots if s.name in probe.grads]
         picks = np.random.default_rng(0).permutation(len(wide))[:entries]
         c = []
-        for li, name in (wide[i] for i in picks):
-            idx = np.array([np.argmax(np.abs(probe.grads[li][name]))])
-            one, two = probe.entries(li, name, idx, 1e-3), probe.entries(li, name, idx, 2e-3)
+        for slot in (wide[i] for i in picks):
+            idx = np.array([np.argmax(np.abs(probe.grads[slot.name]))])
+            one, two = probe.entries(slot, idx, 1e-3), probe.entries(slot, idx, 2e-3)
             if not (one.kinks | two.kinks).any():  # s(2ε) − s(ε) ≈ 3 c ε²
                 c.append(abs(two.slopes[0] - one.slopes[0]) / 3 / 1e-6)
         self.c = float(np.median(c)) if c else 0.0
@@ -280,7 +313,9 @@ def check_layer(layer, x: np.ndarray, y: np.ndarray | None = None, eps: float = 
     """
     GradientChecker(eps=eps, mode=mode, tol=tol)  # validates the arguments
     _check_is_ready(layer)
-    x = np.array(x, dtype=np.float64)  # a copy: the caller's x is never touched
+    x = np.array(x)  # a copy: the caller's x is never touched
+    if x.dtype.kind not in "iu":  # token ids stay integers; the rest is checked in float64
+        x = x.astype(np.float64)
     if x.size == 0:
         raise ValueError(f"check_layer: {layer!r} needs a non-empty input, got shape {x.shape}")
     if is_loss(layer) and y is None:
@@ -304,34 +339,26 @@ def _check_one(layer, x, y, eps, mode, seed, tol, index, fast) -> LayerCheck:
     name, loss = type(layer).__name__, is_loss(layer)
     with Preserved([layer]):
         layer.input_grad = True  # alone, its input gradient is what we check
-        work = _float64_layer(layer)
-        try:
-            probe = LayerProbe(work, x, y, eps, seed, fast)
-        except NoInputGradient:
-            hint = "backward returned None: it must return dL/dx, the gradient for its input"
-            inp = shape_mismatch(index, name, "input", x.shape, None)
-            inp.hint = hint
-            return LayerCheck(index, name, False, None, [], hint, inp, is_loss=loss)
+        probe = LayerProbe(_float64_layer(layer), x, y, eps, seed, fast)
         return _layer_verdict(probe, mode, tol, index, name, loss)
 
 
 def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
     atol = round_off(probe.J0)
-    if probe.dx.shape != probe.x.shape:
-        inp = shape_mismatch(index, name, "input", probe.x.shape, probe.dx.shape)
-    else:
+    inp = None
+    if probe.dx_problem:
+        inp = unusable(index, name, "input", probe.x.shape, probe.dx_problem)
+    elif not probe.ids:
         full, idx = _entries(probe, probe.x.size, mode)
         inp = _judged(probe, probe.dx, idx, full, tol, atol, (index, name, "input"),
                       lambda w, eps: probe.input_entries(idx[w], eps), None)
     params = []
-    for key, p in getattr(probe.layer, "params", {}).items():
-        g = probe.grads.get(key)
-        if g is None or g.shape != p.shape:
-            params.append(shape_mismatch(index, name, key, p.shape,
-                                         None if g is None else g.shape))
+    for key, p in probe.params.items():
+        if key in probe.unusable:
+            params.append(unusable(index, name, key, p.shape, probe.unusable[key]))
             continue
         full, idx = _entries(probe, p.size, mode)
-        params.append(_judged(probe, g, idx, full, tol, atol, (index, name, key),
+        params.append(_judged(probe, probe.grads[key], idx, full, tol, atol, (index, name, key),
                               lambda w, eps, key=key, idx=idx:
                               probe.param_entries(key, idx[w], eps),
                               probe.repeated.get((0, key))))
@@ -342,6 +369,9 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
                         f"even with np.random and its own Generators rewound; give it a "
                         f"freeze() that keeps its random draws fixed")
     result = LayerCheck.of(index, name, inp, params, loss, problems)
+    if probe.ids:
+        result.notes.append("its input holds integer ids, which have no gradient: only its "
+                            "parameters are checked")
     if probe.changes_input:
         result.notes.append("forward changes its input in place (as x[x < 0] = 0 does): the "
                             "layer below may still need it; the checker worked on copies")
@@ -396,7 +426,9 @@ def _float64(model):
     if kinds <= {np.dtype(np.float64)}:
         return model, None
     work = copy.deepcopy(model)
+    slots = work.slots()
     work.layers = [_float64_layer(layer, copied=True) for layer in work.layers]
+    work._tie(slots)  # each layer cast its own arrays: shared ones are shared again
     names = ", ".join(sorted(str(k) for k in kinds))
     return work, f"checked on a float64 copy of this model ({names})"
 
@@ -410,12 +442,11 @@ def _float64_layer(layer, copied: bool = False):
         return layer.astype(np.float64)
     for d in (layer.params, getattr(layer, "grads", {})):
         for k, v in d.items():
-            d[k] = np.asarray(v, dtype=np.float64)
+            d[k] = v.astype(np.float64) if isinstance(v, np.ndarray) else v
     return layer
 
 
 def _arrays(layer) -> list:
-    """A layer's params, grads and state arrays."""
+    """A layer's params and state arrays (its grads are whatever its backward makes them)."""
     state = layer.state() if callable(getattr(layer, "state", None)) else {}
-    return [a for d in (getattr(layer, "params", {}), getattr(layer, "grads", {}), state)
-            for a in d.values()]
+    return [a for d in (getattr(layer, "params", {}), state) for a in d.values()]

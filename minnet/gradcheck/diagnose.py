@@ -474,7 +474,7 @@ def _input(probe: LayerProbe, c: ParamCheck) -> None:
 
 
 def _param(probe: LayerProbe, c: ParamCheck) -> None:
-    g = probe.grads.get(c.param)
+    g = probe.grads.get(c.param, probe.misshapen.get(c.param))
     if g is None:
         return
     if c.errors is None:  # the shapes differ: they alone may tell

@@ -1,9 +1,11 @@
 """Kinks: perturbations whose ±eps straddles a corner of forward (ReLU at 0, a max, a hinge).
 
-There a centered difference measures neither one-sided slope, so such entries are left out of
-the verdict. They are found three ways: a declared corner crossed (`kink`, or `corners`), an
-output that bends between -eps and +eps (for layers that declare nothing), and a second look
-with a smaller eps at entries that disagree (verdicts.second_look).
+There a centered difference measures neither one-sided slope, so such entries are compared
+one-sided instead (`one_sided`: with the slope on the side backprop took), and counted in the
+report's `kinks` column; only an entry that agrees with neither side is left out of the verdict.
+They are found three ways: a declared corner crossed (`kink`, or `corners`), an output that
+bends between -eps and +eps (for layers that declare nothing), and a second look with a smaller
+eps at entries that disagree (verdicts.second_look).
 """
 
 from __future__ import annotations

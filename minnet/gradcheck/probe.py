@@ -14,7 +14,8 @@ import numpy as np
 
 from ..layers import Dense, Layer
 from ..losses import Loss
-from .calls import Calls
+from . import shapes, training
+from .calls import Calls, Randomness, raised
 from .kinks import bends, declared, met
 from .verdicts import repeat_backward, round_off
 
@@ -61,41 +62,100 @@ def freeze(obj) -> None:
         obj.freeze()
 
 
-def zero_grads(obj) -> dict:
-    """Set obj's grads to zero in place (so that += shows as exactly 2x), and return them."""
+def zero_grads(obj) -> None:
+    """Set obj's grads to zero in place, so that += shows as exactly 2x."""
     for g in getattr(obj, "grads", {}).values():
         if isinstance(g, np.ndarray) and g.flags.writeable:
             g[...] = 0
-    return grads_of(obj)
 
 
-def grads_of(obj) -> dict:
-    return {k: np.array(g, dtype=np.float64) for k, g in getattr(obj, "grads", {}).items()}
+class Backward(NamedTuple):
+    """What one backward gave: dL/dx and the grads, as float64 copies, or why not usable."""
+
+    dx: np.ndarray | None
+    dx_problem: str | None
+    grads: dict[str, np.ndarray]
+    unusable: dict[str, str]
+    misshapen: dict[str, np.ndarray] = {}  # unusable grads that are arrays of another shape
+
+
+def backward_of(obj, params: dict, run, x: np.ndarray, ids: bool) -> Backward:
+    """run() is obj's backward; read what it returned and stored, never raising for it."""
+    try:
+        dx = run()
+    except Exception as e:  # a student's backward: a FAIL row, never a crash
+        why = f"backward raised {raised(e)}"
+        return Backward(None, why, {}, {k: f"not computed: {why}" for k in params})
+    if ids:
+        dx, why = None, None
+    elif dx is None:
+        why = "backward returned None: it must return dL/dx, the gradient for its input"
+    else:
+        why = shapes.problem(dx, x.shape, len(x))
+    grads, unusable, misshapen = {}, {}, {}
+    for k, p in params.items():
+        g = getattr(obj, "grads", {}).get(k, _MISSING)
+        problem = f"missing: backward did not store grads[{k!r}]" if g is _MISSING else \
+            shapes.problem(g, p.shape, len(x))
+        if problem:
+            unusable[k] = problem
+            if isinstance(g, np.ndarray) and g.dtype.kind == "f":
+                misshapen[k] = g.copy()
+        else:
+            grads[k] = np.array(g, dtype=np.float64)  # a copy: grads change later
+    return Backward(None if why else np.array(dx, dtype=np.float64), why, grads, unusable,
+                    misshapen)
+
+
+_MISSING = object()
 
 
 class ModelProbe:
-    """The loss J of a model on one batch, recomputed from the layer whose tensor moved."""
+    """A model on one batch: training's gradient, and the loss J under perturbations.
+
+    The analytic side is what training computes (training.step): the model's own forward and
+    backward on the user's objects, twice, as two steps of fit (the second shows a gradient
+    that accumulates). The numeric side recomputes J on copies (calls.Calls), from the layer
+    whose tensor moved. np.random and the layers' Generators are rewound before each of them,
+    so that a mask drawn in forward is the same in all.
+    """
 
     def __init__(self, model, X, y, eps, fast) -> None:
         self.model, self.layers, self.loss = model, model.layers, model.loss
         self.X, self.y, self.n, self.eps, self.fast = X, y, len(X), eps, fast
+        self.slots = model.slots()
         self.calls = [Calls(layer, fast) for layer in self.layers]
         self.loss_calls = Calls(self.loss, fast, is_loss=True, y=y)
+        self.random = Randomness(*self.layers, self.loss)
         model.train()
         for layer in self.layers:
             freeze(layer)
         self.P0 = model.penalty()
+        before = self._zeroed()
+        self.random.rewind()
+        self.first = training.step(model, X, y)
+        self.random.rewind()
+        self.step = training.step(model, X, y)  # what every training step after the first gets
+        self.grads, self.unusable = self.step.grads, self.step.unusable
+        self._zeroed()
+        self.random.rewind()
         self.inputs, self.J0 = self._pass()
         self.atol = round_off(self.J0)
-        before = [zero_grads(layer) for layer in self.layers]
-        first = self._backward()
-        inputs2, self.J1 = self._pass()  # the same forward and backward again: same numbers?
-        self.unstable = _first_difference(self.inputs, inputs2)
-        self.grads = self._backward()  # what every training step after the first would get
-        self.repeated = {} if self.J1 != self.J0 else repeat_backward(before, first, self.grads)
+        self.copied = self._copied_backward()
+        self.changes = self._changes()
+        steady = self.first.loss == self.step.loss == self.J0
+        self.unstable = None if steady else self._unstable()
+        self.repeated = repeat_backward(before, self.first.grads, self.step.grads) \
+            if steady else {}
+
+    def _zeroed(self) -> dict:
+        """Set every grads array to 0 in place (so that += shows as exactly 2x); read them."""
+        for layer in self.layers:
+            zero_grads(layer)
+        return training.read_all(self.model, self.n)[0]
 
     def _pass(self):
-        """Forward from X, keeping the input of every layer and of the loss."""
+        """Forward from X on copies, keeping the input of every layer and of the loss."""
         inputs, h = [], self.X
         for c in self.calls:
             inputs.append(h)
@@ -103,46 +163,65 @@ class ModelProbe:
         inputs.append(h)
         return inputs, self.loss_calls.forward(h) + self.model.penalty()
 
-    def _backward(self):
+    def _copied_backward(self) -> dict | None:
+        """After _pass: backward on copies of every upstream gradient; None if it breaks off."""
         try:
-            self.model.backward()
+            d = self.loss_calls.backward(None)
+            for c in reversed(self.calls[1:]):
+                d = c.backward(d)
+            self.calls[0].backward(d)
+            for W, dW in self.model._penalized():
+                dW += self.model.l2 * W
         except Exception:
-            self._name_a_missing_gradient()
-            raise
-        return [grads_of(layer) for layer in self.layers]
+            return None
+        return training.read_all(self.model, self.n)[0]
 
-    def _name_a_missing_gradient(self) -> None:
-        """backward crashed: if a layer returned None for dL/dx, say that instead."""
-        d = self.loss_calls.backward(None)
-        for i in range(len(self.layers) - 1, 0, -1):
-            d = self.calls[i].backward(d)
-            if d is None:
-                raise ValueError(f"layer {i} ({type(self.layers[i]).__name__}): backward "
-                                 f"returned None: it must return dL/dx, the gradient for its "
-                                 f"input") from None
+    def _changes(self) -> list[training.Change]:
+        """Where training's first gradient differs from the same step on copies: who aliased."""
+        if self.copied is None or self.first.stop is not None:
+            return []
+        same = all(np.allclose(g, self.copied[k], rtol=1e-9, atol=1e-12 * np.abs(g).max(
+            initial=1)) for k, g in self.first.grads.items() if k in self.copied)
+        if same and self.first.loss == self.J0:
+            return []
+        self.random.rewind()
+        return training.trace(self.model, self.X, self.y)
+
+    def _unstable(self) -> int | None:
+        """The first layer whose output differs between two identical forward passes."""
+        self.random.rewind()
+        inputs2, self.J1 = self._pass()
+        return _first_difference(self.inputs, inputs2)
 
     def problems(self) -> list[str]:
         found = []
-        if self.J0 != self.J1:
+        if self.unstable is not None or not self.first.loss == self.step.loss == self.J0:
             culprit = self.unstable
             where = (f"layer {culprit} ({type(self.layers[culprit]).__name__}) gave a different "
                      f"output for the same input" if culprit is not None
                      else f"the loss ({type(self.loss).__name__}) changed")
-            found.append(f"nondeterminism: J = {self.J0!r} then {self.J1!r} at the same θ: "
-                         f"{where}, even with np.random and its own Generators rewound. "
-                         f"During a check it must be a fixed function of its input: give it "
-                         f"a freeze() that keeps its random draws (or state) fixed.")
+            found.append(f"nondeterminism: J = {self.first.loss!r} then {self.step.loss!r} at "
+                         f"the same θ: {where}, even with np.random and its own Generators "
+                         f"rewound. During a check it must be a fixed function of its input: "
+                         f"give it a freeze() that keeps its random draws (or state) fixed.")
+        if self.step.stop is not None and self.step.stop.index is None:  # no layer to blame
+            found.append(f"backward broke off: {self.step.stop.text}")
         return found
 
     def work(self, mode, samples, directions) -> int:
-        sizes = [p.size for p in self.model.parameters()]
+        sizes = [s.size for s in self.slots]
         per = {"full": sum(sizes), "sample": sum(min(samples, s) for s in sizes),
                "directional": directions * len(sizes)}
         return 2 * sum(per[m] for m in per if m in mode)
 
-    def entries(self, li, name, idx, eps=None, bar=None) -> Pairs:
-        """J with entry idx[k] of layers[li].params[name] moved by ±eps, and kink flags."""
+    def entries(self, slot, idx, eps=None, bar=None) -> Pairs:
+        """J with entry idx[k] of a parameter moved by ±eps, and kink flags."""
         eps = eps or self.eps
+        if slot.shared:
+            moves = np.zeros((len(idx), slot.size))
+            moves[np.arange(len(idx)), idx] = eps
+            return self._shared(slot, moves.reshape(len(idx), *slot.shape), eps, bar)
+        li, name = slot.layer_index, slot.param
         c, x, base = self.calls[li], self.inputs[li], self.inputs[li + 1]
         p = self.layers[li].params[name]
         Js, bent = [], []
@@ -161,9 +240,12 @@ class ModelProbe:
         J, flags = np.concatenate(Js, axis=1), np.concatenate(bent, axis=1)
         return Pairs(J[0], J[1], flags[0] | flags[1], eps)
 
-    def directions(self, li, name, dirs, eps=None, bar=None) -> Pairs:
-        """J with layers[li].params[name] moved by ±eps u for each unit direction u in dirs."""
+    def directions(self, slot, dirs, eps=None, bar=None) -> Pairs:
+        """J with a parameter moved by ±eps u for each unit direction u in dirs."""
         eps = eps or self.eps
+        if slot.shared:
+            return self._shared(slot, eps * dirs, eps, bar)
+        li, name = slot.layer_index, slot.param
         c, x, base = self.calls[li], self.inputs[li], self.inputs[li + 1]
         layer = self.layers[li]
         outs = c.along(x, name, dirs, eps, base)
@@ -174,6 +256,42 @@ class ModelProbe:
         if bar is not None:
             bar.update(len(outs))
         return _pairs(J, bent, eps)
+
+    def _shared(self, slot, moves, eps, bar) -> Pairs:
+        """J with a shared array moved by ±m for each move m: the array itself moves, so every
+        layer that holds it sees the change; plain passes from its first holder on."""
+        p = self.layers[slot.layer_index].params[slot.param]
+        start = min(i for i, _ in slot.holders)
+        plus, minus, kinks = [], [], []
+        for m in moves:
+            (Jp, hp), (Jm, hm) = self._moved(p, m, start), self._moved(p, -m, start)
+            bent = False
+            for j, c in enumerate(self.calls[start:], start):
+                outs = np.stack([hp[j + 1 - start], hm[j + 1 - start]])
+                bent |= bool(met(c.obj, hp[j - start][None], hm[j - start][None],
+                                 self.inputs[j], outs, self.inputs[j + 1])[0])
+            bent |= bool(met(self.loss, hp[-1][None], hm[-1][None], self.inputs[-1],
+                             y=self.y)[0])
+            plus.append(Jp)
+            minus.append(Jm)
+            kinks.append(bent)
+            if bar is not None:
+                bar.update(2)
+        return Pairs(np.array(plus), np.array(minus), np.array(kinks, dtype=bool), eps)
+
+    def _moved(self, p, step, start) -> tuple[float, list]:
+        """J and the inputs of layers[start:] and the loss, with p moved by step in place."""
+        saved = p.copy()
+        try:
+            np.add(saved, step, out=p)
+            trail, h = [], self.inputs[start]
+            for c in self.calls[start:]:
+                trail.append(h)
+                h = c.forward(h)
+            trail.append(h)
+            return self.loss_calls.forward(h) + self.model.penalty(), trail
+        finally:
+            p[...] = saved
 
     def _own_bends(self, c, out, base):
         """Kink flags of the moved layer's own output (its weights may meet a corner too)."""
@@ -218,6 +336,8 @@ class LayerProbe:
 
     def __init__(self, layer, x, y, eps, seed, fast) -> None:
         self.layer, self.x, self.y, self.eps, self.fast = layer, x, y, eps, fast
+        self.params = dict(getattr(layer, "params", {}))
+        self.ids = x.dtype.kind in "iu"  # token ids: not perturbed, no input gradient
         self.is_loss = is_loss(layer)
         self.calls = Calls(layer, fast, self.is_loss, y)
         self.rng = np.random.default_rng(seed)
@@ -229,23 +349,27 @@ class LayerProbe:
         else:
             self.G = self.rng.standard_normal(np.shape(out))
             self.J0, self.base_out = float(np.sum(out * self.G)), out
-        before = zero_grads(layer)
-        _, first = self._backward()
+        zero_grads(layer)
+        before = self._read()
+        first = self._backward()
         self.unstable = not np.array_equal(np.asarray(self.calls.forward(x)), np.asarray(out))
-        self.dx, self.grads = self._backward()
-        self.repeated = {} if self.unstable else repeat_backward([before], [first], [self.grads])
+        found = self._backward()
+        self.dx, self.dx_problem, self.grads, self.unusable, self.misshapen = found
+        self.repeated = {} if self.unstable else \
+            {(0, k): why for k, why in repeat_backward(before, first.grads, self.grads).items()}
 
     def _changes_input(self) -> bool:
         x = self.x.copy()
         self.calls._call(x)  # not through Calls.forward, which would hand it a copy
         return not np.array_equal(x, self.x, equal_nan=True)
 
-    def _backward(self):
+    def _backward(self) -> Backward:
         self.calls.forward(self.x)
-        dx = self.calls.backward(self.G)
-        if dx is None:
-            raise NoInputGradient
-        return np.array(dx, dtype=np.float64), grads_of(self.layer)
+        return backward_of(self.layer, self.params, lambda: self.calls.backward(self.G),
+                           self.x, self.ids)
+
+    def _read(self) -> dict:
+        return backward_of(self.layer, self.params, lambda: self.x, self.x, True).grads
 
     def score(self, outs):
         if self.is_loss:
@@ -281,7 +405,3 @@ class LayerProbe:
             kinks = bends(outs[:len(idx)], outs[len(idx):], self.base_out)
         J = self.score(outs)
         return Pairs(J[:len(idx)], J[len(idx):], kinks, eps)
-
-
-class NoInputGradient(Exception):
-    """backward returned None where dL/dx was needed."""

@@ -29,7 +29,8 @@ COLUMNS = {
     "numeric": "at that entry, the centered difference (J(θ+ε) − J(θ−ε)) / 2ε",
     "verdict": "ok; FAIL; accumulating (grads added with +=); no effect (the tensor does not "
                "change the loss: both gradients are exactly 0); inconclusive (nothing could be "
-               "compared); eps (the numeric side is off at this eps)",
+               "compared); eps (the numeric side is off at this eps); not reached (backward "
+               "broke off before computing it)",
     "hint": "the pattern of a wrong gradient, in plain words",
 }
 
@@ -56,6 +57,7 @@ class ParamCheck:
     status: str = "ok"  # ok, FAIL, accumulating, no effect, inconclusive, eps
     derivatives: object | None = field(default=None, repr=False)  # diagnose.Derivatives
     is_loss: bool = False
+    also: tuple = ()  # other holders of a shared array: ("2.W",)
 
     @property
     def where(self) -> str:
@@ -87,13 +89,17 @@ class LayerCheck:
     is_loss: bool = False
     problems: list[str] = field(default_factory=list)  # each one fails the check
     notes: list[str] = field(default_factory=list)  # worth knowing, not a failure
+    fixes: list[str] = field(default_factory=list)  # "What to do" for its problems
 
     @classmethod
-    def of(cls, index: int, name: str, inp: ParamCheck, params: list[ParamCheck],
+    def of(cls, index: int, name: str, inp: ParamCheck | None, params: list[ParamCheck],
            is_loss: bool = False, problems: list[str] | None = None) -> LayerCheck:
-        """A layer's verdict from its tensors' verdicts: it passes when all of them pass."""
+        """A layer's verdict from its tensors' verdicts: it passes when all of them pass.
+
+        inp is None when the input has no gradient (integer ids).
+        """
         problems = problems or []
-        checks = [inp, *params]
+        checks = [c for c in [inp, *params] if c is not None]
         for c in checks:
             c.is_loss = is_loss
         failed = [c for c in checks if not c.passed]
@@ -102,8 +108,8 @@ class LayerCheck:
             worst = max(failed, key=severity)
             hint = f"{worst.param}: {worst.hint}" if worst.hint else \
                 f"{worst.param} gradient wrong (rel_error {worst.rel_error:.1e})"
-        return cls(index, name, not failed and not problems, inp.rel_error, params, hint, inp,
-                   is_loss=is_loss, problems=problems)
+        return cls(index, name, not failed and not problems, inp and inp.rel_error, params,
+                   hint, inp, is_loss=is_loss, problems=problems)
 
     @property
     def who(self) -> str:
@@ -191,7 +197,7 @@ class CheckReport:
         if self.suspects:
             return "Gradient check FAILED: " + "; ".join(
                 f"the backward of {s.who} is wrong: {s.summary().replace(' is wrong: ', ': ')}"
-                for s in self.suspects)
+                if s.failed else s.summary() for s in self.suspects)
         if self.problems:
             return f"Gradient check FAILED: {self.problems[0]}"
         failed = [c for c in self.params if not c.passed]
@@ -213,11 +219,12 @@ class CheckReport:
         lines += ["", table(self.params)]
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"warning: {w}" for w in self.warnings]
-        if self.suspects:
+        alone = [s for s in self.suspects if s.failed]  # not those with a problem only
+        if alone:
             lines += ["", _MODEL_ALONE]
-            lines += [f"  {s.who}: {s.summary()}" for s in self.suspects]
-            lines += ["", table([c for s in self.suspects for c in s.failed])]
-            lines += [line for s in self.suspects for line in _derivative_tables(s.checks)]
+            lines += [f"  {s.who}: {s.summary()}" for s in alone]
+            lines += ["", table([c for s in alone for c in s.failed])]
+            lines += [line for s in alone for line in _derivative_tables(s.checks)]
         if self.advice:
             lines += ["", self.advice]
         return "\n".join(lines)
@@ -225,10 +232,11 @@ class CheckReport:
     def _repr_html_(self) -> str:
         notes = [f"problem: {p}" for p in self.problems] + [f"warning: {w}" for w in
                                                             self.warnings]
-        after = [_MODEL_ALONE] if self.suspects else []
-        after += [line for s in self.suspects for line in _derivative_tables(s.checks)]
+        alone = [s for s in self.suspects if s.failed]
+        after = [_MODEL_ALONE] if alone else []
+        after += [line for s in alone for line in _derivative_tables(s.checks)]
         after += [self.advice] if self.advice else []
-        return _html(self.headline(), self.params, [c for s in self.suspects for c in s.failed],
+        return _html(self.headline(), self.params, [c for s in alone for c in s.failed],
                      notes + after)
 
     def explain(self) -> str:
@@ -273,6 +281,8 @@ def explain() -> str:
 
 def layer_advice(check: LayerCheck) -> str:
     """A "What to do" line that fits the failure: an input gradient, a parameter, a loss."""
+    if check.fixes:
+        return "\n".join(check.fixes)
     failed = [c for c in check.failed if c.status != "inconclusive"]
     if any(c.status == "accumulating" for c in failed):
         return (f"What to do: in the backward of {check.who}, overwrite grads with "
@@ -302,8 +312,10 @@ def table(checks: list[ParamCheck]) -> str:
 def _row(c: ParamCheck) -> tuple[str, ...]:
     who = f"loss {c.layer_name}" if c.is_loss else c.layer_name if c.layer_index < 0 else \
         f"{c.layer_index} {c.layer_name}"  # index -1: a function, not a layer
-    return (who, c.param, str(c.shape), str(c.checked), str(c.wrong), str(c.kinks),
-            f"{c.rel_error:.1e}", c.where, f"{c.analytic:+.4e}", f"{c.numeric:+.4e}",
+    param = " = ".join([c.param, *c.also])  # a shared array: every name it goes by
+    numbers = (f"{c.rel_error:.1e}", c.where, f"{c.analytic:+.4e}", f"{c.numeric:+.4e}") \
+        if c.checked else ("-", "-", "-", "-")  # nothing compared: no number to show
+    return (who, param, str(c.shape), str(c.checked), str(c.wrong), str(c.kinks), *numbers,
             c.status, c.hint or "")
 
 

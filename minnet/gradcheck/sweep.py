@@ -24,7 +24,7 @@ def eps_sweep(model, X: np.ndarray, y: np.ndarray, eps_values=None,
     with Preserved(model.layers + [model.loss]):
         ref = copy.deepcopy(model).astype(np.float64)
         probe = ModelProbe(ref, *ref._check_data(X, y), DEFAULT_EPS, fast=True)
-        g = P.flatten([g for grads in probe.grads for g in grads.values()])
+        g = P.flatten([probe.grads[s.name] for s in probe.slots])
         picks = np.random.default_rng(seed).choice(g.size, min(entries, g.size), replace=False)
         out = {"eps": eps_values, "default": DEFAULT_EPS}
         for dtype in dtypes:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import shapes
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
 from .report import FunctionCheck, ParamCheck
 
@@ -169,38 +170,41 @@ def _penalized(model, layer) -> bool:
     return any(W is layer.params["W"] for W, _ in model._penalized())
 
 
-def shape_mismatch(index, name, param, want, got) -> ParamCheck:
-    if got is None:
-        hint = "missing: backward did not store this gradient"
-    elif tuple(got) == tuple(want)[::-1] and len(want) > 1:
-        hint = f"transposed: the gradient has shape {got}, the tensor {want}"
-    else:
-        hint = f"shape: the gradient has shape {got}, the tensor {want}"
+def shape_mismatch(index, name, param, want, got, batch=None) -> ParamCheck:
+    """A FAIL row for a gradient missing (got None) or of another shape than the tensor's."""
+    why = "missing: backward did not store this gradient" if got is None else \
+        shapes.mismatch(tuple(got), tuple(want), batch)
+    return unusable(index, name, param, want, why)
+
+
+def unusable(index, name, param, want, why: str) -> ParamCheck:
+    """A FAIL row for a gradient that cannot be compared at all, saying why ("not reached"
+    when backward broke off before computing it)."""
+    status = "not reached" if why.startswith("not reached") else "FAIL"
     return ParamCheck(index, name, param, tuple(want), 1.0, (), float("nan"), float("nan"),
-                      0, 0, False, hint, status="FAIL")
+                      0, 0, False, why, status=status)
 
 
-def repeat_backward(before, first, second) -> dict:
+def repeat_backward(before: dict, first: dict, second: dict) -> dict:
     """Gradients that changed between two identical forward-backward calls, and why.
 
-    Adding the same amount again is accumulation (+= instead of =); anything else is state
-    that carries over from one call to the next.
+    Each dict maps a tensor's key to its gradient: before the first call (zeroed), after it,
+    and after the second. Adding the same amount again is accumulation (+= instead of =);
+    anything else is state that carries over from one call to the next.
     """
     found = {}
-    for li, (g0, g1, g2) in enumerate(zip(before, first, second)):
-        for k in g1:
-            if k not in g2 or np.array_equal(g1[k], g2[k]):
-                continue
-            step, again = g1[k] - g0.get(k, 0), g2[k] - g1[k]
-            ratio = float(np.vdot(step + again, step) / max(np.vdot(step, step), 1e-300))
-            if np.allclose(again, step, rtol=1e-9, atol=1e-12 * np.abs(step).max(initial=1)):
-                found[(li, k)] = (f"accumulating: the first backward matched numeric, a "
-                                  f"second one gave {ratio:.3g} × that: grads are added to "
-                                  f"with +=, not overwritten with =")
-            else:
-                found[(li, k)] = ("changes from call to call: a second forward and backward "
-                                  "on the same batch gave another gradient; does backward "
-                                  "depend on state kept from an earlier call?")
+    for k, g1 in first.items():
+        if k not in second or np.array_equal(g1, second[k]):
+            continue
+        step, again = g1 - before.get(k, 0), second[k] - g1
+        ratio = float(np.vdot(step + again, step) / max(np.vdot(step, step), 1e-300))
+        if np.allclose(again, step, rtol=1e-9, atol=1e-12 * np.abs(step).max(initial=1)):
+            found[k] = (f"accumulating: the first backward matched numeric, a second one gave "
+                        f"{ratio:.3g} × that: grads are added to with +=, not overwritten with =")
+        else:
+            found[k] = ("changes from call to call: a second forward and backward on the same "
+                        "batch gave another gradient; does backward depend on state kept from "
+                        "an earlier call?")
     return found
 
 

@@ -5,6 +5,7 @@ One family per file, in the order a course meets them:
     dense.py          Dense, the activations (ReLU, LeakyReLU, Sigmoid, Tanh), Dropout
     normalization.py  BatchNorm, LayerNorm
     image.py          Conv2D, MaxPool2D, Flatten on (N, C, H, W)
+    recurrent.py      Embedding on (N, T) token ids
 
 Shapes use N for the batch size; image layers take (N, C, H, W), as in PyTorch. A layer whose
 class says `stackable = True` also accepts extra leading axes, (K, N, F) or (K, N, C, H, W),
@@ -15,8 +16,10 @@ from .base import INITS, Layer
 from .dense import Activation, Dense, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
 from .image import Conv2D, Flatten, MaxPool2D, col2im, windows
 from .normalization import BatchNorm, LayerNorm
+from .recurrent import Embedding
 
 __all__ = [
-    "INITS", "Activation", "BatchNorm", "Conv2D", "Dense", "Dropout", "Flatten", "Layer",
-    "LayerNorm", "LeakyReLU", "MaxPool2D", "ReLU", "Sigmoid", "Tanh", "col2im", "windows",
+    "INITS", "Activation", "BatchNorm", "Conv2D", "Dense", "Dropout", "Embedding", "Flatten",
+    "Layer", "LayerNorm", "LeakyReLU", "MaxPool2D", "ReLU", "Sigmoid", "Tanh", "col2im",
+    "windows",
 ]

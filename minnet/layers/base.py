@@ -54,7 +54,7 @@ class Layer:
     def astype(self, dtype: np.dtype) -> Layer:
         for d in (self.params, self.grads):
             for k, v in d.items():
-                d[k] = v.astype(dtype)
+                d[k] = v.astype(dtype) if isinstance(v, np.ndarray) else v
         for k, v in self.state().items():
             setattr(self, k, v.astype(dtype))
         return self

@@ -8,10 +8,11 @@ from .base import INITS, Layer, positive_int
 
 
 class Dense(Layer):
-    """Fully connected layer: y = x W + b.
+    """Fully connected layer on the last axis, as torch.nn.Linear: y = x W + b.
 
-    forward:  x (N, in) -> y (N, out);  W (in, out), b (out,)
-    backward: dW = xᵀ dy,  db = Σₙ dy,  dx = dy Wᵀ  (None when input_grad is False)
+    forward:  x (N, ..., in) -> y (N, ..., out);  W (in, out), b (out,)
+    backward: dW = xᵀ dy,  db = Σₙ dy,  dx = dy Wᵀ  (None when input_grad is False), with the
+              leading axes (N, ...) of x and dy taken as rows: a sequence (N, T, in) is N·T rows
     init: "he" draws W ~ N(0, 2/in) (for ReLU), "xavier" W ~ N(0, 2/(in+out)) (for tanh, sigmoid).
     """
 
@@ -35,45 +36,54 @@ class Dense(Layer):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if x.ndim < 2 or x.shape[-1] != self.in_features:
-            raise ValueError(f"{self!r} expects input of shape (N, {self.in_features}), "
+            raise ValueError(f"{self!r} expects input of shape (N, ..., {self.in_features}), "
                              f"got {x.shape}")
         self.x = x
-        flat = x.reshape(-1, self.in_features)  # a stack (K, N, in) as one product: faster
-        y = flat @ self.params["W"] + self.params["b"]
+        y = self._rows(x) @ self.params["W"] + self.params["b"]
         return y.reshape(*x.shape[:-1], self.out_features)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        self.grads["W"] = self.x.T @ dout
-        self.grads["b"] = dout.sum(axis=0)
+        rows = self._rows(dout)
+        self.grads["W"] = self._rows(self.x).T @ rows
+        self.grads["b"] = rows.sum(axis=0)
         return dout @ self.params["W"].T if self.input_grad else None
+
+    @staticmethod
+    def _rows(a: np.ndarray) -> np.ndarray:
+        """(N, ..., F) -> (N·..., F): every position along the leading axes is one row."""
+        return a.reshape(-1, a.shape[-1])
 
     def nudged(self, x: np.ndarray, name: str, index: np.ndarray, delta: np.ndarray,
                base: np.ndarray | None = None) -> np.ndarray:
-        """Outputs (K, N, out) when entry index[k] of params[name] moves by delta[k].
+        """Outputs (K, N, ..., out) when entry index[k] of params[name] moves by delta[k].
 
-        y is linear in W and b: moving W[i, j] by d moves only column j of y, by d * x[:, i].
+        y is linear in W and b: moving W[i, j] by d moves only column j of y, by d * x[..., i].
         The gradient checker uses this to avoid recomputing x W for every entry; `base` is
         forward(x), when the caller has it already.
         """
         base = self.forward(x) if base is None else base
-        y = np.repeat(base[None], len(index), axis=0)
+        rows = self._rows(x)
+        y = np.repeat(self._rows(base)[None], len(index), axis=0)  # (K, rows, out)
         k = np.arange(len(index))
         if name == "W":
             i, j = np.unravel_index(index, self.params["W"].shape)
-            y[k, :, j] += delta[:, None] * x[:, i].T
+            y[k, :, j] += delta[:, None] * rows[:, i].T
         else:
             y[k, :, index] += delta[:, None]
-        return y
+        return y.reshape(len(index), *base.shape)
 
     def nudged_along(self, x: np.ndarray, name: str, directions: np.ndarray, eps: float,
                      base: np.ndarray | None = None) -> np.ndarray:
-        """Outputs (2K, N, out) with params[name] moved by +eps u_k (first K), then by -eps u_k.
+        """Outputs (2K, N, ..., out) with params[name] moved by +eps u_k (first K), then -eps u_k.
 
         Linear again: moving W by eps U moves y by eps x U, so one product serves both signs.
         """
         y = self.forward(x) if base is None else base
-        d = eps * (x @ directions if name == "W" else directions[:, None, :])
-        return np.concatenate([y + d, y - d])
+        if name == "W":
+            d = (self._rows(x) @ directions).reshape(len(directions), *y.shape)
+        else:
+            d = directions.reshape(len(directions), *[1] * (y.ndim - 1), -1)
+        return np.concatenate([y + eps * d, y - eps * d])
 
     def config(self) -> dict:
         return {"in_features": self.in_features, "out_features": self.out_features,

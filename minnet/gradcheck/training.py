@@ -1,0 +1,243 @@
+"""What training computes: the gradient a model check judges, and what can corrupt it.
+
+The analytic side of a model check is training's own gradient: the model's own forward and
+backward on the user's objects, with no copies in between, as `fit` runs them. The numeric side
+works on copies (calls.py). Where the two paths disagree, a layer changed an array that another
+layer still holds; `trace` replays one step call by call to name both.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import params as P
+from . import shapes
+from .calls import raised
+
+
+@dataclass
+class Step:
+    """One training step's loss, and the gradient of each parameter slot (by name)."""
+
+    loss: float
+    grads: dict[str, np.ndarray]  # slot name -> gradient as float64, for those that can be read
+    unusable: dict[str, str]  # slot name -> why its gradient cannot be compared
+    stop: Stop | None = None  # where backward broke off, when it raised
+
+
+@dataclass
+class Stop:
+    """backward raised: the call that went wrong, in words, and the layers it left unreached."""
+
+    index: int | None  # the layer whose backward went wrong (len(layers): the loss); None: Model
+    text: str
+    who: str = "Model.backward"
+
+    @property
+    def short(self) -> str:
+        return f"backward broke off at {self.who}, before it reached this layer"
+
+
+def step(model, X: np.ndarray, y: np.ndarray) -> Step:
+    """model.forward, the loss, and model.backward, as one step of fit computes them.
+
+    X is copied first, as fit's batches are: a layer may change its input in place.
+    """
+    loss = model._loss(X.copy(), y)
+    stop = None
+    try:
+        model.backward()
+    except Exception as e:  # a student's backward: a FAIL row, never a crash
+        stop = where_backward_stops(model, X, y, e)
+    grads, unusable = read_all(model, len(X))
+    if stop is not None:  # the layers below where it stopped kept stale grads
+        for slot in model.slots():
+            if stop.index is None or max(i for i, _ in slot.holders) < stop.index:
+                grads.pop(slot.name, None)
+                unusable[slot.name] = f"not reached: {stop.short}"
+    return Step(loss, grads, unusable, stop)
+
+
+def read_all(model, batch: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:
+    """Every slot's gradient as training sums it, and why the others cannot be read."""
+    grads, unusable = {}, {}
+    for slot in model.slots():
+        g, why = read(model.layers, slot, batch)
+        if why:
+            unusable[slot.name] = why
+        else:
+            grads[slot.name] = g
+    return grads, unusable
+
+
+def read(layers, slot: P.Slot, batch: int) -> tuple[np.ndarray | None, str | None]:
+    """A slot's gradient as training sums it, in float64, or why it cannot be read."""
+    parts = []
+    for i, key in slot.holders:
+        grads = getattr(layers[i], "grads", None)
+        if not isinstance(grads, dict) or key not in grads:
+            return None, f"missing: backward did not store grads[{key!r}]"
+        why = shapes.problem(grads[key], slot.shape, batch)
+        if why:
+            return None, why
+        parts.append(np.array(grads[key], dtype=np.float64))  # a copy: grads change later
+    return sum(parts[1:], start=parts[0]), None
+
+
+def where_backward_stops(model, X, y, error: Exception) -> Stop:
+    """Replay a step call by call and name the first call whose result is unusable.
+
+    A backward that returns dx of the wrong shape is usually not the one that raises: the layer
+    below it trips over that dx. So each returned gradient is checked against the shape of the
+    input it is the gradient of.
+    """
+    inputs, h = [], X.copy()
+    for layer in model.layers:
+        inputs.append(h)
+        h = layer.forward(h)
+    model.loss.forward(h, y)
+    calls = [(len(model.layers), lambda d: model.loss.backward(), h.shape)]
+    calls += [(i, model.layers[i].backward, inputs[i].shape)
+              for i in range(len(model.layers) - 1, -1, -1)]
+    d = None
+    for i, backward, shape in calls:
+        who = _who(model, i)
+        try:
+            d = backward(d)
+        except Exception as e:
+            return Stop(i, f"the backward of {who} raised {raised(e)}", who)
+        if i == 0:
+            break
+        why = "None" if d is None else shapes.problem(d, shape, len(X))
+        if why:
+            what = "dscores" if i == len(model.layers) else "dx"
+            return Stop(i, f"the backward of {who} returned a {what} it cannot pass on: {why}",
+                        who)
+    return Stop(None, f"Model.backward raised {raised(error)}")
+
+
+def _who(model, i: int) -> str:
+    if i == len(model.layers):
+        return f"the loss ({type(model.loss).__name__})"
+    return f"layer {i} ({type(model.layers[i]).__name__})"
+
+
+# ---- arrays changed in place ---------------------------------------------------------------
+
+
+@dataclass
+class Change:
+    """One call changed an array that was produced before it, and others kept."""
+
+    changer: str  # "layer 2 (DoubleInPlace)"
+    how: str  # "changes its input in place"
+    holders: list[str]  # "layer 1 (MyTanh)" ...
+    index: int  # the changer's index (len(layers): the loss)
+
+    def __str__(self) -> str:
+        kept = " and ".join(self.holders)
+        return f"{self.changer} {self.how}; {kept} kept that array for its backward"
+
+
+def trace(model, X: np.ndarray, y: np.ndarray) -> list[Change]:
+    """Replay one training step call by call; report each array changed after it was made.
+
+    Only changes to an array that another layer (or the loss) still holds are reported: those
+    are what make training's gradient differ from the gradient of the function computed.
+    """
+    made: list[tuple[np.ndarray, np.ndarray, str, object]] = []  # array, its copy, what, maker
+    found: list[Change] = []
+    objects = [*model.layers, model.loss]
+
+    def call(i: int, phase: str, fn, arg):
+        before = [(a, a.copy()) for a, *_ in made]
+        out = fn(arg)
+        for (a, copy), (_, _, what, maker) in zip(before, made):
+            if not np.array_equal(a, copy, equal_nan=True):
+                how = _how(objects, i, phase, what, maker)
+                holders = [_who(model, j) for j, o in enumerate(objects)
+                           if o is not objects[i] and _holds(o, a)]
+                if holders:
+                    found.append(Change(_who(model, i), how, holders, i))
+        if isinstance(out, np.ndarray) and not any(out is a for a, *_ in made):
+            made.append((out, out.copy(), f"{phase} {i}", objects[i]))
+        return out
+
+    h = X.copy()
+    made.append((h, h.copy(), "X", None))
+    for i, layer in enumerate(model.layers):
+        h = call(i, "output", layer.forward, h)
+    n = len(model.layers)
+    call(n, "loss", lambda s: model.loss.forward(s, y), h)
+    d = call(n, "dx", lambda _: model.loss.backward(), None)
+    for i in range(n - 1, -1, -1):
+        d = call(i, "dx", model.layers[i].backward, d)
+    return _distinct(found)
+
+
+def _how(objects, i: int, phase: str, what: str, maker) -> str:
+    """How call i changed an array described by `what` ("output 1", "dx 3", "X")."""
+    kind, _, at = what.partition(" ")
+    if maker is objects[i] and kind == "output":
+        return (f"overwrites the output it returned earlier (as layer {at})" if int(at) != i
+                else "changes its own output after returning it")
+    if phase in ("output", "loss") and (kind == "X" and i == 0
+                                        or kind == "output" and int(at) == i - 1):
+        return "changes its input (the scores) in place" if phase == "loss" else \
+            "changes its input in place"
+    if phase == "dx" and kind == "dx" and int(at) == i + 1:
+        return "changes dout (the gradient it receives) in place in its backward"
+    source = "the input X" if kind == "X" else \
+        f"the {'output' if kind == 'output' else 'gradient'} of {_who_of(objects, int(at))}"
+    return f"changes {source} in place"
+
+
+def _who_of(objects, i: int) -> str:
+    name = type(objects[i]).__name__
+    return f"the loss ({name})" if i == len(objects) - 1 else f"layer {i} ({name})"
+
+
+def _holds(obj, a: np.ndarray, depth: int = 2) -> bool:
+    """Does obj keep an array that shares memory with a: an attribute, an item of a list, tuple
+    or dict attribute, or (depth) an attribute of an object it holds?"""
+    for v in vars(obj).values() if hasattr(obj, "__dict__") else ():
+        items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else [v]
+        if any(isinstance(u, np.ndarray) and np.may_share_memory(u, a)
+               and np.shares_memory(u, a) for u in items):
+            return True
+        if depth > 1 and hasattr(v, "__dict__") and not callable(v) \
+                and not isinstance(v, np.random.Generator) and _holds(v, a, depth - 1):
+            return True
+    return False
+
+
+def _distinct(changes: list[Change]) -> list[Change]:
+    seen, out = set(), []
+    for c in changes:
+        if str(c) not in seen:
+            seen.add(str(c))
+            out.append(c)
+    return out
+
+
+def aliasing_consequence(change: Change) -> str:
+    """Why a change in place makes training's gradient wrong, in words."""
+    return ("in training their backward then reads the changed values, so the gradient that "
+            "training uses is not the gradient of the loss (a check on copies would not show "
+            "it; PyTorch raises on this)")
+
+
+def aliasing_fix(change: Change) -> str:
+    """What to do about one change in place."""
+    if "its input" in change.how:
+        return (f"What to do: in the forward of {change.changer}, compute a new array "
+                f"(x = x * 2, not x *= 2) instead of changing its input in place.")
+    if "dout" in change.how:
+        return (f"What to do: in the backward of {change.changer}, compute a new array "
+                f"(dx = dout * mask) instead of changing dout in place.")
+    if "earlier" in change.how or "own output" in change.how:
+        return (f"What to do: make {change.changer} return a new array on every call, not a "
+                f"buffer it reuses.")
+    return f"What to do: make {change.changer} compute new arrays instead of changing one."
