@@ -363,11 +363,11 @@ BUGS = [
         "analytic equals the contribution of sample 0 alone: one sample used instead of the sum "
         "over samples"),
     Bug("bias gradient summed over the wrong axis", mlp(first=DenseBiasWrongAxis, hidden=12), 0,
-        None, "analytic equals G summed over axis 1; the true gradient is G summed over axis 0: "
-              "a sum over the wrong axis"),
+        None, "your db equals Σ dout over axis 1; the true one equals Σ dout over the batch "
+              "(axis 0)"),
     Bug("batchnorm dgamma without x̂", mlp(extra=(lambda: BatchNormWrongGamma(5),)), 2, None,
-        "analytic equals G summed over axis 0; the true gradient is G·x̂ (x̂: x standardized "
-        "over axis 0) summed over axis 0: the factor x̂ is missing"),
+        "your dgamma equals Σ dout over the batch (axis 0); the true one equals Σ "
+        "dout·self.xhat over the batch (axis 0)"),
     Bug("softmax CE forgets the one-hot", mlp(loss=SoftmaxCEForgetsOneHot), 3, None,
         "wrong only at each sample's target class y, where analytic − numeric = 0.08333 = 1/N "
         "(N = 12); right at every other class"),

@@ -165,3 +165,16 @@ def test_the_checker_gives_the_textbook_verdicts(fast):
         want = textbook_verdicts(model, X, y)
         got = mn.GradientChecker(mode="full", fast=fast, progress=False).check(model, X, y)
         assert [c.passed for c in got.params] == want, str(got)
+
+
+def test_the_textbook_page_imports_nothing_else_of_minnet():
+    """numeric.py stands first: the diagnoses build on it, never the reverse."""
+    import ast
+    from pathlib import Path
+
+    import minnet.gradcheck.numeric as numeric
+
+    tree = ast.parse(Path(numeric.__file__).read_text())
+    imported = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    assert imported <= {"__future__", "numpy"}, imported

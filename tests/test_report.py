@@ -124,3 +124,28 @@ def test_mistakes_that_are_not_gradients_are_named():
     result = mn.check_layer(ClipsItsInput(), x)
     assert np.array_equal(x, x_before)
     assert "forward changes its input in place" in str(result)
+
+
+def test_a_row_that_passes_only_by_the_round_off_floor_says_so_and_the_header_states_the_floor():
+    """BatchNorm's dx sums to zero: on this batch its entries are ~1e-6, and their rel_error
+    3e-6 is above the tolerance; the entries agree within round-off, and the report says so."""
+    result = mn.check_layer(mn.BatchNorm(4), np.random.default_rng(0).standard_normal((8, 4)))
+    assert result.passed
+    (floor,) = [c for c in result.checks if c.rel_error > 1e-6]
+    assert floor.param == "input" and floor.status == "ok"
+    assert floor.hint.startswith("ok by the round-off floor: rel_error 3.0e-06 is above 1e-06")
+    text = str(result)
+    assert "or when no entry is off by more than 2e-07 (round-off; a row that passes only so " \
+        "says it)" in text
+    assert all(c.rel_error <= 1e-6 or (c.hint or "").startswith("ok by the round-off floor")
+               for c in result.checks)
+
+
+def test_check_function_says_what_it_measured_when_no_pattern_fits():
+    x = np.random.default_rng(0).standard_normal((3, 4))
+    result = mn.check_function(lambda x: np.sum(np.sin(x) * x), x, np.cos(x))
+    assert not result.passed and result.hint is None
+    head = str(result).splitlines()[0]
+    assert "None" not in head
+    assert head.startswith("Gradient check of f FAILED: rel_error 7.1e-01, wrong at 12 of 12 "
+                           "entries; the worst at (2, 0): analytic +7.6243e-01, numeric")

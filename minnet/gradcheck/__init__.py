@@ -1,9 +1,10 @@
 """Gradient checking: compare backprop with centered differences and say where it is wrong.
 
 Read in this order:
-    numeric.py   the textbook algorithm on one screen (numeric_gradient, rel_error,
-                 check_function): the reference every faster path here equals
+    numeric.py   the textbook algorithm on one screen (numeric_gradient, rel_error): the
+                 reference every faster path here equals; it imports nothing of minnet
     verdicts.py  agree or not, per tensor, and the pattern of a wrong gradient (hints)
+    function.py  check_function: the textbook check on any function, with a verdict
     report.py    ParamCheck, LayerCheck, CheckReport: what a check found, as tables
     calls.py     calling a user's layer safely: copies, rewound randomness, proven shortcuts
     kinks.py     perturbations that straddle a corner (ReLU at 0): compared one-sided
@@ -25,7 +26,8 @@ from .checker import (
     check_layer,
 )
 from .debug import DEBUG_BATCH, debug_check, debug_requested
-from .numeric import DEFAULT_EPS, DEFAULT_TOL, check_function, numeric_gradient, rel_error
+from .function import check_function
+from .numeric import DEFAULT_EPS, DEFAULT_TOL, numeric_gradient, rel_error
 from .report import CheckReport, FunctionCheck, GradientCheckError, LayerCheck, ParamCheck
 from .restore import Preserved
 from .sweep import eps_sweep

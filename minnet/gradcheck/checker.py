@@ -12,13 +12,13 @@ import numpy as np
 
 from .._progress import tqdm
 from ..layers import Layer
+from . import wiring
 from .diagnose import diagnose
 from .kinks import one_sided
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
 from .probe import LayerProbe, ModelProbe, is_loss
 from .report import CheckReport, LayerCheck, ParamCheck, layer_advice, severity
 from .restore import Preserved
-from .training import aliasing_consequence, aliasing_fix
 from .verdicts import (
     SECOND_LOOK,
     at_round_off,
@@ -91,11 +91,11 @@ class GradientChecker:
         passed = all(c.passed for c in checks) and not problems
         wrong = any(c.status in ("FAIL", "accumulating", "not reached") for c in checks)
         layers = self._localize(model, probe) if wrong and probe.unstable is None else []
-        suspects = _with_changers([lc for lc in layers if not lc.passed],
-                                  [] if passed else probe.changes, layers)
+        suspects = wiring.suspects(probe, checks, layers, not passed)
         blame_downstream(checks, suspects)
         report = CheckReport(passed, difference, mode, probe.eps, checks, layers, suspects,
                              self.tol, probe.J0, note, problems)
+        report.atol = probe.atol
         if passed and probe.changes:
             report.warnings += [f"{c}; the gradients still agree here" for c in probe.changes]
         report.advice = model_advice(report)
@@ -119,7 +119,7 @@ class GradientChecker:
                    f"eps={DEFAULT_EPS:g} (the default) every tensor agrees with backprop: "
                    f"{noise.cause(self.eps)}, not your backward.")
         report = CheckReport(False, difference, mode, self.eps, checks, [], [], self.tol,
-                             probe.J0, note, [problem])
+                             probe.J0, note, [problem], atol=probe.atol)
         report.noise = noise.line(self.eps)
         report.advice = (f"What to do: check again with eps={DEFAULT_EPS:g}; no layer is to "
                          f"blame. Between 1e-7 and 1e-4 round-off and truncation both stay "
@@ -208,28 +208,6 @@ class GradientChecker:
         found.append(_check_one(model.loss, probe.inputs[-1], probe.y, probe.eps, "auto", seed,
                                 self.tol, len(model.layers), self.fast))
         return found
-
-
-def _with_changers(suspects: list[LayerCheck], changes, layers) -> list[LayerCheck]:
-    """Add the layers that change, in place, an array another layer keeps for its backward.
-
-    Each is right alone; together with the layer that kept the array, training's gradient is
-    wrong. The suspect is the one that changed it: that is where the fix goes.
-    """
-    by_index = {s.layer_index: s for s in suspects}
-    for change in changes:
-        text = f"{change}: {aliasing_consequence(change)}"
-        s = by_index.get(change.index)
-        if s is None:
-            alone = next((lc for lc in layers if lc.layer_index == change.index), None)
-            s = by_index[change.index] = LayerCheck(
-                change.index, change.changer.split("(")[-1].rstrip(")"), False, None,
-                alone.params if alone else [], text, alone.input if alone else None,
-                is_loss=change.changer.startswith("the loss"))
-        s.passed = False
-        s.problems.append(text)
-        s.fixes.append(aliasing_fix(change))
-    return sorted(by_index.values(), key=lambda s: s.layer_index)
 
 
 def _shared_by(c: ParamCheck, slot) -> ParamCheck:
@@ -362,13 +340,14 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
                               lambda w, eps, key=key, idx=idx:
                               probe.param_entries(key, idx[w], eps),
                               probe.repeated.get((0, key))))
-    diagnose(probe, inp, params)
+    diagnose(probe, inp, params, tol, atol)
     problems = []
     if probe.unstable:
         problems.append(f"nondeterminism: {name} gave a different output for the same input, "
                         f"even with np.random and its own Generators rewound; give it a "
                         f"freeze() that keeps its random draws fixed")
     result = LayerCheck.of(index, name, inp, params, loss, problems)
+    result.tol, result.atol = tol, atol
     if probe.ids:
         result.notes.append("its input holds integer ids, which have no gradient: only its "
                             "parameters are checked")

@@ -16,9 +16,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .axes import of_input, of_param
 from .calls import STEP
+from .pairing import pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
+from .show import side_by_side
+from .structure import moved, offset, over, sums, where, zero_sums
+from .verdicts import agree
 
 TRIALS = 4  # off-diagonal probes that must leave every other output entry unchanged
 SHOWN = 5  # table rows spread over the input range (quantiles of x), plus the worst one
@@ -55,11 +60,12 @@ class Derivatives:
         cells = [[f"{v:+.4f}" for v in r] for r in self.rows]
         widths = [max(len(s) for s in col) for col in zip(head, *cells)]
         line = lambda r: "  ".join(s.rjust(w) for s, w in zip(r, widths))  # noqa: E731
-        skipped = (f"; {self.left_out} more with |G| < {MIN_G} are left out, where dividing by "
-                   f"G would magnify round-off" if self.left_out else "")
-        lines = [f"dy/dx at {len(self.rows)} of the {len(self.points)} entries compared, spread "
-                 f"over x (yours = analytic dx / G, true = numeric dx / G; G: the upstream "
-                 f"gradient{skipped})", line(head)]
+        used = len(self.points)
+        skipped = (f"; dy/dx is shown, and compared below, at the {used} entries with |G| >= "
+                   f"{MIN_G} (of {used + self.left_out} compared): dividing by a smaller G "
+                   f"would magnify round-off" if self.left_out else "")
+        lines = [f"dy/dx at {len(self.rows)} entries spread over x (yours = analytic dx / G, "
+                 f"true = numeric dx / G; G: the upstream gradient{skipped})", line(head)]
         lines += [line(r) + ("   <- worst" if i == self.worst else "")
                   for i, r in enumerate(cells)]
         lines += self.pattern
@@ -87,8 +93,12 @@ def elementwise(probe: LayerProbe, trials: int = TRIALS) -> bool:
     return True
 
 
-def derivatives(probe: LayerProbe, inp: ParamCheck) -> Derivatives | None:
-    """For an elementwise layer: your dy/dx = analytic dx / G, true dy/dx = numeric dx / G."""
+def derivatives(probe: LayerProbe, inp: ParamCheck, wrong: np.ndarray) -> Derivatives | None:
+    """For an elementwise layer: your dy/dx = analytic dx / G, true dy/dx = numeric dx / G.
+
+    `wrong` marks the entries the table counts as wrong: the region is said over all of them;
+    ratios only where |G| >= MIN_G, since dividing by a small G would magnify round-off.
+    """
     if inp.errors is None or not elementwise(probe):
         return None
     G = probe.G.ravel()
@@ -100,25 +110,35 @@ def derivatives(probe: LayerProbe, inp: ParamCheck) -> Derivatives | None:
     a = probe.dx.ravel()[keep]
     yours, true = a / G[keep], (a - inp.errors.ravel()[keep]) / G[keep]
     worst = int(np.argmax(np.abs(yours - true)))
-    picks = sorted({*np.argsort(x)[np.linspace(0, len(x) - 1, SHOWN).astype(int)], worst},
-                   key=lambda i: x[i])
+    picks = _spread(x, worst)
     rows = [(float(x[i]), float(y[i]), float(yours[i]) + 0.0, float(true[i]) + 0.0)
             for i in picks]
     points = [tuple(map(float, p)) for p in zip(x, y, yours, true)]
-    return Derivatives(rows, picks.index(worst), pattern(x, y, yours, true),
-                       formula(x, y, yours, true), points, int(compared.sum()) - len(keep))
+    region = _region(probe.x.ravel()[compared], wrong.ravel()[compared])
+    lines = [region] + pattern(x, y, yours, true, wrong.ravel()[keep])[1:]
+    return Derivatives(rows, picks.index(worst), lines, formula(x, y, yours, true), points,
+                       int(compared.sum()) - len(keep))
 
 
-def pattern(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray) -> list[str]:
+def _spread(x: np.ndarray, worst: int) -> list[int]:
+    """SHOWN entries spread over the range of x (quantiles), distinct in x, and the worst."""
+    _, first = np.unique(np.round(x, 4), return_index=True)  # one entry per x shown
+    spread = first[np.linspace(0, len(first) - 1, min(SHOWN, len(first))).astype(int)]
+    picks = {int(i) for i in spread if round(x[i], 4) != round(x[worst], 4)} | {worst}
+    return sorted(picks, key=lambda i: x[i])
+
+
+def pattern(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray,
+            wrong: np.ndarray | None = None) -> list[str]:
     """Where your dy/dx is wrong (x < 0, x > 0, near 0, everywhere), your/true, sign flips."""
-    wrong = ~_close(yours, true, NUMERIC)
+    wrong = ~_close(yours, true, NUMERIC) if wrong is None else wrong
     m, k = len(x), int(wrong.sum())
     lines = [_region(x, wrong)]
     if k == 0:
         return lines
     lines.append(_ratio(x, y, yours, true, wrong))
     flipped = int(np.sum(yours * true < 0))
-    lines.append(f"signs flipped at {flipped} of {m} entries" if flipped
+    lines.append(f"signs flipped at {flipped} of the {m} entries with |G| >= {MIN_G}" if flipped
                  else "no sign is flipped")
     return lines
 
@@ -130,6 +150,10 @@ def _ratio(x, y, yours, true, wrong) -> str:
     r = yours[wrong] / true[wrong]
     if np.all(np.abs(r - np.median(r)) <= 1e-4 * np.abs(np.median(r)) + 1e-12):
         return f"your/true = {np.median(r) + 0.0:.4g} at every wrong entry (a constant factor)"
+    d = yours[wrong] - true[wrong]
+    if np.all(np.abs(d - np.median(d)) <= 1e-4 * np.abs(np.median(d)) + 1e-9):
+        return (f"your dy/dx = true {'+' if np.median(d) > 0 else '−'} "
+                f"{abs(np.median(d)):.4g} at every wrong entry (an offset, not a factor)")
     cands = {_name(k): v for k, v in _candidates(x[wrong], y[wrong]).items()}
     with np.errstate(divide="ignore"):
         found = [name for name, v in cands.items() if _close(r, v, 1e-4).all()]
@@ -146,10 +170,10 @@ def _region(x, wrong) -> str:
         return f"right at all {m} entries compared here"
     if k == m:
         return f"wrong everywhere: at all {m} entries compared"
-    for side, where in (("x < 0", x < 0), ("x > 0", x > 0)):
-        if not (wrong & ~where).any():
-            return (f"wrong only where {side}: at {k} of the {int(where.sum())} entries with "
-                    f"{side}, right at all {m - int(where.sum())} others")
+    for side, there in (("x < 0", x < 0), ("x > 0", x > 0)):
+        if not (wrong & ~there).any():
+            return (f"wrong only where {side}: at {k} of the {int(there.sum())} entries with "
+                    f"{side}, right at all {m - int(there.sum())} others")
     near = np.abs(x[wrong]).max()
     if near < np.abs(x[~wrong]).min():
         return f"wrong only near x = 0 (|x| <= {near:.3g}), right at all {m - k} others"
@@ -165,7 +189,7 @@ def formula(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray) -
     truth = [k for k, v in cands.items() if _close(v, true, NUMERIC).all()]
     mine = [k for k, v in cands.items() if k not in truth and _close(v, yours, EXACT).all()]
     if len(mine) != 1:  # none, or several that these entries cannot tell apart
-        return _pieces(x, yours, true)
+        return _pieces(x, yours, true) or _on_one_side(x, y, yours, true)
     (form, t), = mine
     text = f"your dy/dx equals {_name(mine[0])} at every entry checked"
     other = "y" if t == "x" else "x"
@@ -179,6 +203,21 @@ def formula(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray) -
     hint = next((MISSING[_name(mine[0]), _name(k)] for k in truth
                  if (_name(mine[0]), _name(k)) in MISSING), None)
     return f"{text} (true: {meant})" + (f": {hint}" if hint else "")
+
+
+def _on_one_side(x, y, yours, true) -> str | None:
+    """Wrong only where x < 0 (or > 0): the catalogued formula yours and the true one follow
+    there."""
+    wrong = ~_close(yours, true, NUMERIC)
+    for side, there in (("x < 0", x < 0), ("x > 0", x > 0)):
+        if wrong.any() and not (wrong & ~there).any() and there.sum() >= 3:
+            cands = _candidates(x[there], y[there])
+            mine = [k for k, v in cands.items() if _close(v, yours[there], EXACT).all()]
+            real = [k for k, v in cands.items() if _close(v, true[there], NUMERIC).all()]
+            if len(mine) == 1 and real and mine[0] not in real:
+                return (f"where {side}, your dy/dx equals {_name(mine[0])} (true: "
+                        f"{_name(real[0])})")
+    return None
 
 
 def _candidates(x, y) -> dict[tuple[str, str], np.ndarray]:
@@ -275,6 +314,47 @@ def _standardized(x: np.ndarray, axis: int) -> np.ndarray:
     return c / np.sqrt((c**2).mean(axis=axis, keepdims=True) + 1e-300)
 
 
+def normalized(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
+    """A normalization's backward, (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ, with its means over
+    other axes than the ones forward normalizes over (where the true dx sums to 0)."""
+    x, G = probe.x, probe.G
+    true = zero_sums(n)
+    if G is None or a.shape != x.shape or not true:
+        return None
+    p = true[0]
+    eps = float(getattr(probe.layer, "eps", 1e-5))
+    c = x - x.mean(axis=p, keepdims=True)
+    sigma = np.sqrt((c**2).mean(axis=p, keepdims=True) + eps)
+    xhat = c / sigma
+    scales = [1.0] + [v for v in probe.params.values() if v.ndim == 1 and _broadcasts(v, G)]
+    axes = of_input(x.shape)
+    others = [(q,) for q in range(x.ndim) if x.shape[q] > 1] + ([(2, 3)] if x.ndim == 4 else [])
+    for gamma in scales:
+        dxhat = G * gamma
+        if not _close(_norm_backward(dxhat, xhat, sigma, p), n, 1e-3).all():
+            continue
+        mine = [q for q in others if q != p
+                and _close(_norm_backward(dxhat, xhat, sigma, q), a, 1e-3).all()]
+        if mine:
+            return (f"your dx is a normalization's backward, (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))"
+                    f" / σ, with its means over {over(axes, mine[0])}; the true one takes them "
+                    f"over {over(axes, p)}, the axis forward normalizes over (dx̂ = dout·γ)")
+    return None
+
+
+def _norm_backward(dxhat, xhat, sigma, q) -> np.ndarray:
+    """(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ, the means over the axes q."""
+    mean = lambda v: v.mean(axis=q, keepdims=True)  # noqa: E731
+    return (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sigma
+
+
+def _broadcasts(v: np.ndarray, G: np.ndarray) -> bool:
+    try:
+        return np.broadcast_shapes(v.shape, G.shape) == G.shape
+    except ValueError:
+        return False
+
+
 def missing_term(x: np.ndarray, G: np.ndarray, err: np.ndarray, n: np.ndarray,
                  axis: int) -> str | None:
     """err = α + β·x̂ in every slice along `axis` (x̂: x standardized over it): which term?
@@ -353,49 +433,18 @@ def one_sample(probe: LayerProbe, key: str, a: np.ndarray) -> str | None:
     return None
 
 
-def wrong_sum(probe: LayerProbe, key: str, a: np.ndarray, n: np.ndarray | None,
-              alone: bool = True) -> str | None:
-    """A 1-D gradient that is a sum of G, G·x or G·x̂ over an axis: the wrong axis or factor?
-
-    With n None (the shapes differ), the shapes alone tell which axes were summed. `alone`:
-    also say what the analytic sum is when the true gradient is no such sum.
-    """
-    G, x = probe.G, probe.x
+def wrong_sum(probe: LayerProbe, key: str, a: np.ndarray) -> str | None:
+    """A 1-D gradient of the wrong shape: the shape of dout summed over the wrong axis?"""
+    G = probe.G
     if G is None or a.ndim != 1 or G.ndim != 2:
         return None
-    sources = {"G": G}
-    if x.shape == G.shape:
-        sources.update({"G·x": G * x, "G·x̂": G * _standardized(x, 0)})
-    sums = {(name, axis): v.sum(axis=axis) for name, v in sources.items() for axis in (0, 1)}
     want = probe.layer.params[key].shape
-    if n is None:  # only the shapes: G's sums, the wrong axis and the right one
-        yours = [axis for axis in (0, 1) if sums["G", axis].shape == a.shape]
-        right = [axis for axis in (0, 1) if sums["G", axis].shape == want]
-        if yours and right and yours[0] != right[0]:
-            return (f"{a.shape} is the shape of G summed over axis {yours[0]}, {want} of G "
-                    f"summed over axis {right[0]}: a sum over the wrong axis?")
-        return None
-    yours = [k for k, v in sums.items() if v.shape == a.shape and _close(v, a, NUMERIC).all()]
-    # loosely: the true x̂ may carry a normalization's eps
-    right = [k for k, v in sums.items() if v.shape == want and _close(v, n, 1e-3).all()]
-    if len(yours) != 1:
-        return None
-    said = f"analytic equals {_sum(yours[0])}"
-    if len(right) != 1:
-        return f"{said}; the true gradient is not" if alone else None
-    (mine, axis), (real, true_axis) = yours[0], right[0]
-    if mine == real:
-        return f"{said}; the true gradient is {_sum(right[0])}: a sum over the wrong axis"
-    if axis == true_axis and real.startswith(mine):
-        return (f"{said}; the true gradient is {_sum(right[0])}: the factor "
-                f"{real[len(mine) + 1:]} is missing")
-    return f"{said}; the true gradient is {_sum(right[0])}"
-
-
-def _sum(key) -> str:
-    name, axis = key
-    what = f"{name} (x̂: x standardized over axis 0)" if "x̂" in name else name
-    return f"{what} summed over axis {axis}"
+    yours = [axis for axis in (0, 1) if G.sum(axis=axis).shape == a.shape]
+    right = [axis for axis in (0, 1) if G.sum(axis=axis).shape == want]
+    if yours and right and yours[0] != right[0]:
+        return (f"{a.shape} is the shape of dout summed over axis {yours[0]}, {want} of dout "
+                f"summed over axis {right[0]}: a sum over the wrong axis?")
+    return None
 
 
 def product(probe: LayerProbe, a: np.ndarray, n: np.ndarray, key: str) -> str | None:
@@ -443,49 +492,92 @@ def at_targets(err: np.ndarray, y) -> str | None:
 # ---- the entry point -----------------------------------------------------------------------
 
 
-def diagnose(probe: LayerProbe, inp: ParamCheck, params: list[ParamCheck]) -> None:
-    """Add to the hints of failing checks; attach inp.derivatives for an elementwise layer."""
+def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck], tol: float,
+             atol: float) -> None:
+    """Add what the error shows to each failing check: c.findings (sentences, the most telling
+    first, which also joins c.hint), c.shown (the tensor, yours beside the true one), and
+    c.derivatives for an elementwise layer."""
     for c in [inp, *params]:
-        if c.passed or c.status != "FAIL":
+        if c is None or c.passed or c.status != "FAIL":
             continue
         try:
-            if c is inp:
-                _input(probe, c)
-            else:
-                _param(probe, c)
+            found = _findings(probe, c, tol, atol)
         except Exception:  # a diagnosis is extra: a layer that cannot take one keeps its hint
             continue
+        c.findings = [f for f in dict.fromkeys(found) if f]
+        if c.findings:
+            _add(c, c.findings[0])
 
 
-def _input(probe: LayerProbe, c: ParamCheck) -> None:
-    if c.errors is None:
-        return
-    c.derivatives = None if probe.is_loss else derivatives(probe, c)
-    if c.derivatives is not None:
-        _add(c, c.derivatives.hint)
-        return
-    n = probe.dx - c.errors
-    axis = None if probe.is_loss else norm_axis(n)
-    _add(c, (missing_term(probe.x, probe.G, c.errors, n, axis) if axis is not None else None)
-         or (at_targets(c.errors, probe.y) if probe.is_loss else None)
-         or (product(probe, probe.dx, n, "input") if c.hint is None else None))
-    if c.hint is None:
-        _add(c, where_wrong(c.errors, probe.dx, n, len(probe.x)))
-
-
-def _param(probe: LayerProbe, c: ParamCheck) -> None:
-    g = probe.grads.get(c.param, probe.misshapen.get(c.param))
-    if g is None:
-        return
+def _findings(probe: LayerProbe, c: ParamCheck, tol: float, atol: float) -> list[str | None]:
+    is_input = c.param == "input"
+    a = probe.dx if is_input else probe.grads.get(c.param, probe.misshapen.get(c.param))
+    if a is None:
+        return []
     if c.errors is None:  # the shapes differ: they alone may tell
-        if c.hint and c.hint.startswith("shape"):
-            _add(c, wrong_sum(probe, c.param, g, None))
-        return
-    n = g - c.errors
-    _add(c, one_sample(probe, c.param, g) or wrong_sum(probe, c.param, g, n, c.hint is None)
-         or (product(probe, g, n, c.param) if c.hint is None else None))
-    if c.hint is None:
-        _add(c, where_wrong(c.errors, g, n, None))
+        return [wrong_sum(probe, c.param, a)] if not is_input and c.hint and \
+            c.hint.startswith("shape") else []
+    err = c.errors
+    n, checked = a - err, np.isfinite(err)
+    wrong = checked & ~agree(a, np.where(checked, n, a), tol, atol)
+    out_shape = None if probe.base_out is None else np.shape(probe.base_out)
+    axes = of_input(probe.x.shape, probe.is_loss) if is_input else \
+        of_param(a.shape, probe.x.shape, out_shape, probe.layer)
+    what = ("dscores" if probe.is_loss else "dx") if is_input else f"d{c.param}"
+    ignores = ignored(probe, c.param)
+    found = [ignores if ignores and "dout" in ignores.split(":")[0] else None]
+    if is_input and not probe.is_loss:
+        c.derivatives = derivatives(probe, c, wrong)
+        found.append(c.derivatives.hint if c.derivatives is not None else None)
+    if checked.all():
+        found += _whole(probe, c, a, n, err, wrong, axes, what, is_input)
+    found += [ignores, where(wrong, checked, axes, err)]
+    if c.derivatives is None:  # an elementwise layer's table says it better
+        c.shown = side_by_side(a, np.where(checked, n, np.nan), wrong, axes, what)
+    return found
+
+
+def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]:
+    """Statements that need every entry compared."""
+    window = _window(probe) if is_input else None
+    found = [moved(a, n, axes, what, probe.x if is_input else None, window)]
+    if is_input:
+        found.append(None if probe.is_loss else normalized(probe, a, n))
+        axis = None if probe.is_loss else norm_axis(n)
+        found.append(missing_term(probe.x, probe.G, err, n, axis) if axis is not None else None)
+        found.append(at_targets(err, probe.y) if probe.is_loss else None)
+    else:
+        found.append(one_sample(probe, c.param, a))
+    found += [pairing(probe.G, probe.layer, "x" if is_input else c.param, a, n),
+              product(probe, a, n, c.param) if is_input else None, sums(a, n, axes, what),
+              offset(err, wrong, axes)]
+    return found
+
+
+def _window(probe: LayerProbe) -> tuple[int, int] | None:
+    """The pooling window, from the shapes: (H, W) of x over (H', W') of the output."""
+    out = probe.base_out
+    if out is None or probe.x.ndim != 4 or np.ndim(out) != 4 or out.shape[:2] != \
+            probe.x.shape[:2]:
+        return None
+    (H, W), (h, w) = probe.x.shape[2:], np.shape(out)[2:]
+    return (H // h, W // w) if H % h == 0 and W % w == 0 else None
+
+
+def ignored(probe: LayerProbe, key: str) -> str | None:
+    """Does your gradient stay the same when dout changes, or when x changes? (a backward that
+    forgot to multiply by dout, or to use the derivative at x)."""
+    found = probe.dependence().get(key)
+    what = "dx" if key == "input" else f"d{key}"
+    if found == "dout":
+        return (f"your {what} is the same for two different upstream gradients dout: backward "
+                f"does not use dout (as in `return mask` instead of `return dout * mask`)")
+    if found == "x":
+        part = "the derivative at x (a mask, or f'(x))" if key == "input" else \
+            "the factor from forward (x, or what forward made of it)"
+        return (f"your {what} is the same for two different inputs x, where the true one "
+                f"changes: {part} is missing from it")
+    return None
 
 
 def _add(c: ParamCheck, text: str | None) -> None:

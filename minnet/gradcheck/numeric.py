@@ -3,7 +3,8 @@
     numeric    dJ/dxᵢ ≈ (J(x + ε eᵢ) − J(x − ε eᵢ)) / 2ε        (centered differences)
     rel_error  ‖a − n‖ / (‖a‖ + ‖n‖)                              (0 when both are zero)
 
-Checking a CS231n-style function takes two lines:
+This page imports nothing else of minnet: every faster path, and every diagnosis, builds on it.
+mn.check_function (function.py) puts it to work on any function, in two lines:
 
     loss, dW = svm_loss_naive(W, X, y, reg)
     print(mn.check_function(lambda W: svm_loss_naive(W, X, y, reg)[0], W, dW))
@@ -32,11 +33,11 @@ def numeric_gradient(f, x: np.ndarray, eps: float = DEFAULT_EPS,
     saved = x.copy()
     grad = np.zeros(x.shape)
     for i in np.ndindex(x.shape):
-        grad[i] = _slope(f, x, saved, i, eps, dout)
+        grad[i] = slope(f, x, saved, i, eps, dout)
     return grad
 
 
-def _slope(f, x, saved, i, eps, dout) -> float:
+def slope(f, x, saved, i, eps, dout=None) -> float:
     """(J(x + ε eᵢ) − J(x − ε eᵢ)) / 2ε, with x put back whole after each call."""
     x[i] = saved[i] + eps
     plus = _value(f(x), dout)
@@ -51,34 +52,6 @@ def rel_error(a: np.ndarray, n: np.ndarray) -> float:
     """‖a − n‖ / (‖a‖ + ‖n‖): 0 when a = n, 1 when one is zero or a = −n."""
     denom = np.linalg.norm(a) + np.linalg.norm(n)
     return float(np.linalg.norm(np.subtract(a, n)) / denom) if denom > 0 else 0.0
-
-
-def check_function(f, x: np.ndarray, analytic: np.ndarray | None = None,
-                   dout: np.ndarray | None = None, eps: float = DEFAULT_EPS,
-                   tol: float = DEFAULT_TOL):
-    """Compare `analytic` with numeric_gradient(f, x): .passed, .rel_error, .hint, str(result).
-
-    Without `analytic`, f(x) must return (value, gradient), as CS231n's loss functions do.
-    """
-    if analytic is None:
-        value = f(x)
-        if not (isinstance(value, tuple) and len(value) == 2):
-            raise TypeError("check_function: without `analytic`, f(x) must return "
-                            "(value, gradient)")
-        analytic, g = value[1], f
-        f = lambda x: g(x)[0]  # noqa: E731
-    from .verdicts import compare_function  # the verdicts build on this page, not it on them
-
-    analytic = np.array(analytic, dtype=np.float64)  # a copy: f may reuse its buffers
-    numeric = numeric_gradient(f, x, eps, dout)
-    return compare_function(analytic, numeric, tol, lambda at, e: _at(f, x, e, dout, at))
-
-
-def _at(f, x, eps, dout, entries):
-    """numeric_gradient at a few flat entries only (to look again with a smaller eps)."""
-    saved = x.copy()
-    return np.array([_slope(f, x, saved, np.unravel_index(i, x.shape), eps, dout)
-                     for i in entries])
 
 
 def _value(out, dout) -> float:

@@ -15,7 +15,7 @@ import numpy as np
 from ..layers import Dense, Layer
 from ..losses import Loss
 from . import shapes, training
-from .calls import Calls, Randomness, raised
+from .calls import STEP, Calls, Randomness, raised
 from .kinks import bends, declared, met
 from .verdicts import repeat_backward, round_off
 
@@ -145,6 +145,7 @@ class ModelProbe:
         self.changes = self._changes()
         steady = self.first.loss == self.step.loss == self.J0
         self.unstable = None if steady else self._unstable()
+        self.unlisted = {s.name: self._unlisted_readers(s) for s in self.slots} if steady else {}
         self.repeated = repeat_backward(before, self.first.grads, self.step.grads) \
             if steady else {}
 
@@ -175,6 +176,30 @@ class ModelProbe:
         except Exception:
             return None
         return training.read_all(self.model, self.n)[0]
+
+    def _unlisted_readers(self, slot) -> list[int]:
+        """Layers (len(layers): the loss) whose output moves with a parameter they do not
+        hold in their params: they read it by reference, and J must be recomputed from them."""
+        p = self.layers[slot.layer_index].params[slot.param]
+        holders = {i for i, _ in slot.holders}
+        step = STEP * (1 + np.abs(p)) * np.random.default_rng(0).choice([-1.0, 1.0], p.shape)
+        others = [(j, c) for j, c in enumerate([*self.calls, self.loss_calls])
+                  if j not in holders and not c.own]  # minnet's classes read their own only
+        saved = p.copy()
+        try:
+            np.add(saved, step, out=p)
+            return [j for j, c in others if self._moves(j, c)]
+        finally:
+            p[...] = saved
+
+    def _moves(self, j, c) -> bool:
+        """Does the output of layer j (the loss: its value) differ from the one stored?"""
+        try:
+            out = np.asarray(c.forward(self.inputs[j]), dtype=np.float64)
+        except Exception:  # a forward that cannot run with the parameter moved: it reads it
+            return True
+        base = np.float64(self.J0 - self.P0) if c is self.loss_calls else self.inputs[j + 1]
+        return out.shape != np.shape(base) or not np.allclose(out, base, rtol=1e-13, atol=0)
 
     def _changes(self) -> list[training.Change]:
         """Where training's first gradient differs from the same step on copies: who aliased."""
@@ -217,7 +242,7 @@ class ModelProbe:
     def entries(self, slot, idx, eps=None, bar=None) -> Pairs:
         """J with entry idx[k] of a parameter moved by ±eps, and kink flags."""
         eps = eps or self.eps
-        if slot.shared:
+        if slot.shared or self.unlisted.get(slot.name):
             moves = np.zeros((len(idx), slot.size))
             moves[np.arange(len(idx)), idx] = eps
             return self._shared(slot, moves.reshape(len(idx), *slot.shape), eps, bar)
@@ -243,7 +268,7 @@ class ModelProbe:
     def directions(self, slot, dirs, eps=None, bar=None) -> Pairs:
         """J with a parameter moved by ±eps u for each unit direction u in dirs."""
         eps = eps or self.eps
-        if slot.shared:
+        if slot.shared or self.unlisted.get(slot.name):
             return self._shared(slot, eps * dirs, eps, bar)
         li, name = slot.layer_index, slot.param
         c, x, base = self.calls[li], self.inputs[li], self.inputs[li + 1]
@@ -259,9 +284,9 @@ class ModelProbe:
 
     def _shared(self, slot, moves, eps, bar) -> Pairs:
         """J with a shared array moved by ±m for each move m: the array itself moves, so every
-        layer that holds it sees the change; plain passes from its first holder on."""
+        layer that reads it sees the change; plain passes from the first one on."""
         p = self.layers[slot.layer_index].params[slot.param]
-        start = min(i for i, _ in slot.holders)
+        start = min([i for i, _ in slot.holders] + self.unlisted.get(slot.name, []))
         plus, minus, kinks = [], [], []
         for m in moves:
             (Jp, hp), (Jm, hm) = self._moved(p, m, start), self._moved(p, -m, start)
@@ -331,6 +356,11 @@ def _first_difference(inputs1, inputs2):
     return None
 
 
+def _same_nonzero(v, w) -> bool:
+    return v is not None and w is not None and np.shape(v) == np.shape(w) \
+        and np.abs(v).max(initial=0) > 0 and np.array_equal(v, w)
+
+
 class LayerProbe:
     """J = Σ layer(x) * G (or a loss's value) under perturbations of x and of each parameter."""
 
@@ -357,6 +387,54 @@ class LayerProbe:
         self.dx, self.dx_problem, self.grads, self.unusable, self.misshapen = found
         self.repeated = {} if self.unstable else \
             {(0, k): why for k, why in repeat_backward(before, first.grads, self.grads).items()}
+        self._ignores: dict | None = None
+
+    def dependence(self) -> dict[str, str]:
+        """Which of your gradients stay the same when dout changes ("dout"), or when x changes
+        while the true one does not ("x"). Measured once, when a diagnosis asks."""
+        if self._ignores is None:
+            self._ignores = self._dependence()
+            self._again(self.x, self.G)  # leave the layer as the check found it: at (x, G)
+        return self._ignores
+
+    def _again(self, x, G) -> dict:
+        """Your gradients (dx and grads) after a forward at x and a backward of G."""
+        zero_grads(self.layer)
+        self.calls.forward(x)
+        b = backward_of(self.layer, self.params, lambda: self.calls.backward(G), x, self.ids)
+        return {"input": b.dx, **b.grads}
+
+    def _dependence(self) -> dict[str, str]:
+        found = {}
+        here = self._again(self.x, self.G)
+        if not self.is_loss:
+            other = self._again(self.x, np.random.default_rng(1).standard_normal(self.G.shape))
+            found = {k: "dout" for k, v in here.items() if _same_nonzero(v, other.get(k))}
+        if not self.ids:
+            noise = np.random.default_rng(2).standard_normal(self.x.shape)
+            x2 = self.x + 0.1 * (1 + np.abs(self.x)) * noise
+            moved = self._again(x2, self.G)
+            found |= {k: "x" for k, v in here.items() if k not in found
+                      and _same_nonzero(v, moved.get(k)) and self._truly_moves(k, x2)}
+        return found
+
+    def _truly_moves(self, key: str, x2: np.ndarray) -> bool:
+        """Does the true gradient (along a random direction) change from x to x2?"""
+        shape = self.x.shape if key == "input" else self.params[key].shape
+        u = np.random.default_rng(3).standard_normal(shape)
+        slopes = [self._directional(x0, key, u) for x0 in (self.x, x2)]
+        return abs(slopes[0] - slopes[1]) > 1e-5 * (abs(slopes[0]) + abs(slopes[1])) + 1e-9
+
+    def _directional(self, x0: np.ndarray, key: str, u: np.ndarray) -> float:
+        """(J(θ + εu) − J(θ − εu)) / 2ε at input x0, θ the input or params[key]."""
+        J = []
+        for sign in (1.0, -1.0):
+            if key == "input":
+                out = self.calls.forward(x0 + sign * self.eps * u)
+            else:
+                out = self.calls.moved_along(self.params[key], sign * self.eps * u, x0)
+            J.append(float(self.score(np.asarray(out)[None])[0]))
+        return (J[0] - J[1]) / (2 * self.eps)
 
     def _changes_input(self) -> bool:
         x = self.x.copy()

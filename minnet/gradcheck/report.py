@@ -58,12 +58,20 @@ class ParamCheck:
     derivatives: object | None = field(default=None, repr=False)  # diagnose.Derivatives
     is_loss: bool = False
     also: tuple = ()  # other holders of a shared array: ("2.W",)
+    findings: list = field(default_factory=list, repr=False)  # what the error shows (diagnose)
+    shown: list = field(default_factory=list, repr=False)  # the tensor, yours beside the true
 
     @property
     def where(self) -> str:
         if self.mode == "directional":
             return f"direction {self.worst_index[0]}" if self.worst_index else "-"
         return str(self.worst_index) if self.worst_index else "-"
+
+    @property
+    def short(self) -> str:
+        """'its dx', 'its dscores', 'its dW': the gradient's name in a formula."""
+        return f"its d{'scores' if self.is_loss else 'x'}" if self.param == "input" \
+            else f"its d{self.param}"
 
     @property
     def what(self) -> str:
@@ -90,6 +98,8 @@ class LayerCheck:
     problems: list[str] = field(default_factory=list)  # each one fails the check
     notes: list[str] = field(default_factory=list)  # worth knowing, not a failure
     fixes: list[str] = field(default_factory=list)  # "What to do" for its problems
+    tol: float | None = None  # the rule its rows were judged by (rule())
+    atol: float | None = None
 
     @classmethod
     def of(cls, index: int, name: str, inp: ParamCheck | None, params: list[ParamCheck],
@@ -139,7 +149,9 @@ class LayerCheck:
             head = f"Layer check of {self.who} PASSED"
         else:
             head = f"Layer check of {self.who} FAILED: {self.summary()}"
-        lines = [head, _ALONE_LOSS if self.is_loss else _ALONE, "", table(self.checks)]
+        lines = [head, _ALONE_LOSS if self.is_loss else _ALONE]
+        lines += [_sentence(rule(self.tol, self.atol))] if self.tol else []
+        lines += ["", table(self.checks)]
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"note: {n}" for n in self.notes]
         lines += _derivative_tables(self.checks)
@@ -186,6 +198,7 @@ class CheckReport:
     advice: str | None = None
     warnings: list[str] = field(default_factory=list)  # worth knowing, not a failure
     noise: str | None = None  # the round-off and truncation expected at this eps
+    atol: float | None = None  # the absolute floor of rule()
 
     def to_dict(self) -> dict:
         return _plain(asdict(self))
@@ -211,10 +224,9 @@ class CheckReport:
 
     def __str__(self) -> str:
         lines = [self.headline(),
-                 f"mode={self.mode}, eps={self.eps:g}, loss={self.loss:.6g}; a tensor passes "
-                 f"when its rel_error = ‖analytic − numeric‖ / (‖analytic‖ + ‖numeric‖) <= "
-                 f"{self.tol:g}; the rel_error over all parameters is {self.difference:.2e}; "
-                 f"report.explain() describes every column"]
+                 f"mode={self.mode}, eps={self.eps:g}, loss={self.loss:.6g}; "
+                 f"{rule(self.tol, self.atol)}; the rel_error over all parameters is "
+                 f"{self.difference:.2e}; report.explain() describes every column"]
         lines += [note for note in (self.dtype_note, self.noise) if note]
         lines += ["", table(self.params)]
         lines += [f"problem: {p}" for p in self.problems]
@@ -251,10 +263,18 @@ class FunctionCheck:
     rel_error: float
     hint: str | None
     check: ParamCheck
+    tol: float | None = None  # the rule the row was judged by
+    atol: float | None = None
 
     def __str__(self) -> str:
-        verdict = "PASSED" if self.passed else f"FAILED: {self.hint}"
-        return f"Gradient check of f {verdict}\n\n" + table([self.check])
+        c = self.check
+        said = self.hint or (f"rel_error {c.rel_error:.1e}, wrong at {c.wrong} of {c.checked} "
+                             f"entries; the worst at {c.where}: analytic {c.analytic:+.4e}, "
+                             f"numeric {c.numeric:+.4e}")
+        verdict = "PASSED" if self.passed else f"FAILED: {said}"
+        head = [f"Gradient check of f {verdict}"]
+        head += [_sentence(rule(self.tol, self.atol))] if self.tol else []
+        return "\n".join(head) + "\n\n" + table([c])
 
     def _repr_html_(self) -> str:
         return _html(str(self).split("\n")[0], [self.check], [], [])
@@ -266,6 +286,20 @@ class GradientCheckError(AssertionError):
     def __init__(self, report: CheckReport | LayerCheck) -> None:
         super().__init__(str(report))
         self.report = report
+
+
+def rule(tol: float, atol: float | None) -> str:
+    """The rule every row is judged by, as the header states it."""
+    text = (f"a tensor passes when its rel_error = ‖analytic − numeric‖ / (‖analytic‖ + "
+            f"‖numeric‖) <= {tol:g}")
+    if atol is not None:
+        text += (f", or when no entry is off by more than {atol:.1g} (round-off; a row that "
+                 f"passes only so says it)")
+    return text
+
+
+def _sentence(text: str) -> str:
+    return text[0].upper() + text[1:] + "."
 
 
 def severity(c: ParamCheck) -> tuple:
@@ -320,8 +354,20 @@ def _row(c: ParamCheck) -> tuple[str, ...]:
 
 
 def _derivative_tables(checks: list[ParamCheck]) -> list[str]:
-    return [line for c in checks if c.derivatives is not None
-            for line in ["", str(c.derivatives)]]
+    """What each failing tensor's error shows: an elementwise layer's derivative table, the
+    findings measured in E = analytic − numeric, and the tensor, yours beside the true one."""
+    lines = []
+    for c in checks:
+        if c.derivatives is not None:
+            lines += ["", str(c.derivatives)]
+        said = str(c.derivatives) if c.derivatives is not None else ""
+        more = [f for f in c.findings if f not in said]
+        if more:
+            lines += ["", f"What the error E = analytic − numeric shows, in {c.short}:"]
+            lines += [f"  - {f}" for f in more]
+        if c.shown:
+            lines += ["", *c.shown]
+    return lines
 
 
 def _html(head: str, checks, suspects, rest: list[str]) -> str:

@@ -48,6 +48,13 @@ def _cause(got: tuple, want: tuple, batch: int | None) -> str | None:
     """The axes that a sum left in, or took out too many of, when that is all that differs."""
     if got == () and want != ():
         return "a single number: was the sum taken over every axis, instead of over the samples?"
+    spread = _broadcast_axes(got, want)
+    if spread and len(got) > len(want):
+        named = [f"axis {a} (the batch, N = {batch})" if a == 0 and got[0] == batch
+                 else f"axis {a} (of {got[a]})" for a in spread]
+        return (f"it was broadcast over {' and '.join(named)} in forward, so its "
+                f"gradient is the sum over {'them' if len(spread) > 1 else 'it'}: is that sum "
+                f"missing?")
     extra = _extra_axes(got, want)
     if extra:
         sizes = [got[a] for a in extra]
@@ -61,7 +68,21 @@ def _cause(got: tuple, want: tuple, batch: int | None) -> str | None:
         return f"was it summed over {axes} as well, an axis the tensor keeps?"
     if len(got) == len(want) and sorted(got) == sorted(want):
         return "the same sizes in another order: are two axes swapped?"
+    grown = {g - w for g, w in zip(got, want) if g != w} if len(got) == len(want) else set()
+    if len(grown) == 1 and (pad := grown.pop()) > 0 and pad % 2 == 0:
+        axes = " and ".join(str(a) for a, (g, w) in enumerate(zip(got, want)) if g != w)
+        return (f"{pad} larger along axes {axes}: is a padding of {pad // 2} on each side still "
+                f"on? (cut it off: dx[..., p:-p, p:-p])")
     return None
+
+
+def _broadcast_axes(got: tuple, want: tuple) -> list[int] | None:
+    """The axes of `got` over which a tensor of shape `want` broadcasts (numpy's rules, the
+    trailing axes aligned); None when `want` does not broadcast to `got`."""
+    padded = (1,) * (len(got) - len(want)) + tuple(want)
+    if len(padded) != len(got) or any(w not in (1, g) for w, g in zip(padded, got)):
+        return None
+    return [a for a, (w, g) in enumerate(zip(padded, got)) if w == 1 and g != 1]
 
 
 def _extra_axes(long: tuple, short: tuple) -> list[int] | None:

@@ -133,12 +133,11 @@ class Change:
 
     changer: str  # "layer 2 (DoubleInPlace)"
     how: str  # "changes its input in place"
-    holders: list[str]  # "layer 1 (MyTanh)" ...
+    holders: list[str]  # "layer 1 (MyTanh), as self.out" ...
     index: int  # the changer's index (len(layers): the loss)
 
     def __str__(self) -> str:
-        kept = " and ".join(self.holders)
-        return f"{self.changer} {self.how}; {kept} kept that array for its backward"
+        return f"{self.changer} {self.how}; {' and '.join(self.holders)}"
 
 
 def trace(model, X: np.ndarray, y: np.ndarray) -> list[Change]:
@@ -156,9 +155,9 @@ def trace(model, X: np.ndarray, y: np.ndarray) -> list[Change]:
         out = fn(arg)
         for (a, copy), (_, _, what, maker) in zip(before, made):
             if not np.array_equal(a, copy, equal_nan=True):
-                how = _how(objects, i, phase, what, maker)
-                holders = [_who(model, j) for j, o in enumerate(objects)
-                           if o is not objects[i] and _holds(o, a)]
+                how = _how(objects, i, phase, what, maker, a is arg)
+                holders = [_kept(model, j, where) for j, o in enumerate(objects)
+                           if o is not objects[i] and (where := _holds(o, a))]
                 if holders:
                     found.append(Change(_who(model, i), how, holders, i))
         if isinstance(out, np.ndarray) and not any(out is a for a, *_ in made):
@@ -177,18 +176,23 @@ def trace(model, X: np.ndarray, y: np.ndarray) -> list[Change]:
     return _distinct(found)
 
 
-def _how(objects, i: int, phase: str, what: str, maker) -> str:
-    """How call i changed an array described by `what` ("output 1", "dx 3", "X")."""
+def _kept(model, j: int, where: str) -> str:
+    """'layer 1 (MyTanh) kept that array as self.out for its backward', or as its gradient."""
+    use = "as its gradient" if ".grads" in where else "for its backward"
+    return f"{_who(model, j)} kept that array ({where}) {use}"
+
+
+def _how(objects, i: int, phase: str, what: str, maker, received: bool) -> str:
+    """How call i changed an array described by `what` ("output 1", "dx 3", "X"); `received`:
+    the array is the one the call was given."""
     kind, _, at = what.partition(" ")
+    if received:
+        return {"output": "changes its input in place",
+                "loss": "changes its input (the scores) in place",
+                "dx": "changes dout (the gradient it receives) in place in its backward"}[phase]
     if maker is objects[i] and kind == "output":
         return (f"overwrites the output it returned earlier (as layer {at})" if int(at) != i
                 else "changes its own output after returning it")
-    if phase in ("output", "loss") and (kind == "X" and i == 0
-                                        or kind == "output" and int(at) == i - 1):
-        return "changes its input (the scores) in place" if phase == "loss" else \
-            "changes its input in place"
-    if phase == "dx" and kind == "dx" and int(at) == i + 1:
-        return "changes dout (the gradient it receives) in place in its backward"
     source = "the input X" if kind == "X" else \
         f"the {'output' if kind == 'output' else 'gradient'} of {_who_of(objects, int(at))}"
     return f"changes {source} in place"
@@ -199,18 +203,22 @@ def _who_of(objects, i: int) -> str:
     return f"the loss ({name})" if i == len(objects) - 1 else f"layer {i} ({name})"
 
 
-def _holds(obj, a: np.ndarray, depth: int = 2) -> bool:
-    """Does obj keep an array that shares memory with a: an attribute, an item of a list, tuple
-    or dict attribute, or (depth) an attribute of an object it holds?"""
-    for v in vars(obj).values() if hasattr(obj, "__dict__") else ():
-        items = v.values() if isinstance(v, dict) else v if isinstance(v, (list, tuple)) else [v]
-        if any(isinstance(u, np.ndarray) and np.may_share_memory(u, a)
-               and np.shares_memory(u, a) for u in items):
-            return True
+def _holds(obj, a: np.ndarray, depth: int = 2, path: str = "self") -> str | None:
+    """Where obj keeps an array that shares memory with a ("self.out", "self.grads['b']",
+    "self.cache[1]"), looking into lists, tuples and dicts and (depth) objects it holds."""
+    for name, v in (vars(obj).items() if hasattr(obj, "__dict__") else ()):
+        items = v.items() if isinstance(v, dict) else enumerate(v) \
+            if isinstance(v, (list, tuple)) else [(None, v)]
+        for key, u in items:
+            if isinstance(u, np.ndarray) and np.may_share_memory(u, a) \
+                    and np.shares_memory(u, a):
+                return f"{path}.{name}" + ("" if key is None else f"[{key!r}]")
         if depth > 1 and hasattr(v, "__dict__") and not callable(v) \
-                and not isinstance(v, np.random.Generator) and _holds(v, a, depth - 1):
-            return True
-    return False
+                and not isinstance(v, np.random.Generator):
+            found = _holds(v, a, depth - 1, f"{path}.{name}")
+            if found:
+                return found
+    return None
 
 
 def _distinct(changes: list[Change]) -> list[Change]:
@@ -224,16 +232,19 @@ def _distinct(changes: list[Change]) -> list[Change]:
 
 def aliasing_consequence(change: Change) -> str:
     """Why a change in place makes training's gradient wrong, in words."""
-    return ("in training their backward then reads the changed values, so the gradient that "
-            "training uses is not the gradient of the loss (a check on copies would not show "
-            "it; PyTorch raises on this)")
+    return ("so training's gradient is computed from the changed values and is not the "
+            "gradient of the loss (a check on copies would not show it; PyTorch raises an error "
+            "on this)")
+
+
+IN_PLACE = "x *= 2, x -= m, x[mask] = 0 and np.f(x, out=x) change x; y = x * 2 makes a new array"
 
 
 def aliasing_fix(change: Change) -> str:
     """What to do about one change in place."""
     if "its input" in change.how:
-        return (f"What to do: in the forward of {change.changer}, compute a new array "
-                f"(x = x * 2, not x *= 2) instead of changing its input in place.")
+        return (f"What to do: in the forward of {change.changer}, compute a new array instead "
+                f"of changing its input in place ({IN_PLACE}).")
     if "dout" in change.how:
         return (f"What to do: in the backward of {change.changer}, compute a new array "
                 f"(dx = dout * mask) instead of changing dout in place.")

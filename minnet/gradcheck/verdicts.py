@@ -1,6 +1,6 @@
 """Verdicts and hints: does an analytic gradient agree with the numeric one, and if not, how not.
 
-Every path of the checker ends here, the textbook one (numeric.check_function) included.
+Every path of the checker ends here, the textbook one (function.check_function) included.
 """
 
 from __future__ import annotations
@@ -84,6 +84,9 @@ def compare(a, n, idx, g, tol, atol, layer_index, layer_name, param, mode,
     if passed and len(a) and quiet:
         status, hint = "no effect", ("no effect on the loss: both gradients are 0 up to "
                                      "round-off (as for a bias before BatchNorm)")
+    elif passed and rel > tol:
+        hint = (f"ok by the round-off floor: rel_error {rel:.1e} is above {tol:g}, but no entry "
+                f"is off by more than {atol:.1g} (both sides are tiny here)")
     errors = None
     if not passed and mode != "directional":
         errors = np.full(shape, np.nan)
@@ -106,7 +109,7 @@ def compare_function(analytic, numeric, tol, slopes_at) -> FunctionCheck:
     kinks = second_look(a, n, np.zeros(a.size, dtype=bool), tol, atol, DEFAULT_EPS, slopes_at)
     batch = analytic.shape[0] if analytic.ndim >= 2 else None  # rows are samples, as in CS231n
     c = judge(a, n, kinks, idx, analytic, tol, atol, where, "full", batch)
-    return FunctionCheck(c.passed, c.rel_error, c.hint, c)
+    return FunctionCheck(c.passed, c.rel_error, c.hint, c, tol, atol)
 
 
 def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:

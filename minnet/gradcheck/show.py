@@ -1,0 +1,63 @@
+"""A failing tensor shown in its shape, yours beside the true one, so that the eye can find
+the pattern: the whole tensor when it is small, else the 2-D slice around its worst entry (one
+kernel, one sample's channel, one time step's features)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .axes import Axes
+
+WHOLE = 32  # a tensor of at most this many entries is shown whole
+ROWS, COLUMNS = 8, 8  # the most rows and columns of a slice
+
+
+def side_by_side(a: np.ndarray, n: np.ndarray, wrong: np.ndarray, axes: Axes,
+                 what: str) -> list[str]:
+    """Lines: a heading, then yours | true, a '*' after each wrong entry of yours."""
+    if a.ndim == 0:
+        return []
+    if a.ndim == 1:
+        a, n, wrong = a[None], n[None], wrong[None]
+        axes = Axes(("", *axes.names), {})
+    worst = np.unravel_index(np.argmax(np.where(wrong, np.abs(a - n), -1)), a.shape)
+    if a.size <= WHOLE:  # every 2-D slice, one after the other
+        slices = list(np.ndindex(a.shape[:-2]))
+        rows = cols = slice(None)
+    else:
+        slices = [worst[:-2]]
+        rows = _around(worst[-2], a.shape[-2], ROWS)
+        cols = _around(worst[-1], a.shape[-1], COLUMNS)
+    lines = [f"{what}{' whole' if a.size <= WHOLE else ''}, yours | true, * where yours is "
+             f"wrong: {_span(axes, a.shape, a.ndim - 2, rows)} × "
+             f"{_span(axes, a.shape, a.ndim - 1, cols)}"]
+    for lead in slices:
+        if lead:
+            lines.append("at " + ", ".join(f"{axes.name(i)} {k}" for i, k in enumerate(lead)))
+        lines += _block(a[lead][rows, cols], n[lead][rows, cols], wrong[lead][rows, cols])
+    return lines
+
+
+def _around(at: int, size: int, most: int) -> slice:
+    start = min(max(0, at - most // 2), max(0, size - most))
+    return slice(start, min(size, start + most))
+
+
+def _span(axes: Axes, shape: tuple, axis: int, s: slice) -> str:
+    if not axes.names[axis]:
+        return "one row"
+    start, stop, _ = s.indices(shape[axis])
+    cut = f" (of {shape[axis]})" if stop - start < shape[axis] else ""
+    return f"{axes.plural(axis)} {start}..{stop - 1}{cut}"
+
+
+def _block(a, n, wrong) -> list[str]:
+    yours = [[_cell(v) + ("*" if w else " ") for v, w in zip(ra, rw)] for ra, rw in zip(a, wrong)]
+    true = [[_cell(v) + " " for v in rn] for rn in n]
+    width = max(len(c) for row in yours + true for c in row)
+    line = lambda row: " ".join(c.rjust(width) for c in row)  # noqa: E731
+    return [f"  {line(ra)}  |  {line(rn)}" for ra, rn in zip(yours, true)]
+
+
+def _cell(v: float) -> str:
+    return "0" if v == 0 else f"{v:+.3g}"

@@ -1,0 +1,243 @@
+"""The structure of a wrong gradient, from the error itself: E = analytic − numeric.
+
+Nothing here knows which layer made the gradient. Each function measures one property of the
+two arrays and, when it holds, says so in a sentence; when it does not hold, it says nothing.
+
+    where     the indices along each axis (samples, channels, time steps, kernel offsets,
+              gate blocks) that hold wrong entries, and a trend along time
+    sums      what the gradient sums to along each axis: 0 for the true one, not for yours
+    offset    an error that is the same all along an axis
+    moved     the right values at other entries: shifted, flipped, transposed, or elsewhere
+              in the same window
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .axes import Axes, spread
+
+TINY = 1e-12  # below this a value counts as exactly 0
+CLOSE = 1e-6  # relative agreement between analytic values and the numeric ones (with noise)
+
+
+def close(u, v, rtol: float = CLOSE) -> np.ndarray:
+    u, v = np.asarray(u, dtype=np.float64), np.asarray(v, dtype=np.float64)
+    return np.abs(u - v) <= 1e-9 + rtol * np.maximum(np.abs(u), np.abs(v))
+
+
+# ---- where the wrong entries are -------------------------------------------------------------
+
+
+def where(wrong: np.ndarray, checked: np.ndarray, axes: Axes, err: np.ndarray) -> str | None:
+    """'wrong only in samples 0 and 3, channel 1 (24 of 96 entries); right everywhere else'."""
+    k, m = int(wrong.sum()), int(checked.sum())
+    if k == 0 or wrong.ndim == 0:
+        return None
+    parts, joint = [], axes.spatial if wrong.ndim >= 2 else None
+    for axis in range(wrong.ndim):
+        if joint and axis in joint:
+            continue
+        if axis in axes.blocks:
+            parts += _blocks(wrong, checked, axes, axis)
+            continue
+        hit, seen = spread(wrong, axis), spread(checked, axis)
+        if hit.sum() < seen.sum():
+            parts.append(f"in {axes.of(axis, np.flatnonzero(hit))}")
+    if joint:
+        parts += _positions(wrong, checked, axes, joint)
+    trend = _trend(err, wrong, axes)
+    if not parts:
+        return f"wrong at every entry checked ({m})" + (f"; {trend}" if trend else "") \
+            if k == m else None
+    text = f"wrong only {' and '.join(parts)} ({k} of {m} entries); right everywhere else"
+    return f"{text}; {trend}" if trend else text
+
+
+def _blocks(wrong, checked, axes: Axes, axis: int) -> list[str]:
+    size, _ = axes.blocks[axis]
+    count = wrong.shape[axis] // size
+    hit = spread(wrong, axis).reshape(count, size).any(axis=1)
+    seen = spread(checked, axis).reshape(count, size).any(axis=1)
+    if hit.sum() == seen.sum():
+        return []
+    return ["in " + " and ".join(axes.block(axis, b) for b in np.flatnonzero(hit))]
+
+
+def _positions(wrong, checked, axes: Axes, joint: tuple[int, int]) -> list[str]:
+    """Positions (row, column) read together: kernel offsets, or pixels."""
+    others = tuple(a for a in range(wrong.ndim) if a not in joint)
+    hit, seen = wrong.any(axis=others), checked.any(axis=others)
+    if hit.sum() == seen.sum():
+        return []
+    what = "kernel offset" if "kernel" in axes.name(joint[0]) else "pixel (row, column)"
+    right = seen & ~hit
+    if what == "kernel offset" and right.sum() <= 2:  # say the few that are right
+        return [f"at every {what} but {_places(right)}"]
+    if hit.sum() <= seen.sum() / 2:
+        return [f"at {what}s {_places(hit)} of {int(seen.sum())}"]
+    return []
+
+
+def _places(mask) -> str:
+    places = [f"({u}, {v})" for u, v in np.argwhere(mask)]
+    if len(places) > 8:
+        places = places[:8] + [f"and {len(places) - 8} more"]
+    return ", ".join(places)
+
+
+def _trend(err, wrong, axes: Axes) -> str | None:
+    """Along time: the error grows toward t = 0 (or toward the last step)."""
+    if "time step" not in axes.names:
+        return None
+    t = axes.names.index("time step")
+    size = np.sqrt(np.nanmean(np.moveaxis(np.nan_to_num(err) ** 2, t, 0).reshape(
+        err.shape[t], -1), axis=1))
+    steps = np.flatnonzero(spread(wrong, t))
+    if len(steps) < 3:
+        return None
+    grows = np.diff(size[steps])
+    if np.all(grows < 0):
+        return f"the error grows toward t = {steps[0]}, step by step"
+    if np.all(grows > 0):
+        return f"the error grows toward t = {steps[-1]}, step by step"
+    return None
+
+
+# ---- sums along axes ---------------------------------------------------------------------------
+
+
+def zero_sums(v: np.ndarray) -> list[tuple[int, ...]]:
+    """The axes (one, or an image's pixels together) over which every slice of v sums to 0."""
+    groups = [(a,) for a in range(v.ndim) if v.shape[a] > 1]
+    groups += [(2, 3)] if v.ndim == 4 else []
+    found = []
+    for axes in groups:
+        if any(set(f) <= set(axes) for f in found):
+            continue  # each pixel's slice sums to 0 already
+        s = np.abs(v.sum(axis=axes))
+        if np.all(s <= 1e-6 * np.abs(v).sum(axis=axes) + TINY) and np.abs(v).max() > TINY:
+            found.append(axes)
+    return found
+
+
+def sums(a: np.ndarray, n: np.ndarray, axes: Axes, what: str) -> str | None:
+    """'the true dx sums to 0 over each sample's features; yours sums to 0 over the batch'."""
+    if a.ndim < 2 or not np.isfinite(n).all():
+        return None
+    true, yours = zero_sums(n), zero_sums(a)
+    if true == yours:
+        return None
+    t = " and ".join(over(axes, p) for p in true) if true else None
+    y = " and ".join(over(axes, q) for q in yours) if yours else None
+    if t and y:
+        return (f"the true {what} sums to 0 over {t}; yours sums to 0 over {y} instead (a mean "
+                f"taken over the wrong axis?)")
+    if t:
+        return f"the true {what} sums to 0 over {t}; yours does not"
+    return f"yours sums to 0 over {y}; the true {what} does not"
+
+
+def over(axes: Axes, group: tuple[int, ...]) -> str:
+    """'each sample's features' for axis 1 of (N, F); 'the batch, in each feature' for axis 0."""
+    if len(group) > 1:
+        return f"the {' and '.join(axes.plural(a) for a in group)} of each sample's channel " \
+               f"(axes {', '.join(map(str, group))})"
+    axis = group[0]
+    if axes.name(axis) == "sample":
+        rest = [axes.name(a) for a in range(len(axes.names)) if a != axis]
+        return f"the batch (axis 0), in each {' and '.join(rest)}"
+    return f"each sample's {axes.plural(axis)} (axis {axis})" if axes.names[0] == "sample" \
+        else f"the {axes.plural(axis)} (axis {axis})"
+
+
+def offset(err: np.ndarray, wrong: np.ndarray, axes: Axes) -> str | None:
+    """An error that does not change along some axis: a term added (or left out) once per slice."""
+    if err.ndim < 2 or not np.isfinite(err).all() or not wrong.any():
+        return None
+    for axis in range(err.ndim):
+        if err.shape[axis] > 2 and np.allclose(err, err.mean(axis=axis, keepdims=True),
+                                               rtol=1e-5, atol=1e-9 * np.abs(err).max()):
+            rest = [axes.name(a) for a in range(err.ndim) if a != axis]
+            return (f"the error is the same all along the {axes.name(axis)} axis (axis {axis}): "
+                    f"an amount per {' and '.join(rest)} added or left out, the same for "
+                    f"every {axes.name(axis)}")
+    return None
+
+
+# ---- the right values at other entries ---------------------------------------------------------
+
+
+def moved(a: np.ndarray, n: np.ndarray, axes: Axes, what: str, x: np.ndarray | None = None,
+          window: tuple[int, int] | None = None) -> str | None:
+    """The true values, sitting at other entries: shifted by one, flipped, transposed, or at
+    another entry of the same pooling window."""
+    if a.shape != n.shape or close(a, n).all() or not np.isfinite(n).all():
+        return None
+    groups = [(axis,) for axis in range(a.ndim)] + ([axes.spatial] if axes.spatial else [])
+    for group in groups:
+        for step in (1, -1, 2, -2, 3, -3):
+            if all(a.shape[g] > abs(step) + 1 for g in group) and _shifted(a, n, group, step):
+                return _shift_text(axes, group, step, what)
+    if axes.spatial and close(a, np.flip(n, axes.spatial)).all():
+        return (f"yours is the true {what} flipped along rows and columns (turned by 180°): a "
+                f"kernel flipped where it should not be (or not flipped where it should)?")
+    if a.ndim >= 2 and a.shape[-1] == a.shape[-2] and close(a, np.swapaxes(n, -1, -2)).all():
+        return f"yours is the true {what} transposed (its last two axes swapped)"
+    if window is not None and axes.spatial and x is not None:
+        return _in_windows(a, n, x, window, what)
+    return None
+
+
+def _shift_text(axes: Axes, group: tuple[int, ...], step: int, what: str) -> str:
+    k = abs(step)
+    along = " and ".join(f"{k} {axes.plural(g) if k > 1 else axes.name(g)}" for g in group)
+    why = "a padding cut off at the wrong side?" if len(group) > 1 else f"an index off by {k}?"
+    return (f"yours holds the true {what} shifted by {along}: your entry at "
+            f"i{'+' if step > 0 else '−'}{k} has the true value at i: {why}")
+
+
+def _shifted(a, n, group: tuple[int, ...], step: int) -> bool:
+    """a[i + step] = n[i] along the axes in group, wherever both exist."""
+    k = abs(step)
+    mine, true = [slice(None)] * a.ndim, [slice(None)] * a.ndim
+    for g in group:
+        mine[g], true[g] = (slice(k, None), slice(None, -k)) if step > 0 else \
+            (slice(None, -k), slice(k, None))
+    part_a, part_n = a[tuple(mine)], n[tuple(true)]
+    return bool(np.abs(part_n).max(initial=0) > TINY and close(part_a, part_n).all())
+
+
+def _in_windows(a, n, x, window, what: str) -> str | None:
+    """Non-overlapping k×k windows: each window's total right, placed at another entry."""
+    kh, kw = window
+    *lead, H, W = a.shape
+    if H % kh or W % kw or kh * kw < 2:
+        return None
+    shape = (*lead, H // kh, kh, W // kw, kw)
+    win = lambda v: np.moveaxis(v.reshape(shape), -3, -2).reshape(*shape[:-3], W // kw, -1)  # noqa: E731
+    A, Nw, X = win(a), win(n), win(x)
+    true = "at the window's maximum of x" if np.all(
+        (np.abs(Nw) > TINY).sum(axis=-1) <= 1) and np.all(
+        np.argmax(np.abs(Nw), axis=-1) == np.argmax(X, axis=-1)) else "elsewhere"
+    if close(A, A[..., :1]).all() and close(A[..., 0], Nw.sum(axis=-1), 1e-5).all():
+        return (f"within each {kh}×{kw} window your {what} gives every entry the window's whole "
+                f"gradient (the same value {kh * kw} times); the true one puts it {true}")
+    if not close(A.sum(axis=-1), Nw.sum(axis=-1), 1e-5).all():
+        return None
+    differ = ~close(A, Nw).all(axis=-1)
+    if not differ.any():
+        return None
+    at_a = np.argmax(np.abs(A), axis=-1)[differ]
+    at_x = np.argmax(X, axis=-1)[differ]
+    at_n = np.argmax(np.abs(Nw), axis=-1)[differ]
+    offsets, counts = np.unique(at_a, return_counts=True)
+    yours = "spreads it differently"
+    if counts.max() == len(at_a):
+        u, v = divmod(int(offsets[np.argmax(counts)]), kw)
+        place = {(0, 0): ", the top-left"}.get((u, v), "")
+        yours = f"puts it at offset ({u}, {v}) of every window{place}"
+    true = "at the window's maximum of x" if np.all(at_n == at_x) else true
+    return (f"within each {kh}×{kw} window your {what} has the right total, at the wrong entry: "
+            f"yours {yours}; the true one puts it {true} (in the {int(differ.sum())} windows "
+            f"where they differ)")

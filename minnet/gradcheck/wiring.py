@@ -1,0 +1,75 @@
+"""How a model wires its layers, when every layer is right alone and the model is not.
+
+    changed in place   a layer changes an array that another layer keeps (training.trace)
+    read, not listed   a layer's forward reads a parameter it does not list in its params, so
+                       training's gradient leaves its use out (a tied weight taken by
+                       reference; probe.unlisted finds them)
+    used twice         the same layer object sits at two places: its second forward overwrites
+                       what the first one kept for backward
+
+Each finding becomes a suspect: a LayerCheck with the problem in words and what to do.
+"""
+
+from __future__ import annotations
+
+from .report import LayerCheck
+from .training import Change, aliasing_consequence, aliasing_fix
+
+
+def suspects(probe, checks, localized: list[LayerCheck], failed: bool) -> list[LayerCheck]:
+    """The suspects from checking each layer alone, plus what the model's wiring explains."""
+    found = {s.layer_index: s for s in localized if not s.passed}
+    if not failed:
+        return list(found.values())
+    for change in probe.changes:
+        _blame(found, localized, change.index, change.changer.split(" (")[-1].rstrip(")"),
+               f"{change}, {aliasing_consequence(change)}", aliasing_fix(change),
+               change.changer.startswith("the loss"))
+    if not found:
+        wrong = {c.layer_index for c in checks if not c.passed}
+        for slot in probe.slots:
+            if slot.layer_index in wrong:
+                for j in probe.unlisted.get(slot.name, []):
+                    name = type([*probe.layers, probe.loss][j]).__name__
+                    _blame(found, localized, j, name,
+                           f"layer {j} ({name}) reads {slot.name} in its forward but does not "
+                           f"list it in its params, so the gradient training applies to "
+                           f"{slot.name} leaves out its use",
+                           f"What to do: put the array in the params of layer {j} ({name}) "
+                           f"(the same object: self.params['W'] = other.params['W']) and set "
+                           f"its grads in backward; a shared array's gradient is the sum of "
+                           f"every holder's.")
+        for first, again in used_twice(probe.layers):
+            name = type(probe.layers[first]).__name__
+            _blame(found, localized, again, name,
+                   f"layer {first} and layer {again} are the same {name} object: the forward "
+                   f"at {again} overwrites what the one at {first} kept for its backward",
+                   f"What to do: make a new {name}() for each place in the model.")
+    return sorted(found.values(), key=lambda s: s.layer_index)
+
+
+def _blame(found, localized, index, name, text, fix, is_loss=False) -> None:
+    """Add a problem and its fix to the suspect at `index`, making one if there is none."""
+    s = found.get(index)
+    if s is None:
+        alone = next((lc for lc in localized if lc.layer_index == index), None)
+        s = found[index] = LayerCheck(index, name, False, None, alone.params if alone else [],
+                                      text, alone.input if alone else None, is_loss=is_loss)
+    s.passed = False
+    s.problems.append(text)
+    s.fixes.append(fix)
+
+
+def used_twice(layers) -> list[tuple[int, int]]:
+    """(first place, later place) of every layer object that appears more than once."""
+    first: dict[int, int] = {}
+    pairs = []
+    for i, layer in enumerate(layers):
+        if id(layer) in first:
+            pairs.append((first[id(layer)], i))
+        else:
+            first[id(layer)] = i
+    return pairs
+
+
+__all__ = ["Change", "suspects", "used_twice"]
