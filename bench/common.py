@@ -171,6 +171,19 @@ def ratio_text(r: float | int | str | None) -> str:
     return str(r) if isinstance(r, (int, str)) else f"{r:.2f}"
 
 
+def print_table(title: str, times: dict[str, list[float]], results: dict[str, object],
+                baseline: str) -> dict[str, float]:
+    """Print the title and, per contender, its median and fastest time, its runs, its ratio to
+    `baseline` and its result; return the medians."""
+    med = {k: median(v) for k, v in times.items()}
+    rows = [[k, seconds_text(med[k]), seconds_text(min(v)), f"{len(v)} runs",
+             ratio_text(med[k] / med[baseline]), str(results[k])] for k, v in times.items()]
+    print(title)
+    print(table(["contender", "median", "fastest", "timed", f"/ {baseline}", "result"], rows))
+    print()
+    return med
+
+
 def ratios_line(ratios: dict[str, float | int | str | None]) -> str:
     """The last line every script prints: `ratios: name=value name=value ...`."""
     return "ratios: " + " ".join(f"{k}={ratio_text(v)}" for k, v in ratios.items())

@@ -183,14 +183,10 @@ def run_check(repeats) -> dict[str, float]:
     contenders = {"minnet full": lambda: full,
                   "naive": lambda: lambda: f"difference {naive_check(model, X, y):.1e}"}
     times, results = common.time_interleaved(contenders, repeats)
-    med = {k: common.median(v) for k, v in times.items()}
-    rows = [[k, common.seconds_text(med[k]), common.seconds_text(min(v)), f"{len(v)} runs",
-             common.ratio_text(med[k] / med["naive"]), results[k]] for k, v in times.items()]
     n = model.get_flat_params().size
-    print(f"[check] Conv2D(1, 16, 3, padding=1) - ReLU - MaxPool2D(2) - Flatten - Dense(256, 10),"
-          f" float64, {n:,} parameters, 32 digit images")
-    print(common.table(["contender", "median", "fastest", "timed", "/ naive", "result"], rows))
-    print()
+    med = common.print_table(f"[check] Conv2D(1, 16, 3, padding=1) - ReLU - MaxPool2D(2) - "
+                             f"Flatten - Dense(256, 10), float64, {n:,} parameters, 32 digit "
+                             f"images", times, results, "naive")
     return {"check:full/naive": med["minnet full"] / med["naive"]}
 
 

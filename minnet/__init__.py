@@ -13,6 +13,9 @@ from .gradcheck import (
     numeric_gradient,
 )
 from .layers import (
+    GRU,
+    LSTM,
+    RNN,
     Activation,
     BatchNorm,
     Conv2D,
@@ -31,14 +34,15 @@ from .layers import (
 from .losses import MSE, Loss, SigmoidBCE, SoftmaxCE, SVMLoss
 from .model import History, Model
 from .optim import SGD, Adam, Momentum, Optimizer, RMSProp
+from .sampling import sample, sample_text
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Activation", "Adam", "BatchNorm", "CheckReport", "Conv2D", "Dense", "Dropout", "Embedding",
-    "Flatten", "GradientCheckError", "GradientChecker", "History", "Layer", "LayerCheck",
-    "LayerNorm", "LeakyReLU", "Loss", "MSE", "MaxPool2D", "Model", "Momentum", "Optimizer",
-    "ParamCheck",
-    "RMSProp", "ReLU", "SGD", "SVMLoss", "Sigmoid", "SigmoidBCE", "SoftmaxCE", "Tanh",
-    "check_function", "check_layer", "datasets", "numeric_gradient",
+    "Flatten", "GRU", "GradientCheckError", "GradientChecker", "History", "LSTM", "Layer",
+    "LayerCheck", "LayerNorm", "LeakyReLU", "Loss", "MSE", "MaxPool2D", "Model", "Momentum",
+    "Optimizer", "ParamCheck", "RMSProp", "RNN", "ReLU", "SGD", "SVMLoss", "Sigmoid", "SigmoidBCE",
+    "SoftmaxCE", "Tanh",
+    "check_function", "check_layer", "datasets", "numeric_gradient", "sample", "sample_text",
 ]

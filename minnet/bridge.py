@@ -13,6 +13,12 @@ What carries over, each way:
     Sigmoid    Sigmoid                     LayerNorm  LayerNorm (last axis; gamma, beta ->
     Tanh       Tanh                                   weight, bias)
     Dropout    Dropout                     BatchNorm  BatchNorm1d (momentum 1 - minnet's)
+    Embedding  Embedding (W -> weight)
+    RNN, LSTM, GRU   RNN, LSTM, GRU, batch_first, returning their outputs alone (the classes of
+               minnet/_torchnet.py). Wx, Wh -> weight_ih_l0, weight_hh_l0 (transposed); the
+               LSTM's gate blocks i, f, o, g become torch's i, f, g, o; the one bias b of RNN
+               and LSTM is bias_ih_l0 + bias_hh_l0 (to torch: b and 0); GRU's bx, bh are
+               bias_ih_l0, bias_hh_l0.
 
 and for autograd_check the losses SoftmaxCE (cross_entropy), MSE (mse_loss), SigmoidBCE
 (binary_cross_entropy_with_logits) and SVMLoss (C × multi_margin_loss, see LOSSES).
@@ -71,6 +77,9 @@ class Pair:
     state: dict = field(default_factory=dict)  # minnet state name -> torch buffer name
     transposed: tuple = ()  # params torch stores transposed: Dense W (in, out) is weight (out, in)
     fixed: Callable | None = None  # (layer, torch) -> the module with minnet's frozen randomness
+    blocks: tuple = ()  # torch's order of minnet's gate blocks along the last axis (LSTM: i f g o)
+    folded: dict = field(default_factory=dict)  # minnet param -> a second torch bias added to it
+    wrapper: str | None = None  # the class of minnet/_torchnet.py that to_torch builds
 
 
 def _dense(m, seed) -> L.Dense:
@@ -133,6 +142,39 @@ def _layernorm(m, seed) -> L.LayerNorm:
     return L.LayerNorm(m.normalized_shape[0], eps=m.eps)
 
 
+def _embedding(m, seed) -> L.Embedding:
+    if m.padding_idx is not None or m.max_norm is not None or m.scale_grad_by_freq or m.sparse:
+        raise ValueError(f"{m!r}: minnet's Embedding has no padding_idx, max_norm, "
+                         f"scale_grad_by_freq or sparse gradient")
+    return L.Embedding(m.num_embeddings, m.embedding_dim, seed=seed)
+
+
+def _recurrent(cls):
+    """(module, seed) -> minnet's RNN, LSTM or GRU, for a one-layer, batch_first module."""
+    def build(m, seed):
+        if (m.num_layers != 1 or m.bidirectional or not m.bias or not m.batch_first
+                or getattr(m, "proj_size", 0) or getattr(m, "nonlinearity", "tanh") != "tanh"):
+            raise ValueError(f"{m!r}: minnet's {cls.__name__} is one layer, one direction, "
+                             f"batch_first=True, with biases (and tanh, no proj_size)")
+        return cls(m.input_size, m.hidden_size, seed=seed,
+                   return_sequences=getattr(m, "return_sequences", True))
+    return build
+
+
+def _wrapped(name: str):
+    """(layer, torch) -> the class `name` of minnet/_torchnet.py for a recurrent layer."""
+    def build(a, t):
+        from . import _torchnet
+
+        return getattr(_torchnet, name)(a.input_size, a.hidden_size,
+                                        return_sequences=a.return_sequences, dtype=t.float64)
+    return build
+
+
+RECURRENT = {"params": {"Wx": "weight_ih_l0", "Wh": "weight_hh_l0", "b": "bias_ih_l0"},
+             "transposed": ("Wx", "Wh"), "folded": {"b": "bias_hh_l0"}}
+
+
 def _masked(layer, torch):
     """Dropout as a fixed function: multiply by minnet's frozen mask (identity in eval mode)."""
     mask = None if layer.mask is None else torch.from_numpy(layer.mask)
@@ -167,11 +209,23 @@ PAIRS = [
     Pair(L.LayerNorm, "LayerNorm",
          lambda a, t: t.nn.LayerNorm(a.num_features, eps=a.eps, dtype=t.float64), _layernorm,
          params={"gamma": "weight", "beta": "bias"}),
+    Pair(L.Embedding, "Embedding",
+         lambda a, t: t.nn.Embedding(a.num_embeddings, a.embedding_dim, dtype=t.float64),
+         _embedding, params={"W": "weight"}),
+    Pair(L.RNN, "RNN", _wrapped("RNN"), _recurrent(L.RNN), wrapper="RNN", **RECURRENT),
+    Pair(L.LSTM, "LSTM", _wrapped("LSTM"), _recurrent(L.LSTM), wrapper="LSTM",
+         blocks=(0, 1, 3, 2), **RECURRENT),
+    Pair(L.GRU, "GRU", _wrapped("GRU"), _recurrent(L.GRU), wrapper="GRU",
+         params={"Wx": "weight_ih_l0", "Wh": "weight_hh_l0", "bx": "bias_ih_l0",
+                 "bh": "bias_hh_l0"}, transposed=("Wx", "Wh")),
 ]
 
 # each loss as a torch function of (the minnet loss, scores, y, torch)
 LOSSES = {
-    losses_.SoftmaxCE: lambda loss, s, y, t: t.nn.functional.cross_entropy(s, _labels(y, t)),
+    # classes on axis 1 for torch, (N, C, T); ignore_index -100 is torch's "none"
+    losses_.SoftmaxCE: lambda loss, s, y, t: t.nn.functional.cross_entropy(
+        s.movedim(-1, 1), _labels(y, t),
+        ignore_index=-100 if loss.ignore_index is None else loss.ignore_index),
     losses_.MSE: lambda loss, s, y, t: t.nn.functional.mse_loss(
         s, _tensor(y, t).reshape(s.shape)),
     losses_.SigmoidBCE: lambda loss, s, y, t: t.nn.functional.binary_cross_entropy_with_logits(
@@ -207,6 +261,29 @@ def _tensor(a, torch):
 
 def _labels(y, torch):
     return torch.from_numpy(np.asarray(y, dtype=np.int64))
+
+
+def _input(layer, x, torch):
+    """x as torch's first module takes it: token ids as int64, anything else as float64."""
+    return _labels(x, torch) if getattr(layer, "takes_ids", False) else _tensor(x, torch)
+
+
+def _blocks(a: np.ndarray, order: tuple) -> np.ndarray:
+    """The gate blocks along a's last axis, in `order` (H = a.shape[-1] / number of blocks)."""
+    if not order:
+        return a
+    H = a.shape[-1] // len(order)
+    return np.concatenate([a[..., k * H:(k + 1) * H] for k in order], axis=-1)
+
+
+def _to_torch_layout(pair: Pair, name: str, p: np.ndarray) -> np.ndarray:
+    p = _blocks(p, pair.blocks)
+    return p.T if name in pair.transposed else p
+
+
+def _to_minnet_layout(pair: Pair, name: str, v: np.ndarray) -> np.ndarray:
+    v = v.T if name in pair.transposed else v
+    return _blocks(v, tuple(np.argsort(pair.blocks))).copy()
 
 
 # ---- minnet -> torch -> minnet --------------------------------------------------------------
@@ -249,8 +326,10 @@ def _module(layer, pair: Pair, torch):
     module = pair.to_torch(layer, torch)
     with torch.no_grad():
         for name, tname in pair.params.items():
-            p = layer.params[name]
-            getattr(module, tname).copy_(_tensor(p.T if name in pair.transposed else p, torch))
+            getattr(module, tname).copy_(
+                _tensor(_to_torch_layout(pair, name, layer.params[name]), torch))
+        for tname in pair.folded.values():  # minnet's one bias went to the first of torch's two
+            getattr(module, tname).zero_()
         for name, tname in pair.state.items():
             getattr(module, tname).copy_(_tensor(getattr(layer, name), torch))
     return module.train(layer.training)
@@ -265,7 +344,10 @@ def from_torch(net, loss: losses_.Loss, l2: float = 0.0, seed: int | None = None
     torch = _torch()
     if not isinstance(net, torch.nn.Sequential):
         raise TypeError(f"from_torch: expected a torch.nn.Sequential, got {type(net).__name__}")
+    from . import _torchnet
+
     by_module = {getattr(torch.nn, p.module): p for p in PAIRS}
+    by_module.update({getattr(_torchnet, p.wrapper): p for p in PAIRS if p.wrapper})
     layers, dtypes = [], set()
     for i, module in enumerate(net):
         pair = by_module.get(type(module))
@@ -279,7 +361,9 @@ def from_torch(net, loss: losses_.Loss, l2: float = 0.0, seed: int | None = None
             raise ValueError(f"from_torch: module {i}: {e}") from None
         for name, tname in pair.params.items():
             v = _array(getattr(module, tname))
-            layer.params[name] = v.T.copy() if name in pair.transposed else v
+            if name in pair.folded:
+                v = v + _array(getattr(module, pair.folded[name]))
+            layer.params[name] = _to_minnet_layout(pair, name, v)
             layer.grads[name] = np.zeros_like(layer.params[name])
             dtypes.add(v.dtype)
         for name, tname in pair.state.items():
@@ -385,7 +469,7 @@ def _backprop(work, X, y):
 
 def _torch_grads(work, pairs, fns, loss_fn, X, y, torch) -> list[dict[str, np.ndarray]]:
     """Torch autograd's dJ/dθ for each layer's params, in minnet's layout."""
-    h = _tensor(X, torch)
+    h = _input(work.layers[0], X, torch)
     for fn in fns:
         h = fn(h)
     J = loss_fn(h, y, torch)
@@ -399,11 +483,13 @@ def _torch_grads(work, pairs, fns, loss_fn, X, y, torch) -> list[dict[str, np.nd
 
 
 def _param_grads(module, pair: Pair, torch) -> dict[str, np.ndarray]:
+    """torch's gradients in minnet's layout. A folded bias b = b_ih + b_hh has dL/db = the
+    gradient of either one; b_ih's is taken."""
     grads = {}
     for name, tname in pair.params.items():
         p = getattr(module, tname)
         g = _array(p.grad) if p.grad is not None else np.zeros(tuple(p.shape))
-        grads[name] = g.T.copy() if name in pair.transposed else g
+        grads[name] = _to_minnet_layout(pair, name, g)
     return grads
 
 
@@ -418,14 +504,18 @@ def _localize(work, pairs, fns, loss_fn, inputs, y, tol, seed, torch) -> list[La
         dx, grads, accumulated = _alone(layer, x, G)
         for module_param in pair.params.values():
             getattr(fn, module_param).grad = None
-        xt = _tensor(x, torch).requires_grad_()
+        ids = getattr(layer, "takes_ids", False)  # token ids: no input gradient to compare
+        xt = _input(layer, x, torch) if ids else _tensor(x, torch).requires_grad_()
         fn(xt).backward(_tensor(G, torch))
         ref = _param_grads(fn, pair, torch)
         atol = ATOL * max(1.0, float(np.abs(np.vdot(inputs[i + 1], G))))
         name = type(layer).__name__
-        inp = _verdict(dx, _array(xt.grad), (i, name, "input"), tol, atol, len(x))
         params = [_verdict(grads.get(k), ref[k], (i, name, k), tol, atol, len(x),
                            accumulated.get((0, k))) for k in layer.params]
+        if ids:
+            found.append(_without_input(i, name, params))
+            continue
+        inp = _verdict(dx, _array(xt.grad), (i, name, "input"), tol, atol, len(x))
         found.append(LayerCheck.of(i, name, inp, params))
     st = _tensor(inputs[-1], torch).requires_grad_()
     J = loss_fn(st, y, torch)
@@ -436,6 +526,13 @@ def _localize(work, pairs, fns, loss_fn, inputs, y, tol, seed, torch) -> list[La
     inp = _verdict(ds, _array(st.grad), (len(work.layers), name, "input"), tol,
                    ATOL * max(1.0, abs(J.item())), len(y))
     found.append(LayerCheck.of(len(work.layers), name, inp, [], is_loss=True))
+    return found
+
+
+def _without_input(index: int, name: str, params: list[ParamCheck]) -> LayerCheck:
+    """The verdict on a layer whose input (token ids) has no gradient: its params alone."""
+    found = LayerCheck.of(index, name, params[0], params[1:])  # verdict and hint over params
+    found.params, found.input, found.input_rel_error = params, None, None
     return found
 
 

@@ -1,8 +1,11 @@
-"""Data: the shipped digits set, seeded 2-D toy generators, a stratified split, mini-batches."""
+"""Data: the shipped digits and text, seeded toy generators (2-D points, digit sums), a
+stratified split, mini-batches."""
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +30,88 @@ def load_digits(images: bool = False) -> tuple[np.ndarray, np.ndarray]:
     raw = np.loadtxt(data_path("digits.csv.gz"), delimiter=",", dtype=np.int64)
     X = raw[:, :-1] / 16.0
     return (X.reshape(-1, 1, 8, 8) if images else X), raw[:, -1]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """The characters of a text and their ids: id i stands for chars[i].
+
+    chars is sorted (by code point), so the ids do not depend on where a character first
+    appears. encode("to be") -> ids (5,), decode(ids) -> "to be".
+    """
+
+    chars: str
+
+    def __len__(self) -> int:
+        return len(self.chars)
+
+    def encode(self, text: str) -> np.ndarray:
+        """The id of every character of text, (len(text),) int64."""
+        codes = np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)
+        table = np.frombuffer(self.chars.encode("utf-32-le"), dtype=np.uint32)
+        ids = np.minimum(np.searchsorted(table, codes), len(table) - 1)
+        unknown = table[ids] != codes
+        if unknown.any():
+            bad = sorted(set(np.array(list(text))[unknown]))
+            raise ValueError(f"characters {''.join(bad)!r} are not in the vocabulary of "
+                             f"{len(self)} characters")
+        return ids.astype(np.int64)
+
+    def decode(self, ids) -> str:
+        """The text of a sequence of ids."""
+        ids = np.asarray(ids).ravel()
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
+            raise ValueError(f"ids must lie in 0..{len(self) - 1}, got {ids.min()} to {ids.max()}")
+        return "".join(self.chars[i] for i in ids)
+
+
+def load_text(seq_length: int = 64, step: int | None = None,
+              chars: int | None = None) -> tuple[str, Vocabulary, np.ndarray, np.ndarray]:
+    """Tiny Shakespeare (1,115,394 characters, 65 distinct; see data/README.md) for a
+    character model: (text, vocabulary, X, y).
+
+    X (M, seq_length) holds windows of character ids, window m starting at m·step (step =
+    seq_length by default: the windows do not overlap); y holds the same windows one character
+    later, so y[m, t] is the character that follows X[m, t]. chars: use only the first `chars`
+    characters of the text (the vocabulary stays the whole text's).
+    """
+    text = gzip.decompress(data_path("tinyshakespeare.txt.gz").read_bytes()).decode("utf-8")
+    vocab = Vocabulary("".join(sorted(set(text))))
+    seq_length = _positive("load_text", "seq_length", seq_length)
+    step = seq_length if step is None else _positive("load_text", "step", step)
+    if chars is not None:
+        chars = _positive("load_text", "chars", chars)
+        if chars < seq_length + 1:
+            raise ValueError(f"load_text: chars={chars} cannot hold one window of "
+                             f"seq_length={seq_length} and the character after it")
+        text = text[:chars]
+    ids = vocab.encode(text)
+    windows = np.lib.stride_tricks.sliding_window_view(ids, seq_length + 1)[::step]
+    return text, vocab, windows[:, :-1].copy(), windows[:, 1:].copy()
+
+
+def addition(n: int = 1000, digits: int = 3, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Adding two numbers digit by digit, least significant first: exact answers to learn.
+
+    Sample k adds a and b, each drawn from 0 .. 10^digits - 1. Step t reads the token
+    X[k, t] = 10·a_t + b_t, the t-th digits of a and b (t = 0: the units; the last step reads
+    0, both numbers having run out), and its target y[k, t] is digit t of a + b. X and y are
+    (n, digits + 1), ids in 0..99 and digits 0..9. Each digit is right only if the carry from
+    the step before is remembered: a small recurrent net learns it.
+    """
+    n = _positive("addition", "n", n)
+    digits = _positive("addition", "digits", digits)
+    rng = np.random.default_rng(seed)
+    a, b = rng.integers(0, 10**digits, (2, n))
+    place = 10 ** np.arange(digits + 1)
+    digit = lambda v: v[:, None] // place % 10  # noqa: E731  (n, digits + 1), units first
+    return 10 * digit(a) + digit(b), digit(a + b)
+
+
+def _positive(where: str, name: str, n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"{where}: {name} must be a positive integer, got {n!r}")
+    return int(n)
 
 
 def spiral(n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2,

@@ -39,6 +39,8 @@ class History:
     accuracy: list[float | None] = field(default_factory=list)
     val_loss: list[float] = field(default_factory=list)
     val_accuracy: list[float | None] = field(default_factory=list)
+    grad_norm: list[float] = field(default_factory=list)  # mean ‖g‖ of the steps, before clipping
+    clipped: list[int] = field(default_factory=list)  # steps whose gradient fit(clip_norm=) scaled
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,7 +106,8 @@ class Model:
             layers[0].input_grad = False  # dL/dX is never used: skip a third of the backward
         for layer in layers[1:]:
             layer.input_grad = True  # even if it came from the front of another model
-        self.input_shape, self.n_outputs = _check_widths(layers)
+        self.input_shape, self.output_shape = _check_widths(layers)
+        self.n_outputs = _width(self.output_shape)
         self.n_inputs = _width(self.input_shape, leading=True)
 
     # ---- the computation -------------------------------------------------------------
@@ -222,13 +225,16 @@ class Model:
 
     def fit(self, X: np.ndarray, y: np.ndarray, epochs: int = 10, batch_size: int = 32,
             optimizer: Optimizer | None = None, validation_data: tuple | None = None,
-            seed: int = 0, progress: bool = True, debug: bool = False) -> History:
+            seed: int = 0, progress: bool = True, debug: bool = False,
+            clip_norm: float | None = None) -> History:
         """Mini-batch training on shuffled batches drawn from `seed`.
 
         debug=True (or MINNET_DEBUG=1) runs the gradient checker on a small batch first and
         raises GradientCheckError, before any step, if backprop is wrong. A loss that overflows
         or exceeds DIVERGED * max(first loss, 1) raises FloatingPointError, the parameters put
-        back to those of the last sound step.
+        back to those of the last sound step. clip_norm: before each step, gradients whose
+        global norm exceeds it are scaled down to it (see clip_gradients); History records
+        the mean norm before clipping (grad_norm) and the steps clipped, per epoch.
         """
         X, y = self._check_data(X, y)
         if validation_data is not None:
@@ -236,6 +242,7 @@ class Model:
         for name, n in (("epochs", epochs), ("batch_size", batch_size)):
             if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
                 raise ValueError(f"fit: {name} must be a positive integer, got {n!r}")
+        _check_clip_norm(clip_norm)
         smallest = len(X) % batch_size or batch_size
         if smallest < 2 and any(isinstance(layer, L.BatchNorm) for layer in self.layers):
             raise ValueError(f"fit: {len(X)} samples in batches of {batch_size} give a batch of "
@@ -254,12 +261,19 @@ class Model:
         try:
             for epoch in range(epochs):
                 self.train()
-                total = correct = 0.0
+                total = correct = counted = 0.0
+                norms = []
                 for step, (xb, yb) in enumerate(batches(X, y, batch_size, rng)):
-                    loss, hits = self._train_step(xb, yb, optimizer, guard, epoch, step)
-                    total, correct = total + loss * len(xb), correct + hits
+                    loss, (hits, count), norm = self._train_step(xb, yb, optimizer, guard,
+                                                                 epoch, step, clip_norm)
+                    total, correct, counted = total + loss * len(xb), correct + hits, \
+                        counted + count
+                    norms.append(norm)
                     bar.update()
-                self._record(history, total / len(X), correct / len(X), validation_data)
+                history.grad_norm.append(float(np.mean(norms)))
+                history.clipped.append(0 if clip_norm is None else
+                                       sum(n > clip_norm for n in norms))
+                self._record(history, total / len(X), correct / counted, validation_data)
                 bar.set_postfix(_postfix(history), refresh=False)
                 bar.set_description(f"epoch {epoch + 1}/{epochs}", refresh=True)
             guard.check_arrays(epochs, steps)
@@ -269,21 +283,42 @@ class Model:
             self.train()
         return history
 
-    def _train_step(self, X, y, optimizer, guard, epoch, step) -> tuple[float, float]:
+    def _train_step(self, X, y, optimizer, guard, epoch, step, clip_norm):
+        """One step; returns the loss, (hits, targets counted) and the norm before clipping."""
         scores = self.forward(X)
         loss = self.loss.forward(scores, y) + self.penalty()
         guard.check(loss, epoch, step)
         self.backward()
+        norm = self.clip_gradients(clip_norm)
         optimizer.step(self)
-        hits = self._hits(scores, y)
-        return loss, hits
+        return loss, self._hits(scores, y), norm
 
-    def _hits(self, scores: np.ndarray, y: np.ndarray) -> float:
+    def clip_gradients(self, max_norm: float | None) -> float:
+        """Scale every gradient by max_norm / ‖g‖ when ‖g‖ > max_norm; return ‖g‖ before.
+
+        ‖g‖ is the global norm: all gradients as one vector, √(Σ g²). Scaling them together
+        keeps the direction of the step and bounds its length, so one exploding batch (an RNN
+        over a long sequence) cannot throw the weights far. max_norm=None only measures.
+        """
+        norm = math.sqrt(sum(float(np.vdot(g, g)) for g in self.gradients()))
+        if max_norm is not None and norm > max_norm:
+            held = {id(g): g for layer in self.layers for g in layer.grads.values()}
+            for g in held.values():  # each array once, even when layers share one
+                g *= max_norm / norm
+        return norm
+
+    def _hits(self, scores: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+        """Correct predictions and how many targets count: one per sample, or one per token
+        of a sequence (N, T) except the loss's ignore_index. NaN hits for regression."""
         if isinstance(self.loss, CLASS_SCORES):
-            return float(np.count_nonzero(scores.argmax(axis=1) == y))
+            y = np.asarray(y)
+            ignore = getattr(self.loss, "ignore_index", None)
+            counts = y != ignore if ignore is not None else np.ones(y.shape, dtype=bool)
+            right = (scores.argmax(axis=-1) == y) & counts
+            return float(np.count_nonzero(right)), int(np.count_nonzero(counts))
         if isinstance(self.loss, losses_.SigmoidBCE):
-            return float(np.count_nonzero((scores.ravel() > 0) == (np.ravel(y) == 1)))
-        return np.nan
+            return float(np.count_nonzero((scores.ravel() > 0) == (np.ravel(y) == 1))), len(y)
+        return np.nan, len(y)
 
     def _record(self, history, loss, accuracy, validation_data) -> None:
         classify = not np.isnan(accuracy)
@@ -301,8 +336,8 @@ class Model:
     def _evaluate(self, X, y) -> dict:
         scores = self._scores(X)
         loss = self.loss.forward(scores, y) + self.penalty()
-        hits = self._hits(scores, y)
-        return {"loss": loss, "accuracy": None if np.isnan(hits) else hits / len(X)}
+        hits, counted = self._hits(scores, y)
+        return {"loss": loss, "accuracy": None if np.isnan(hits) else hits / counted}
 
     def _scores(self, X: np.ndarray) -> np.ndarray:
         """Eval-mode scores, computed in chunks; the layers' training flags are restored."""
@@ -316,7 +351,8 @@ class Model:
                 layer.training = mode
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        """Class probabilities (N, C) for SoftmaxCE, P(y = 1) (N,) for SigmoidBCE."""
+        """Class probabilities (N, C), or (N, T, C) per token of a sequence, for SoftmaxCE;
+        P(y = 1) (N,) for SigmoidBCE."""
         scores = self._scores(self._check_data(X)[0])
         if isinstance(self.loss, losses_.SoftmaxCE):
             return np.exp(losses_.log_softmax(scores))
@@ -325,10 +361,11 @@ class Model:
         raise TypeError(f"predict_proba needs a classification loss, not {self.loss!r}")
 
     def predict(self, X: np.ndarray) -> np.ndarray:
-        """Class labels for classification losses, raw outputs for regression (MSE)."""
+        """Class labels (N,), or (N, T) per token of a sequence, for classification losses;
+        raw outputs for regression (MSE)."""
         scores = self._scores(self._check_data(X)[0])
         if isinstance(self.loss, CLASS_SCORES):
-            return scores.argmax(axis=1)
+            return scores.argmax(axis=-1)
         if isinstance(self.loss, losses_.SigmoidBCE):
             return (scores.ravel() > 0).astype(int)
         return scores
@@ -345,8 +382,9 @@ class Model:
         if self.input_shape is not None and not _fits(X.shape[1:], self.input_shape):
             raise ValueError(f"layer 0 ({self.layers[0]!r}) expects input of shape "
                              f"{_text(self.input_shape, 'N')}, got {X.shape}")
-        if X.ndim > 2:  # images: now every size is known, so check every layer's input
-            _check_widths(self.layers, X.shape[1:])
+        out = self.output_shape
+        if X.ndim > 2:  # images, sequences: now every size is known, so check every layer
+            out = _check_widths(self.layers, X.shape[1:])[1]
         if not np.isfinite(X).all():
             bad = np.argwhere(~np.isfinite(X))
             where = f"column {bad[0][1]}" if X.ndim == 2 else f"index {tuple(bad[0][1:].tolist())}"
@@ -363,8 +401,10 @@ class Model:
         y = np.asarray(y)
         if y.ndim == 0 or len(y) != len(X):
             raise ValueError(f"X has {len(X)} samples but y has shape {y.shape}")
-        if self.n_outputs is not None and hasattr(self.loss, "check_target"):
-            self.loss.check_target(y, len(X), self.n_outputs)
+        if _width(out) is not None and hasattr(self.loss, "check_target"):
+            self.loss.check_target(y, len(X), _width(out))
+        elif _is_sequence(out) and isinstance(self.loss, losses_.SoftmaxCE):
+            self.loss.check_target(y, len(X), out[1], axes=2)
         return X, y
 
     # ---- save and load -------------------------------------------------------------
@@ -409,7 +449,8 @@ class Model:
         spec, arrays = _read_checkpoint(path)
         known = {c.__name__: c for c in (L.Dense, L.ReLU, L.LeakyReLU, L.Sigmoid, L.Tanh,
                                          L.Dropout, L.BatchNorm, L.Conv2D, L.MaxPool2D,
-                                         L.Flatten, L.LayerNorm)}
+                                         L.Flatten, L.LayerNorm, L.Embedding, L.RNN, L.LSTM,
+                                         L.GRU)}
         losses = {c.__name__: c for c in (losses_.SoftmaxCE, losses_.MSE, losses_.SigmoidBCE,
                                           losses_.SVMLoss)}
         names = [d["class"] for d in spec["layers"]] + [spec["loss"]]
@@ -461,15 +502,20 @@ class Model:
         return f"Model([\n{body}\n], loss={self.loss!r}, l2={self.l2})"
 
 
-def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int | None]:
+def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, tuple | None]:
     """Follow the shape of one sample through the layers, from `shape` (None: not known yet).
 
     Raises ValueError at the first layer that cannot take what the layers before it produce.
-    Returns (the sample shape the first layer needs, the output width), None where unknown;
-    a size in a shape may be None too (the height of an image before any data is seen).
+    Returns (the sample shape the first layer needs, the sample shape of the output), None
+    where unknown; a size in a shape may be None too (the height of an image before any data
+    is seen, the length T of a sequence).
     """
+    ranked = shape is not None  # the number of axes is known (a Dense keeps only the last's)
     for i, layer in enumerate(layers):
         need = _needs(layer)
+        if not ranked and isinstance(layer, L.Recurrent) and shape is not None \
+                and len(shape) == 1:
+            shape = (None, *shape)  # Dense layers first, on inputs (N, T, D): steps stay
         if need is not None and shape is not None and not _fits(shape, need):
             features = _width(need, leading=True)
             if features is not None and len(shape) == 1:
@@ -482,6 +528,7 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int
                 shape = layer.output_shape(shape if shape is not None else need)
             except ValueError as e:
                 raise ValueError(f"layer {i} ({layer!r}): {e}") from None
+            ranked = True
         elif isinstance(layer, L.Dense):  # on the last axis: (..., in) -> (..., out)
             shape = (*(shape or (None,))[:-1], layer.out_features)
         elif isinstance(layer, SHAPE_KEEPING):
@@ -490,7 +537,7 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, int
         else:
             shape = None  # a layer of the user's own: its output shape is unknown
     first = _needs(layers[0]) if layers else None
-    return first, _width(shape)
+    return first, shape
 
 
 def _needs(layer) -> tuple | None:
@@ -507,6 +554,8 @@ def _needs(layer) -> tuple | None:
         return (..., layer.in_features)
     if isinstance(layer, L.Embedding):
         return (None,)
+    if isinstance(layer, L.Recurrent):
+        return (None, layer.input_size)
     n = getattr(layer, "in_features", getattr(layer, "num_features", None))
     return None if n is None else (n,)
 
@@ -527,9 +576,23 @@ def _width(shape: tuple | None, leading: bool = False) -> int | None:
     return shape[0] if shape is not None and len(shape) == 1 and shape[0] is not ... else None
 
 
+def _is_sequence(shape: tuple | None) -> bool:
+    """Is this the sample shape (T, C) of one score per class at every step?"""
+    return shape is not None and len(shape) == 2 and shape[0] is not ... and \
+        isinstance(shape[1], int)
+
+
+def _check_clip_norm(clip_norm) -> None:
+    if clip_norm is not None and (isinstance(clip_norm, bool) or
+                                  not isinstance(clip_norm, (int, float, np.number)) or
+                                  not np.isfinite(clip_norm) or clip_norm <= 0):
+        raise ValueError(f"fit: clip_norm must be a finite number > 0 (or None: no clipping), "
+                         f"got {clip_norm!r}")
+
+
 def _text(shape: tuple, batch: str) -> str:
     """(N, 16, H, W)-style text of a sample shape, with the batch axis in front."""
-    names = "CHW" if len(shape) == 3 else "DEFGHIJK"
+    names = {3: "CHW", 2: "TD"}.get(len(shape), "DEFGHIJK")
     sizes = ["..." if n is ... else names[i] if n is None else str(n) for i, n in enumerate(shape)]
     return f"({', '.join([batch, *sizes])})"
 

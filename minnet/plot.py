@@ -1,5 +1,5 @@
-"""Figures: training history, gradient-check report, eps sweep, error heatmap, decision boundary,
-misclassified images.
+"""Figures: training history, gradients per time step, gradient-check report, eps sweep, error
+heatmap, decision boundary, misclassified images.
 
 Each function builds a Figure, saves it when given a path (creating missing folders), and
 returns it. In a notebook the returned Figure draws itself below the cell; in a script,
@@ -21,6 +21,7 @@ from matplotlib.colors import BoundaryNorm, ListedColormap, LogNorm
 from matplotlib.patches import Rectangle
 
 from .gradcheck import DEFAULT_TOL
+from .layers import Recurrent
 
 if TYPE_CHECKING:
     from .gradcheck import CheckReport, ParamCheck
@@ -125,6 +126,72 @@ def history(history: History | dict, path: str | os.PathLike | None = None) -> F
                     va="center", transform=ax_acc.transAxes, color="gray")
     fig.suptitle("Training history")
     return _save(fig, path)
+
+
+def time_gradients(models: Model | dict[str, Model], X: np.ndarray, y: np.ndarray,
+                   histories: History | dict[str, History] | None = None,
+                   path: str | os.PathLike | None = None) -> Figure:
+    """The gradient at each time step, ‖dL/dh_t‖, next to the training curves.
+
+    Left: ‖dL/dh_t‖ for t = 0 .. T-1 (log scale), of each model's first recurrent layer after
+    one forward and backward on (X, y): the norm over the batch of what `layer.dh` holds. A
+    line that falls steadily toward t = 0 is a vanishing gradient; one that rises, an exploding
+    one. With `histories`, the loss per epoch (middle) and the global gradient norm before
+    clipping (right), a ring where fit(clip_norm=) clipped steps in that epoch.
+    models: a Model, or {label: Model} to compare (trained with and without clip_norm, say);
+    histories: its History, or {label: History} with the same labels. The models' parameters
+    and gradients are left as they were.
+    """
+    models = models if isinstance(models, dict) else {"model": models}
+    if histories is not None and not isinstance(histories, dict):
+        histories = {next(iter(models)): histories}
+    fig = Figure(figsize=(15 if histories else 6, 4), layout="constrained")
+    axes = fig.subplots(1, 3 if histories else 1, squeeze=False)[0]
+    for label, model in models.items():
+        norms = _step_norms(model, X, y)
+        axes[0].plot(np.arange(len(norms)), norms, marker=".", label=label)
+    axes[0].set(yscale="log", xlabel="time step t", ylabel="‖dL/dh_t‖",
+                title="Gradient reaching each time step")
+    for label, h in (histories or {}).items():
+        epochs = np.arange(1, len(h.loss) + 1)
+        line, = axes[1].plot(epochs, h.loss, marker=".", label=f"{label}, train")
+        if h.val_loss:
+            axes[1].plot(epochs, h.val_loss, "--", color=line.get_color(),
+                         label=f"{label}, validation")
+        axes[2].plot(epochs[:len(h.grad_norm)], h.grad_norm, marker=".", color=line.get_color(),
+                     label=label)
+        clipped = [e for e, n in zip(epochs, h.clipped) if n]
+        if clipped:
+            axes[2].plot(clipped, [h.grad_norm[e - 1] for e in clipped], "o", mfc="none",
+                         ms=10, color=line.get_color(), label=f"{label}: steps clipped")
+    if histories:
+        axes[1].set(xlabel="epoch", ylabel="loss", title="Loss")
+        axes[2].set(xlabel="epoch", ylabel="‖g‖ (mean over the epoch's steps)", yscale="log",
+                    title="Global gradient norm before clipping")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend()
+    return _save(fig, path)
+
+
+def _step_norms(model: Model, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """‖dL/dh_t‖ per time step (T,) of the model's first recurrent layer; grads put back."""
+    recurrent = [layer for layer in model.layers if isinstance(layer, Recurrent)]
+    if not recurrent:
+        raise ValueError("time_gradients: the model has no recurrent layer (RNN, LSTM, GRU)")
+    saved = [{k: (g, np.array(g, copy=True)) for k, g in layer.grads.items()}
+             for layer in model.layers]
+    try:
+        model.compute_loss(X, y)
+        model.backward()
+        dh = recurrent[0].dh  # (N, T, H)
+        return np.sqrt(np.sum(dh**2, axis=(*range(dh.ndim - 2), -1)))  # over samples and units
+    finally:
+        for layer, grads in zip(model.layers, saved):
+            for k, (array, values) in grads.items():
+                array[...] = values  # a backward may have written into it, or replaced it
+                layer.grads[k] = array
 
 
 # ---- gradient checking -------------------------------------------------------------------

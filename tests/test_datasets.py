@@ -1,4 +1,5 @@
-"""Data: the shipped digits (also from a plain installed copy), toy generators, split, batches."""
+"""Data: the shipped digits and text (also from a plain installed copy), toy generators, the
+addition task, split, batches."""
 
 import os
 import shutil
@@ -63,13 +64,18 @@ def test_load_digits_works_from_a_plain_non_editable_install(tmp_path):
     assert "minnet = minnet.cli:main" in (info / "entry_points.txt").read_text()
     code = ("import minnet; X, y = minnet.datasets.load_digits(); "
             "print(minnet.__file__); print(minnet.datasets.data_path('digits.csv.gz')); "
-            "print(X.shape, y.shape, X.max(), sorted(set(y.tolist())) == list(range(10)))")
+            "print(X.shape, y.shape, X.max(), sorted(set(y.tolist())) == list(range(10))); "
+            "text, vocab, X, y = minnet.datasets.load_text(100); "
+            "print(minnet.datasets.data_path('tinyshakespeare.txt.gz')); "
+            "print(len(text), len(vocab), X.shape, repr(text[:14]))")
     env = {**os.environ, "PYTHONPATH": str(site)}
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True, cwd=tmp_path, env=env).stdout.splitlines()
     assert out[0].startswith(str(site / "minnet"))
     assert out[1] == str(site / "minnet" / "data" / "digits.csv.gz")
     assert out[2] == "(1797, 64) (1797,) 1.0 True"
+    assert out[3] == str(site / "minnet" / "data" / "tinyshakespeare.txt.gz")
+    assert out[4] == "1115394 65 (11153, 100) 'First Citizen:'"
 
 
 # ---- toy generators ---------------------------------------------------------------------
@@ -168,3 +174,60 @@ def test_batches_cover_every_sample_once_in_a_seeded_order():
     assert_array_equal(order, np.random.default_rng(1).permutation(10))
     assert_array_equal(np.concatenate([yb for _, yb in D.batches(X, y, 3, seed=None)]),
                        np.arange(10))
+
+
+# ---- text -------------------------------------------------------------------------------
+
+
+def test_load_text_windows_are_the_text_and_y_is_x_one_character_later():
+    text, vocab, X, y = D.load_text(seq_length=10, step=7, chars=1000)
+    assert len(text) == 1000 and text.startswith("First Citizen:\nBefore we proceed")
+    assert len(vocab) == 65 and vocab.chars == "".join(sorted(vocab.chars))  # the whole text's
+    assert X.shape == y.shape == ((1000 - 11) // 7 + 1, 10) and X.dtype == np.int64
+    for m in (0, 1, len(X) - 1):
+        assert vocab.decode(X[m]) == text[7 * m:7 * m + 10]
+        assert vocab.decode(y[m]) == text[7 * m + 1:7 * m + 11]
+    _, _, X2, _ = D.load_text(seq_length=10, chars=1000)  # step = seq_length: no overlap
+    assert vocab.decode(X2.ravel()) == text[:len(X2) * 10]
+
+
+def test_vocabulary_encodes_and_decodes_and_names_what_it_lacks():
+    vocab = D.Vocabulary("\n abc")
+    assert_array_equal(vocab.encode("cab a\n"), [4, 2, 3, 1, 2, 0])
+    assert vocab.decode([4, 2, 3]) == "cab" and vocab.decode(vocab.encode("")) == ""
+    with pytest.raises(ValueError, match="'dz' are not in the vocabulary of 5 characters"):
+        vocab.encode("zadd")
+    with pytest.raises(ValueError, match=r"ids must lie in 0..4, got 0 to 5"):
+        vocab.decode([0, 5])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"seq_length": 0}, "seq_length must be a positive integer, got 0"),
+    ({"step": 2.5}, "step must be a positive integer, got 2.5"),
+    ({"seq_length": 50, "chars": 50}, "chars=50 cannot hold one window of seq_length=50"),
+])
+def test_load_text_rejects_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        D.load_text(**kwargs)
+
+
+# ---- addition ---------------------------------------------------------------------------
+
+
+def test_addition_reads_two_numbers_digit_by_digit_and_targets_their_sum():
+    X, y = D.addition(n=500, digits=4, seed=3)
+    assert X.shape == y.shape == (500, 5) and X.max() <= 99 and y.max() <= 9
+    place = 10 ** np.arange(5)
+    a, b = (X // 10 * place).sum(axis=1), (X % 10 * place).sum(axis=1)
+    assert_array_equal((y * place).sum(axis=1), a + b)  # y is the sum, units first
+    assert not X[:, -1].any()  # the last step reads no digit: only the final carry is left
+    assert 0 < y[:, -1].mean() < 1  # ...which is sometimes 1
+    assert a.max() < 10_000 and b.max() < 10_000 and len(np.unique(a)) > 400
+
+
+def test_addition_by_hand_and_per_seed():
+    X, y = D.addition(n=3, digits=3, seed=1)
+    assert_array_equal(X[0], [30, 75, 49, 0])  # 473 + 950: units 3 and 0, tens 7 and 5, ...
+    assert_array_equal(y[0], [3, 2, 4, 1])  # ... = 1423
+    assert_array_equal(D.addition(3, 3, seed=1)[0], X)
+    assert not np.array_equal(D.addition(3, 3, seed=2)[0], X)

@@ -407,3 +407,66 @@ def test_show_opens_a_window_in_a_script(tmp_path):
                           env=env, cwd=tmp_path, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines() == ["window: Training history", "main loop"]
+
+
+# ---- gradients per time step ---------------------------------------------------------------
+
+
+def sequence_model(scale, seed=0):
+    """An RNN whose Wh is scale·(orthogonal): ‖dL/dh_t‖ changes by about scale per step."""
+    model = mn.Model([mn.RNN(2, 4, seed=seed, return_sequences=False), mn.Dense(4, 3, seed=1)],
+                     loss=mn.SoftmaxCE())
+    q = np.linalg.qr(np.random.default_rng(seed).standard_normal((4, 4)))[0]
+    model.layers[0].params["Wh"] = scale * q
+    return model
+
+
+def sequences(n=10, t=12, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, t, 2)) * 1e-9, rng.integers(0, 3, n)
+
+
+def test_time_gradients_draws_the_norm_of_dh_at_each_step(tmp_path):
+    X, y = sequences()
+    model = sequence_model(0.5)
+    grads = [g.copy() for g in model.gradients()]
+    path = tmp_path / "sub" / "time.png"
+    fig = plot.time_gradients(model, X, y, path=path)
+    assert isinstance(fig, Figure) and path.stat().st_size > 0
+    ax, = fig.axes
+    assert ax.get_yscale() == "log" and ax.get_xlabel() == "time step t"
+    line, = ax.lines
+    np.testing.assert_array_equal(line.get_xdata(), np.arange(12))
+    norms = line.get_ydata()
+    np.testing.assert_allclose(norms, np.linalg.norm(model.layers[0].dh, axis=(0, 2)))
+    np.testing.assert_allclose(norms[:-1] / norms[1:], 0.5, rtol=1e-6)  # vanishing toward t = 0
+    for before, after in zip(grads, model.gradients()):  # the model's grads are put back
+        np.testing.assert_array_equal(before, after)
+
+
+def test_time_gradients_compares_runs_with_their_training_curves():
+    X, y = sequences(seed=1)
+    models = {"exploding": sequence_model(2.0), "clipped": sequence_model(2.0)}
+    histories = {"exploding": models["exploding"].fit(X, y, epochs=3, progress=False,
+                                                      optimizer=mn.SGD(1e-3)),
+                 "clipped": models["clipped"].fit(X, y, epochs=3, progress=False, clip_norm=1e-3,
+                                                  optimizer=mn.SGD(1e-3))}
+    fig = plot.time_gradients(models, X, y, histories)
+    ax_t, ax_loss, ax_norm = fig.axes
+    assert [line.get_label() for line in ax_t.lines] == ["exploding", "clipped"]
+    clipped = ax_t.lines[1].get_ydata()  # steps of at most 1e-6 keep Wh as it was: 2x per step
+    np.testing.assert_allclose(clipped[:-1] / clipped[1:], 2.0, rtol=1e-3)
+    assert [line.get_label() for line in ax_loss.lines] == ["exploding, train", "clipped, train"]
+    np.testing.assert_array_equal(ax_loss.lines[1].get_ydata(), histories["clipped"].loss)
+    norm_lines = {line.get_label(): line for line in ax_norm.lines}
+    np.testing.assert_array_equal(norm_lines["clipped"].get_ydata(),
+                                  histories["clipped"].grad_norm)
+    assert histories["clipped"].clipped == [1, 1, 1] and histories["exploding"].clipped == [0] * 3
+    rings = norm_lines["clipped: steps clipped"]
+    np.testing.assert_array_equal(rings.get_xdata(), [1, 2, 3])
+    assert "exploding: steps clipped" not in norm_lines
+
+
+def test_time_gradients_needs_a_recurrent_layer():
+    with pytest.raises(ValueError, match="no recurrent layer"):
+        plot.time_gradients(small_model(), *data())

@@ -98,8 +98,23 @@ class GradientChecker:
         report.atol = probe.atol
         if passed and probe.changes:
             report.warnings += [f"{c}; the gradients still agree here" for c in probe.changes]
+        alone = {lc.layer_index: lc for lc in layers}
+        for i in wiring.unverified(model.layers, probe.slots, checks):
+            if i not in alone and probe.unstable is None:
+                alone[i] = self._alone(model, probe, i)
+                if not alone[i].passed:
+                    report.warnings.append(
+                        f"layer {i} ({type(model.layers[i]).__name__}): its backward is wrong "
+                        f"when checked alone ({alone[i].summary()}), though training here "
+                        f"never uses it")
+        report.accounts = wiring.accounts(model.layers, model.loss, probe.slots, checks, alone)
         report.advice = model_advice(report)
         return report
+
+    def _alone(self, model, probe, i: int) -> LayerCheck:
+        seed = int(np.random.default_rng(self.seed).integers(2**31))
+        return _check_one(model.layers[i], probe.inputs[i], None, probe.eps, "auto", seed,
+                          self.tol, i, self.fast)
 
     def _eps_report(self, model, probe, mode, checks, difference, noise, note) -> CheckReport:
         """eps is far from the bottom of the V: look again at the default before blaming."""
@@ -203,8 +218,7 @@ class GradientChecker:
     def _localize(self, model, probe) -> list[LayerCheck]:
         """Check each layer, then the loss, on the input it saw in the model's forward pass."""
         seed = int(np.random.default_rng(self.seed).integers(2**31))
-        found = [_check_one(layer, probe.inputs[i], None, probe.eps, "auto", seed, self.tol,
-                            i, self.fast) for i, layer in enumerate(model.layers)]
+        found = [self._alone(model, probe, i) for i in range(len(model.layers))]
         found.append(_check_one(model.loss, probe.inputs[-1], probe.y, probe.eps, "auto", seed,
                                 self.tol, len(model.layers), self.fast))
         return found

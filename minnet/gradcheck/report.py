@@ -151,6 +151,7 @@ class LayerCheck:
             head = f"Layer check of {self.who} FAILED: {self.summary()}"
         lines = [head, _ALONE_LOSS if self.is_loss else _ALONE]
         lines += [_sentence(rule(self.tol, self.atol))] if self.tol else []
+        lines += _kink_line(self.checks)
         lines += ["", table(self.checks)]
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"note: {n}" for n in self.notes]
@@ -199,6 +200,7 @@ class CheckReport:
     warnings: list[str] = field(default_factory=list)  # worth knowing, not a failure
     noise: str | None = None  # the round-off and truncation expected at this eps
     atol: float | None = None  # the absolute floor of rule()
+    accounts: list[str] = field(default_factory=list)  # each layer: how it was verified
 
     def to_dict(self) -> dict:
         return _plain(asdict(self))
@@ -228,9 +230,13 @@ class CheckReport:
                  f"{rule(self.tol, self.atol)}; the rel_error over all parameters is "
                  f"{self.difference:.2e}; report.explain() describes every column"]
         lines += [note for note in (self.dtype_note, self.noise) if note]
+        lines += _kink_line(self.params)
         lines += ["", table(self.params)]
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"warning: {w}" for w in self.warnings]
+        if self.accounts:
+            lines += ["", "Every layer, and how this check verified its backward:"]
+            lines += [f"  {line}" for line in self.accounts]
         alone = [s for s in self.suspects if s.failed]  # not those with a problem only
         if alone:
             lines += ["", _MODEL_ALONE]
@@ -296,6 +302,15 @@ def rule(tol: float, atol: float | None) -> str:
         text += (f", or when no entry is off by more than {atol:.1g} (round-off; a row that "
                  f"passes only so says it)")
     return text
+
+
+KINKS = ("kinks: entries whose ±eps step crosses a corner of forward (ReLU at 0, a max, a "
+         "hinge); each is compared one-sided, with the slope of the side backprop takes, and "
+         "left out of 'checked' only when neither side agrees")
+
+
+def _kink_line(checks) -> list[str]:
+    return [KINKS] if any(c.kinks for c in checks) else []
 
 
 def _sentence(text: str) -> str:

@@ -47,9 +47,8 @@ def where(wrong: np.ndarray, checked: np.ndarray, axes: Axes, err: np.ndarray) -
     if joint:
         parts += _positions(wrong, checked, axes, joint)
     trend = _trend(err, wrong, axes)
-    if not parts:
-        return f"wrong at every entry checked ({m})" + (f"; {trend}" if trend else "") \
-            if k == m else None
+    if not parts:  # "wrong everywhere" alone says nothing the table does not
+        return f"wrong at every entry checked ({m}); {trend}" if trend and k == m else None
     text = f"wrong only {' and '.join(parts)} ({k} of {m} entries); right everywhere else"
     return f"{text}; {trend}" if trend else text
 
@@ -87,21 +86,28 @@ def _places(mask) -> str:
 
 
 def _trend(err, wrong, axes: Axes) -> str | None:
-    """Along time: the error grows toward t = 0 (or toward the last step)."""
+    """Along time: right at the last steps (or the first), and larger toward the other end."""
     if "time step" not in axes.names:
         return None
     t = axes.names.index("time step")
-    size = np.sqrt(np.nanmean(np.moveaxis(np.nan_to_num(err) ** 2, t, 0).reshape(
-        err.shape[t], -1), axis=1))
+    T = err.shape[t]
+    size = np.sqrt(np.nanmean(np.moveaxis(np.nan_to_num(err) ** 2, t, 0).reshape(T, -1), axis=1))
     steps = np.flatnonzero(spread(wrong, t))
-    if len(steps) < 3:
+    if len(steps) < 2 or len(steps) == T and size[steps[0]] == size[steps[-1]]:
         return None
-    grows = np.diff(size[steps])
-    if np.all(grows < 0):
-        return f"the error grows toward t = {steps[0]}, step by step"
-    if np.all(grows > 0):
-        return f"the error grows toward t = {steps[-1]}, step by step"
-    return None
+    first, last = steps[0], steps[-1]
+    text = []
+    if last < T - 1 and first == 0:
+        text.append(f"0 at the last step{'s' if last < T - 2 else ''} (t = "
+                    f"{last + 1}{f'..{T - 1}' if last < T - 2 else ''})")
+    elif first > 0 and last == T - 1:
+        text.append(f"0 at the first step{'s' if first > 1 else ''} (t = "
+                    f"{'0..' if first > 1 else ''}{first - 1})")
+    if size[first] > 1.5 * size[last]:
+        text.append(f"growing toward t = {first}")
+    elif size[last] > 1.5 * size[first]:
+        text.append(f"growing toward t = {last}")
+    return f"along time the error is {', '.join(text)}" if text else None
 
 
 # ---- sums along axes ---------------------------------------------------------------------------

@@ -72,4 +72,46 @@ def used_twice(layers) -> list[tuple[int, int]]:
     return pairs
 
 
-__all__ = ["Change", "suspects", "used_twice"]
+def unverified(layers, slots, checks) -> list[int]:
+    """Layers whose backward this check cannot see: no parameter of theirs, and none below
+    them that was compared, so training's gradient never depends on their dx."""
+    compared = {c.layer_index for c in checks if c.checked}
+    below = [any(s.layer_index < i and s.layer_index in compared for s in slots)
+             for i in range(len(layers))]
+    return [i for i, layer in enumerate(layers)
+            if not getattr(layer, "params", {}) and not below[i]]
+
+
+def accounts(layers, loss, slots, checks, alone: dict[int, LayerCheck]) -> list[str]:
+    """One line per layer, then the loss: how its backward was verified by this check."""
+    compared = {c.layer_index: c for c in checks if c.checked}
+    names = {i: _and([s.param for s in slots if s.layer_index == i]) for i in compared}
+    lines = []
+    for i, layer in enumerate(layers):
+        who = f"layer {i} ({type(layer).__name__})"
+        own = f"{names[i]} compared above" if i in compared else \
+            "parameters not compared" if getattr(layer, "params", {}) else "no parameters"
+        below = [j for j in sorted(compared) if j < i]
+        if i == 0:
+            dx = "its dx is never used in training (first layer)"
+        elif below:
+            j = below[-1]
+            dx = f"its dx verified through the gradients of layer {j}'s {names[j]}"
+        else:
+            dx = "its dx reaches no parameter, so training never uses it"
+        line = f"{who}: {own}; {dx}"
+        if i in alone:
+            line += f"; checked alone: {'right' if alone[i].passed else 'WRONG'}"
+        elif own == "no parameters" and not below:
+            line += "; nothing of it could be verified"
+        lines.append(line)
+    through = "every gradient above" if compared else "nothing: no tensor was compared"
+    lines.append(f"the loss ({type(loss).__name__}): its dscores verified through {through}")
+    return lines
+
+
+def _and(words: list[str]) -> str:
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + f" and {words[-1]}"
+
+
+__all__ = ["Change", "accounts", "suspects", "unverified", "used_twice"]

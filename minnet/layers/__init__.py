@@ -5,21 +5,24 @@ One family per file, in the order a course meets them:
     dense.py          Dense, the activations (ReLU, LeakyReLU, Sigmoid, Tanh), Dropout
     normalization.py  BatchNorm, LayerNorm
     image.py          Conv2D, MaxPool2D, Flatten on (N, C, H, W)
-    recurrent.py      Embedding on (N, T) token ids
+    embedding.py      Embedding: token ids (N, T) -> vectors (N, T, D)
+    recurrent.py      RNN, LSTM, GRU on sequences (N, T, D), with backprop through time
 
-Shapes use N for the batch size; image layers take (N, C, H, W), as in PyTorch. A layer whose
-class says `stackable = True` also accepts extra leading axes, (K, N, F) or (K, N, C, H, W),
+Shapes use N for the batch size; image layers take (N, C, H, W) and sequence layers (N, T, D),
+as in PyTorch (batch_first). A layer whose class says `stackable = True` also accepts extra
+leading axes, (K, N, F), (K, N, C, H, W) or (K, N, T, D),
 which lets the gradient checker push K perturbed copies of a batch through in one pass.
 """
 
 from .base import INITS, Layer
 from .dense import Activation, Dense, Dropout, LeakyReLU, ReLU, Sigmoid, Tanh
+from .embedding import Embedding
 from .image import Conv2D, Flatten, MaxPool2D, col2im, windows
 from .normalization import BatchNorm, LayerNorm
-from .recurrent import Embedding
+from .recurrent import GRU, LSTM, RNN, Recurrent
 
 __all__ = [
-    "INITS", "Activation", "BatchNorm", "Conv2D", "Dense", "Dropout", "Embedding", "Flatten",
-    "Layer", "LayerNorm", "LeakyReLU", "MaxPool2D", "ReLU", "Sigmoid", "Tanh", "col2im",
-    "windows",
+    "GRU", "INITS", "LSTM", "RNN", "Activation", "BatchNorm", "Conv2D", "Dense", "Dropout",
+    "Embedding", "Flatten", "Layer", "LayerNorm", "LeakyReLU", "MaxPool2D", "ReLU", "Recurrent",
+    "Sigmoid", "Tanh", "col2im", "windows",
 ]

@@ -12,7 +12,8 @@ class Layer:
 
     The class attributes below are optional hints for the gradient checker; a layer of your
     own works without them (the checker then finds corners and recomputes copy by copy).
-    Dense and Conv2D also offer `nudged` and `nudged_along`: cheap outputs when W or b moves.
+    Dense, Conv2D, Embedding and the recurrent layers also offer `nudged` and `nudged_along`:
+    the outputs for many moved weights at once, cheaper than a forward per weight.
     """
 
     kink: float | None = None  # input value where forward has a corner (ReLU: 0.0)

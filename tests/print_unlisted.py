@@ -1,0 +1,57 @@
+"""Write the checker's report on every case of the unlisted corpus, shuffled, the truth apart.
+
+    PYTHONPATH=$PWD python tests/print_unlisted.py dev|heldout OUTDIR
+
+OUTDIR/<index>.txt holds only the printed report (str(report); the last line of the traceback
+when the check raises), and OUTDIR/truth.json maps each index to the case's name, truth and fix.
+The cases are shuffled with a fixed seed, so that a file's name tells nothing about its case.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import traceback
+from pathlib import Path
+
+import numpy as np
+from unlisted import Case, check
+
+SEED = 16
+
+
+def report_text(case: Case) -> str:
+    """str() of the checker's report on the case, or the last line of what it raised."""
+    try:
+        return str(check(case))
+    except Exception:
+        return traceback.format_exc().strip().splitlines()[-1]
+
+
+def write(cases: list[Case], out: Path) -> None:
+    out.mkdir(parents=True, exist_ok=True)
+    order = np.random.default_rng(SEED).permutation(len(cases))
+    truth = {}
+    for index, i in enumerate(order):
+        case = cases[i]
+        (out / f"{index}.txt").write_text(report_text(case) + "\n", encoding="utf-8")
+        truth[str(index)] = {"name": case.name, "truth": case.truth, "fix": case.fix}
+    (out / "truth.json").write_text(json.dumps(truth, indent=1, ensure_ascii=False) + "\n",
+                                    encoding="utf-8")
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in ("dev", "heldout"):
+        print("usage: python tests/print_unlisted.py dev|heldout OUTDIR", file=sys.stderr)
+        return 2
+    if argv[0] == "dev":
+        from unlisted import CASES
+    else:
+        from unlisted_heldout import CASES
+    write(CASES, Path(argv[1]))
+    print(f"{len(CASES)} reports and truth.json written to {argv[1]}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
