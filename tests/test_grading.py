@@ -4,6 +4,7 @@ grades whole submissions, cheats included, with nbgrader.)"""
 
 from __future__ import annotations
 
+import inspect
 import io
 
 import numpy as np
@@ -235,10 +236,14 @@ def test_declarations_say_what_is_wrong_with_them():
     with pytest.raises(ValueError, match="not a Python class name"):
         StudentClass("Avg Pool")
     with pytest.raises(TypeError, match="constructor arguments must be numbers"):
-        PRELU_CLASS(np.ones(3))
+        PRELU_CLASS(alpha=object())
+    with pytest.raises(TypeError, match="constructor arguments must be numbers"):
+        PRELU_CLASS(alpha=uniform(0.1, 0.5))  # a draw without a shape
     with pytest.raises(TypeError, match="give it one or more checks"):
         Part("grade-prelu")
     assert str(PRELU_CLASS(5, alpha=0.25)) == "PReLU(5, alpha=0.25)"
+    assert str(PRELU_CLASS(w=np.ones((2, 3)), v=normal(4))) == \
+        "PReLU(w=<array (2, 3)>, v=<N(0, 1) (4,)>)"
     assert str(normal(8, 5, scale=3)) == "3 × N(0, 1)" and str(uniform(0.1, 0.5)) == "U(0.1, 0.5)"
 
 
@@ -270,3 +275,48 @@ PReLU.forward, PReLU.backward = forward, backward
         (8, 5))).passed
     _, backward = run(liar)
     assert "keeps state between calls" in backward["error"]["text"] and backward["review"]
+
+
+STEP = HEAD + """
+class Step(mn.Layer):
+    # h = tanh(x Wx + h0 Wh), the weights given to the constructor; dh0 kept after backward
+    smooth = True
+
+    def __init__(self, Wx, Wh, scale=1.0):
+        super().__init__()
+        self.params = {"Wx": Wx * scale, "Wh": Wh}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x, h0=None):
+        self.x, self.h0 = x, np.zeros((len(x), self.params["Wh"].shape[0])) if h0 is None else h0
+        self.h = np.tanh(x @ self.params["Wx"] + self.h0 @ self.params["Wh"])
+        return self.h
+
+    def backward(self, dout):
+        da = dout * (1 - self.h**2)
+        self.grads = {"Wx": self.x.T @ da, "Wh": self.h0.T @ da}
+        self.dh0 = da @ self.params["Wh"].T
+        return da @ self.params["Wx"].T
+"""
+
+
+def test_a_layer_built_of_arrays_taking_an_initial_state_crosses_as_the_solutions(run):
+    """Constructor arguments may be arrays and draws (built the same on both sides), and the
+    remote layer takes what the solution's forward takes (h0=...), keeping dh0 as it does."""
+    step = StudentClass("Step")(normal(3, 4), Wh=np.eye(4) / 2, scale=0.5)
+    g = run.grading_of(STEP)
+    g.solution = run_solution([["solution", STEP]])
+    g.begin(0, PARTS[0])
+    built = step.drawn(g.rng)
+    remote, local = g.student(built), g.reference(built)
+    assert "Step(<N(0, 1) (3, 4)>, Wh=<array (4, 4)>, scale=0.5)" == str(step)
+    assert remote.smooth and remote.keep == ("dh0",)
+    assert list(inspect.signature(remote.forward).parameters) == ["x", "h0"]
+    x, h0, dout = (np.random.default_rng(2).standard_normal((5, n)) for n in (3, 4, 4))
+    assert np.array_equal(remote.forward(x, h0=h0), local.forward(x, h0=h0))
+    assert np.array_equal(remote.backward(dout), local.backward(dout))
+    assert np.array_equal(remote.dh0, local.dh0)
+    assert np.array_equal(remote.grads["Wx"], local.grads["Wx"])
+    assert np.array_equal(remote.forward(x), local.forward(x))  # h0=None: zeros, both sides
+    verdict = grade(Part("grade-step", Backward(step, x=normal(5, 3))), 1, g)
+    assert verdict["passed"], verdict

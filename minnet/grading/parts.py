@@ -26,7 +26,6 @@ for what it may ask.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -41,15 +40,26 @@ from .wire import write_into
 
 @dataclass(frozen=True)
 class Built:
-    """A construction of a student's class: its name and constructor arguments."""
+    """A construction of a student's class: its name and constructor arguments (numbers,
+    strings, arrays, Random draws, and lists or dicts of them)."""
 
     name: str
     args: tuple
     kwargs: dict
 
     def __str__(self) -> str:
-        words = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        words = [shown(a) for a in self.args] + [f"{k}={shown(v)}" for k, v in self.kwargs.items()]
         return f"{self.name}({', '.join(words)})"
+
+    def drawn(self, rng: np.random.Generator) -> Built:
+        """The same construction with each Random argument drawn: what both sides are built of."""
+        def draw(v):
+            if isinstance(v, Random):
+                return v.draw(rng)
+            if isinstance(v, (list, tuple)):
+                return type(v)(draw(x) for x in v)
+            return {k: draw(x) for k, x in v.items()} if isinstance(v, dict) else v
+        return Built(self.name, draw(self.args), draw(self.kwargs))
 
 
 class StudentClass:
@@ -61,13 +71,37 @@ class StudentClass:
         self.name = name
 
     def __call__(self, *args, **kwargs) -> Built:
-        try:
-            json.dumps([args, kwargs])
-        except TypeError:
-            raise TypeError(f"{self.name}: constructor arguments must be numbers, strings, "
-                            f"lists or dicts of them (they are sent to another process), "
-                            f"got {args!r}, {kwargs!r}") from None
+        bad = [v for v in _leaves([args, kwargs]) if not _sendable(v)]
+        if bad:
+            raise TypeError(f"{self.name}: constructor arguments must be numbers, strings, arrays "
+                            f"of numbers or Random draws, or lists or dicts of them (they are "
+                            f"sent to another process), not {type(bad[0]).__name__}")
         return Built(self.name, args, kwargs)
+
+
+def _leaves(v):
+    if isinstance(v, (list, tuple)):
+        return [x for item in v for x in _leaves(item)]
+    if isinstance(v, dict):
+        return [x for item in v.values() for x in _leaves(item)]
+    return [v]
+
+
+def _sendable(v) -> bool:
+    if isinstance(v, np.ndarray):
+        return v.dtype.kind in "biuf"
+    if isinstance(v, Random):
+        return bool(v.shape)
+    return v is None or isinstance(v, (bool, int, float, str))
+
+
+def shown(v) -> str:
+    """A constructor argument as a call shows it: arrays and draws by their shape."""
+    if isinstance(v, np.ndarray):
+        return f"<array {v.shape}>"
+    if isinstance(v, Random):
+        return f"<{v} {v.shape}>"
+    return repr(v)
 
 
 @dataclass(frozen=True)
@@ -123,8 +157,8 @@ class Forward:
     atol: float = 1e-12
 
     def run(self, grading) -> str:
-        x = value(self.x, grading.rng)
-        mine, ref = grading.student(self.layer), grading.reference(self.layer)
+        x, layer = value(self.x, grading.rng), self.layer.drawn(grading.rng)
+        mine, ref = grading.student(layer), grading.reference(layer)
         set_params(self.params, grading.rng, self.layer, mine, ref)
         expected = ref.forward(x.copy())
         assert_close(mine.forward(x.copy()), expected, rtol=self.rtol, atol=self.atol,
@@ -143,8 +177,8 @@ class Backward:
     seed: int | None = None  # of the checker's upstream gradient; None: drawn for each student
 
     def run(self, grading) -> str:
-        x = value(self.x, grading.rng)
-        mine, ref = grading.student(self.layer), grading.reference(self.layer)
+        x, layer = value(self.x, grading.rng), self.layer.drawn(grading.rng)
+        mine, ref = grading.student(layer), grading.reference(layer)
         set_params(self.params, grading.rng, self.layer, mine, ref)
         same_params(self.layer, mine, ref)
         mine.log = CallLog()
@@ -179,8 +213,8 @@ class Network:
     def run(self, grading) -> str:
         data = self.data()
         X, y = data[:2]
-        model = Model([grading.student(x) if isinstance(x, Built) else x for x in self.layers()],
-                      loss=self.loss())
+        model = Model([grading.student(x.drawn(grading.rng)) if isinstance(x, Built) else x
+                       for x in self.layers()], loss=self.loss())
         report = GradientChecker(progress=False).check(model, X[:self.check], y[:self.check])
         grading.audit()
         if not report.passed:

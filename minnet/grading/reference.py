@@ -25,8 +25,6 @@ from .process import ChildGone, take_over_stdio
 from .remote import Late, StudentError, Submission
 from .shortcuts import Shortcut, inexact, many_forward_calls, stateful_forward
 
-HINTS = ("kink", "smooth", "stackable")  # what the checker may learn from the solution's class
-
 
 class Grading:
     """What a check may ask while one submission is graded (see parts.py)."""
@@ -46,9 +44,8 @@ class Grading:
         if built.name in self.shortcuts:
             raise Shortcut(f"{built.name}.backward differentiates numerically (found by "
                            f"{self.shortcuts[built.name]}): no points for the parts that use it.")
-        cls = self.solution_class(built)
-        hints = {h: getattr(cls, h) for h in HINTS if hasattr(cls, h)}
-        return self.submission.make(built.name, built.args, built.kwargs, str(built), hints)
+        return self.submission.make(built.name, built.args, built.kwargs, str(built),
+                                    self.solution_class(built))
 
     def reference(self, built: Built):
         """The same layer built from the solution, here."""

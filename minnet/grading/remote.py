@@ -8,6 +8,7 @@ and gets plain arrays back, so check_layer, GradientChecker and fit work on it u
 
 from __future__ import annotations
 
+import inspect
 import time
 
 import numpy as np
@@ -78,19 +79,52 @@ class Submission:
         return head, out
 
     def make(self, name: str, args: tuple, kwargs: dict, call: str,
-             hints: dict) -> RemoteLayer:
-        """Build the submission's `name`(*args, **kwargs) in its process: a RemoteLayer here."""
-        head, arrays = self.ask(self.child, {"op": "make", "name": name, "args": list(args),
-                                             "kwargs": kwargs}, call)
+             solution: type) -> RemoteLayer:
+        """Build the submission's `name`(*args, **kwargs) in its process: a RemoteLayer here,
+        standing for the solution's class of that name (see remote_class)."""
+        sent: list = []
+        header = {"op": "make", "name": name, "args": wire.encode(list(args), sent),
+                  "kwargs": wire.encode(kwargs, sent)}
+        head, arrays = self.ask(self.child, header, call, sent)
         names = _names(head.get("params"), len(arrays), call)
         if len(names) != len(arrays) or not isinstance(head.get("id"), int):
             raise wire.WireError(f"{call} sent an answer of the wrong form")
-        cls = type(name, (RemoteLayer,), {**hints, "__module__": __name__})
-        return cls(self, self.child, head["id"], call, dict(zip(names, arrays)))
+        return remote_class(solution)(self, self.child, head["id"], call,
+                                      dict(zip(names, arrays)))
 
     def close(self) -> None:
         if self.child is not None:
             self.child.close()
+
+
+def remote_class(solution: type) -> type:
+    """A RemoteLayer class named and shaped after the solution's class: the same plain-data
+    hints (kink, smooth, gates, ...) of the teacher's own classes, and a forward with the same
+    signature, so that the checker passes initial states (h0=...) as it would to the solution;
+    the gradient of each such input comes back from backward as self.d<name>, as minnet's
+    recurrent layers keep dh0."""
+    hints = {k: v for c in reversed(solution.__mro__) if c.__module__.split(".")[0] != "minnet"
+             for k, v in vars(c).items()
+             if not k.startswith("_") and k not in vars(RemoteLayer) and _plain(v)}
+    try:
+        signature = inspect.signature(solution.forward)
+    except (TypeError, ValueError):
+        return type(solution.__name__, (RemoteLayer,), {**hints, "__module__": __name__})
+
+    def forward(self, *xs, **named):
+        return RemoteLayer.forward(self, *xs, **named)
+    forward.__signature__ = signature
+    inputs = [p.name for p in signature.parameters.values()
+              if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.default is None]
+    return type(solution.__name__, (RemoteLayer,), {
+        **hints, "forward": forward, "keep": tuple(f"d{k}" for k in inputs),
+        "__module__": __name__})
+
+
+def _plain(v) -> bool:
+    if isinstance(v, tuple):
+        return all(_plain(x) for x in v)
+    return v is None or isinstance(v, (bool, int, float, str))
 
 
 class CallLog(list):
@@ -117,8 +151,11 @@ class RemoteLayer(Layer):
     def __repr__(self) -> str:
         return self.call
 
-    def forward(self, *xs):
-        head, out = self._ask("forward", "params", xs)
+    def forward(self, *xs, **named):
+        """forward(x), or forward(x, h0=...) as the solution's forward takes it."""
+        given = {k: v for k, v in named.items() if v is not None}
+        head, out = self._ask("forward", "params", [*xs, *given.values()], inputs=len(xs),
+                              named=list(given), none=[k for k in named if k not in given])
         result = _result(head, out, f"{self.call}.forward")
         if self.log is not None:
             self.log.append(({k: np.array(v) for k, v in self.params.items()},

@@ -143,14 +143,16 @@ class Layers:
         if not isinstance(cls, type):
             raise NameError(f"name {h['name']!r} is not a class defined by the answer cells")
         count_forward_calls(cls)
-        obj = cls(*h["args"], **h["kwargs"])
+        obj = cls(*wire.decode(h["args"], arrays), **wire.decode(h["kwargs"], arrays))
         self.objects.append(obj)
         params = dict(getattr(obj, "params", {}))
         return {"id": len(self.objects) - 1, "params": list(params)}, list(params.values())
 
     def op_forward(self, h, arrays):
         obj = self.prepared(h, "params", arrays)
-        return outputs(obj.forward(*arrays[len(h["params"]):]))
+        inputs = arrays[len(h["params"]):]
+        named = {**dict(zip(h["named"], inputs[h["inputs"]:])), **dict.fromkeys(h["none"])}
+        return outputs(obj.forward(*inputs[:h["inputs"]], **named))
 
     def op_backward(self, h, arrays):
         obj = self.prepared(h, "grads", arrays)

@@ -89,3 +89,25 @@ def write_into(d: dict, names: list[str], arrays: list[np.ndarray]) -> None:
             old[...] = value
         else:
             d[name] = value
+
+
+def encode(value, arrays: list):
+    """value as JSON, each array in it replaced by {"array": i}, i its place in `arrays`."""
+    if isinstance(value, np.ndarray):
+        arrays.append(value)
+        return {"array": len(arrays) - 1}
+    if isinstance(value, (list, tuple)):
+        return [encode(v, arrays) for v in value]
+    if isinstance(value, dict):
+        return {"dict": {k: encode(v, arrays) for k, v in value.items()}}
+    return value
+
+
+def decode(value, arrays: list):
+    if isinstance(value, list):
+        return [decode(v, arrays) for v in value]
+    if isinstance(value, dict):
+        if "array" in value:
+            return arrays[value["array"]]
+        return {k: decode(v, arrays) for k, v in value["dict"].items()}
+    return value
