@@ -2,6 +2,7 @@
 backprop is wrong and what kind of mistake it looks like."""
 
 from . import datasets
+from .decoder import transformer
 from .gradcheck import (
     CheckReport,
     GradientChecker,
@@ -13,6 +14,7 @@ from .gradcheck import (
     numeric_gradient,
 )
 from .layers import (
+    GELU,
     GRU,
     LSTM,
     RNN,
@@ -27,7 +29,11 @@ from .layers import (
     LayerNorm,
     LeakyReLU,
     MaxPool2D,
+    MultiHeadAttention,
+    PositionalEncoding,
     ReLU,
+    Residual,
+    Sequential,
     Sigmoid,
     Tanh,
 )
@@ -39,10 +45,11 @@ from .sampling import sample, sample_text
 __version__ = "0.1.0"
 
 __all__ = [
-    "Activation", "Adam", "BatchNorm", "CheckReport", "Conv2D", "Dense", "Dropout", "Embedding",
-    "Flatten", "GRU", "GradientCheckError", "GradientChecker", "History", "LSTM", "Layer",
-    "LayerCheck", "LayerNorm", "LeakyReLU", "Loss", "MSE", "MaxPool2D", "Model", "Momentum",
-    "Optimizer", "ParamCheck", "RMSProp", "RNN", "ReLU", "SGD", "SVMLoss", "Sigmoid", "SigmoidBCE",
-    "SoftmaxCE", "Tanh",
-    "check_function", "check_layer", "datasets", "numeric_gradient", "sample", "sample_text",
+    "GELU", "GRU", "LSTM", "RNN", "Activation", "Adam", "BatchNorm", "CheckReport", "Conv2D",
+    "Dense", "Dropout", "Embedding", "Flatten", "GradientCheckError", "GradientChecker",
+    "History", "Layer", "LayerCheck", "LayerNorm", "LeakyReLU", "Loss", "MSE", "MaxPool2D",
+    "Model", "Momentum", "MultiHeadAttention", "Optimizer", "ParamCheck", "PositionalEncoding",
+    "RMSProp", "ReLU", "Residual", "SGD", "SVMLoss", "Sequential", "Sigmoid", "SigmoidBCE",
+    "SoftmaxCE", "Tanh", "check_function", "check_layer", "datasets", "numeric_gradient",
+    "sample", "sample_text", "transformer",
 ]

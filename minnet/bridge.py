@@ -13,14 +13,20 @@ What carries over, each way:
     Sigmoid    Sigmoid                     LayerNorm  LayerNorm (last axis; gamma, beta ->
     Tanh       Tanh                                   weight, bias)
     Dropout    Dropout                     BatchNorm  BatchNorm1d (momentum 1 - minnet's)
+    GELU       GELU(approximate="tanh")    Sequential Sequential
     Embedding  Embedding (W -> weight)
     RNN, LSTM, GRU   RNN, LSTM, GRU, batch_first, returning their outputs alone (the classes of
                minnet/_torchnet.py). Wx, Wh -> weight_ih_l0, weight_hh_l0 (transposed); the
                LSTM's gate blocks i, f, o, g become torch's i, f, g, o; the one bias b of RNN
                and LSTM is bias_ih_l0 + bias_hh_l0 (to torch: b and 0); GRU's bx, bh are
                bias_ih_l0, bias_hh_l0.
+    PositionalEncoding  PositionalEncoding (the table a buffer)
+    Residual            Residual (a Sequential that adds its input)
+    MultiHeadAttention  SelfAttention, holding MultiheadAttention(batch_first=True): Wq, Wk,
+                        Wv the row blocks of its packed in_proj (each transposed), Wo out_proj
 
-and for autograd_check the losses SoftmaxCE (cross_entropy), MSE (mse_loss), SigmoidBCE
+(PositionalEncoding, Residual and SelfAttention are small modules of minnet/_torchnet.py), and
+for autograd_check the losses SoftmaxCE (cross_entropy), MSE (mse_loss), SigmoidBCE
 (binary_cross_entropy_with_logits) and SVMLoss (C × multi_margin_loss, see LOSSES).
 
 PyTorch is optional (pip install "minnet-edu[torch]", or ".[torch]" in a checkout). It is
@@ -34,6 +40,7 @@ import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
+from typing import NamedTuple
 
 import numpy as np
 
@@ -80,6 +87,52 @@ class Pair:
     blocks: tuple = ()  # torch's order of minnet's gate blocks along the last axis (LSTM: i f g o)
     folded: dict = field(default_factory=dict)  # minnet param -> a second torch bias added to it
     wrapper: str | None = None  # the class of minnet/_torchnet.py that to_torch builds
+    places: Callable | None = None  # layer -> {param: Place}, for params torch packs together
+    # A block's to_torch gives an empty container and its from_torch is the block's class:
+    # the layers inside are bridged one by one (_built, _bare_layer).
+
+
+class Place(NamedTuple):
+    """Where a minnet array lives in a torch module: rows `rows` of the tensor at `path`
+    ("weight", "2.1.attention.in_proj_weight"), its gate blocks in torch's order `blocks`,
+    transposed when torch stores it so, and `folded`: the path of a second torch bias that adds
+    to it (the recurrent layers' b = b_ih + b_hh)."""
+
+    path: str
+    rows: slice = slice(None)
+    transposed: bool = False
+    blocks: tuple = ()
+    folded: str | None = None
+
+    def tensor(self, module):
+        """The torch tensor (a view) that holds the array, laid out as torch lays it out."""
+        return _at(module, self.path)[self.rows]
+
+    def to_torch(self, a: np.ndarray) -> np.ndarray:
+        a = _blocks(a, self.blocks)
+        return a.T if self.transposed else a
+
+    def to_minnet(self, v: np.ndarray) -> np.ndarray:
+        v = v.T if self.transposed else v
+        return _blocks(v, tuple(np.argsort(self.blocks))).copy()
+
+    def grad(self, module) -> np.ndarray:
+        """torch's gradient of the array, laid out as minnet lays it out (0 where none). A
+        folded bias b = b_ih + b_hh has dL/db = the gradient of either one; b_ih's is taken."""
+        p = _at(module, self.path)
+        g = _array(p.grad[self.rows]) if p.grad is not None else \
+            np.zeros(tuple(p[self.rows].shape))
+        return self.to_minnet(g)
+
+    def under(self, prefix: str) -> Place:
+        return self._replace(path=f"{prefix}.{self.path}",
+                             folded=self.folded and f"{prefix}.{self.folded}")
+
+
+def _at(module, path: str):
+    """The tensor at a dotted path of a module: "weight", "2.1.attention.in_proj_weight"."""
+    owner, _, name = path.rpartition(".")
+    return getattr(module.get_submodule(owner), name)
 
 
 def _dense(m, seed) -> L.Dense:
@@ -177,8 +230,55 @@ RECURRENT = {"params": {"Wx": "weight_ih_l0", "Wh": "weight_hh_l0", "b": "bias_i
 
 def _masked(layer, torch):
     """Dropout as a fixed function: multiply by minnet's frozen mask (identity in eval mode)."""
-    mask = None if layer.mask is None else torch.from_numpy(layer.mask)
-    return lambda x: x if mask is None else x * mask
+    return _torchnet().Masked(None if layer.mask is None else torch.from_numpy(layer.mask))
+
+
+def _gelu(m, seed) -> L.GELU:
+    if m.approximate != "tanh":
+        raise ValueError(f"{m!r}: minnet's GELU is the tanh form (approximate='tanh')")
+    return L.GELU()
+
+
+def _attention(m, seed) -> L.MultiHeadAttention:
+    a = m.attention
+    lacks = [setting for wrong, setting in (
+        (not a._qkv_same_embed_dim, "kdim = vdim = embed_dim"),
+        (a.in_proj_bias is None, "bias=True"),
+        (a.bias_k is not None, "add_bias_kv=False"),
+        (a.add_zero_attn, "add_zero_attn=False"),
+        (a.dropout != 0, "dropout=0"),
+        (not a.batch_first, "batch_first=True"),
+    ) if wrong]
+    if lacks:
+        raise ValueError(f"MultiheadAttention(embed_dim={a.embed_dim}, num_heads="
+                         f"{a.num_heads}): minnet's MultiHeadAttention is self-attention with "
+                         f"{', '.join(lacks)}")
+    return L.MultiHeadAttention(a.embed_dim, a.num_heads, causal=m.causal, seed=seed)
+
+
+def _attention_places(layer) -> dict[str, Place]:
+    """torch packs Wq, Wk, Wv (each transposed) as the row blocks of in_proj_weight (3D, D)."""
+    D, places = layer.embed_dim, {}
+    for k, n in enumerate("qkv"):
+        rows = slice(k * D, (k + 1) * D)
+        places[f"W{n}"] = Place("attention.in_proj_weight", rows, transposed=True)
+        places[f"b{n}"] = Place("attention.in_proj_bias", rows)
+    places["Wo"] = Place("attention.out_proj.weight", transposed=True)
+    places["bo"] = Place("attention.out_proj.bias")
+    return places
+
+
+def _positional(m, seed) -> L.PositionalEncoding:
+    layer = L.PositionalEncoding(*m.table.shape)
+    if not np.allclose(_array(m.table), layer.table, rtol=1e-6, atol=1e-6):
+        raise ValueError(f"{m!r}: its table is not minnet's sinusoid")
+    return layer
+
+
+def _torchnet():
+    from . import _torchnet  # imports torch: only once the bridge is used
+
+    return _torchnet
 
 
 PAIRS = [
@@ -218,6 +318,15 @@ PAIRS = [
     Pair(L.GRU, "GRU", _wrapped("GRU"), _recurrent(L.GRU), wrapper="GRU",
          params={"Wx": "weight_ih_l0", "Wh": "weight_hh_l0", "bx": "bias_ih_l0",
                  "bh": "bias_hh_l0"}, transposed=("Wx", "Wh")),
+    Pair(L.GELU, "GELU", lambda a, t: t.nn.GELU(approximate="tanh"), _gelu),
+    Pair(L.MultiHeadAttention, "SelfAttention",
+         lambda a, t: _torchnet().SelfAttention(a.embed_dim, a.num_heads, a.causal,
+                                                dtype=t.float64), _attention,
+         places=_attention_places),
+    Pair(L.PositionalEncoding, "PositionalEncoding",
+         lambda a, t: _torchnet().PositionalEncoding(a.table), _positional),
+    Pair(L.Residual, "Residual", lambda a, t: _torchnet().Residual(), L.Residual),
+    Pair(L.Sequential, "Sequential", lambda a, t: t.nn.Sequential(), L.Sequential),
 ]
 
 # each loss as a torch function of (the minnet loss, scores, y, torch)
@@ -276,19 +385,6 @@ def _blocks(a: np.ndarray, order: tuple) -> np.ndarray:
     return np.concatenate([a[..., k * H:(k + 1) * H] for k in order], axis=-1)
 
 
-def _to_torch_layout(pair: Pair, name: str, p: np.ndarray) -> np.ndarray:
-    p = _blocks(p, pair.blocks)
-    return p.T if name in pair.transposed else p
-
-
-def _to_minnet_layout(pair: Pair, name: str, v: np.ndarray) -> np.ndarray:
-    v = v.T if name in pair.transposed else v
-    return _blocks(v, tuple(np.argsort(pair.blocks))).copy()
-
-
-# ---- minnet -> torch -> minnet --------------------------------------------------------------
-
-
 def to_torch(model: Model, mode: str = "eval", dtype=None):
     """A torch.nn.Sequential with the same layers, weights and running statistics.
 
@@ -305,11 +401,28 @@ def to_torch(model: Model, mode: str = "eval", dtype=None):
     if mode not in ("eval", "train"):
         raise ValueError(f"to_torch: mode must be 'eval' or 'train', got {mode!r}")
     dtype = _torch_dtype(model.dtype if dtype is None else dtype, torch)
-    modules = [_module(layer, _pair(layer, f"to_torch: layer {i}"), torch)
-               for i, layer in enumerate(model.layers)]
+    pairs = [_pair(layer, f"to_torch: layer {i}") for i, layer in enumerate(model.layers)]
+    modules = [_module(layer, pair, torch) for layer, pair in zip(model.layers, pairs)]
     from ._torchnet import Sequential
 
-    return Sequential(*modules).to(dtype).train(mode == "train")
+    net = Sequential(*modules)
+    _tie(net, model, pairs)
+    return net.to(dtype).train(mode == "train")
+
+
+def _tie(net, model: Model, pairs: list[Pair]) -> None:
+    """A minnet array held by several layers becomes one torch Parameter held by their
+    modules, where torch lays it out the same way in each (else each module keeps a copy)."""
+    for slot in model.slots():
+        if not slot.shared:
+            continue
+        places = [(str(i), _places(model.layers[i], pairs[i]).get(key)) for i, key in slot.holders]
+        (first, place), *others = places
+        for where, other in others:
+            if place is not None and other is not None and place._replace(path="") == \
+                    other._replace(path="") and place.rows == slice(None):
+                owner, _, name = f"{where}.{other.path}".rpartition(".")
+                setattr(net.get_submodule(owner), name, _at(net, f"{first}.{place.path}"))
 
 
 def _torch_dtype(dtype, torch):
@@ -323,16 +436,52 @@ def _torch_dtype(dtype, torch):
 
 
 def _module(layer, pair: Pair, torch):
-    module = pair.to_torch(layer, torch)
+    """The layer as a torch module with its weights and statistics, in the layer's mode."""
+    module = _built(layer, pair, torch, lambda a, p, t: p.to_torch(a, t))
     with torch.no_grad():
-        for name, tname in pair.params.items():
-            getattr(module, tname).copy_(
-                _tensor(_to_torch_layout(pair, name, layer.params[name]), torch))
-        for tname in pair.folded.values():  # minnet's one bias went to the first of torch's two
-            getattr(module, tname).zero_()
-        for name, tname in pair.state.items():
-            getattr(module, tname).copy_(_tensor(getattr(layer, name), torch))
+        for name, place in _places(layer, pair).items():
+            place.tensor(module).copy_(_tensor(place.to_torch(layer.params[name]), torch))
+            if place.folded:  # minnet's one bias went to the first of torch's two
+                _at(module, place.folded).zero_()
+        for name, place in _buffers(layer, pair).items():
+            place.tensor(module).copy_(_tensor(layer.state()[name], torch))
     return module.train(layer.training)
+
+
+def _built(layer, pair: Pair, torch, leaf: Callable):
+    """leaf(layer, pair, torch); for a block, its container holding its layers', built alike."""
+    if not isinstance(layer, L.Sequential):
+        return leaf(layer, pair, torch)
+    container = pair.to_torch(layer, torch)
+    for i, inner in enumerate(layer.layers):
+        what = f"layer {i} of {type(layer).__name__}"
+        container.append(_built(inner, _pair(inner, what), torch, leaf))
+    return container
+
+
+def _places(layer, pair: Pair) -> dict[str, Place]:
+    """Where each of the layer's params lives in its module (a block's: in its modules)."""
+    if isinstance(layer, L.Sequential):
+        return _nested(layer, _places)
+    if pair.places is not None:
+        return pair.places(layer)
+    return {name: Place(tname, transposed=name in pair.transposed, blocks=pair.blocks,
+                        folded=pair.folded.get(name))
+            for name, tname in pair.params.items()}
+
+
+def _buffers(layer, pair: Pair) -> dict[str, Place]:
+    """Where each of the layer's state arrays lives: a buffer of its module."""
+    if isinstance(layer, L.Sequential):
+        return _nested(layer, _buffers)
+    return {name: Place(tname) for name, tname in pair.state.items()}
+
+
+def _nested(block, where: Callable) -> dict[str, Place]:
+    """where(layer, pair) of each layer of a block, names and paths under the layer's index."""
+    return {f"{i}.{name}": place.under(str(i)) for i, inner in enumerate(block.layers)
+            for name, place in where(inner, _pair(inner, f"layer {i} of "
+                                                         f"{type(block).__name__}")).items()}
 
 
 def from_torch(net, loss: losses_.Loss, l2: float = 0.0, seed: int | None = None) -> Model:
@@ -344,36 +493,60 @@ def from_torch(net, loss: losses_.Loss, l2: float = 0.0, seed: int | None = None
     torch = _torch()
     if not isinstance(net, torch.nn.Sequential):
         raise TypeError(f"from_torch: expected a torch.nn.Sequential, got {type(net).__name__}")
-    from . import _torchnet
-
-    by_module = {getattr(torch.nn, p.module): p for p in PAIRS}
-    by_module.update({getattr(_torchnet, p.wrapper): p for p in PAIRS if p.wrapper})
     layers, dtypes = [], set()
     for i, module in enumerate(net):
-        pair = by_module.get(type(module))
-        if pair is None:
-            names = ", ".join(p.module for p in PAIRS)
-            raise TypeError(f"from_torch: module {i} ({module!r}) has no minnet counterpart; "
-                            f"minnet has {names}")
-        try:
-            layer = pair.from_torch(module, None if seed is None else seed + i)
-        except ValueError as e:
-            raise ValueError(f"from_torch: module {i}: {e}") from None
-        for name, tname in pair.params.items():
-            v = _array(getattr(module, tname))
-            if name in pair.folded:
-                v = v + _array(getattr(module, pair.folded[name]))
-            layer.params[name] = _to_minnet_layout(pair, name, v)
-            layer.grads[name] = np.zeros_like(layer.params[name])
+        layer, pair = _bare_layer(module, None if seed is None else seed + i, str(i), torch)
+        for name, place in _places(layer, pair).items():  # copied in place, then cast below
+            v = _array(place.tensor(module))
+            if place.folded:
+                v = v + _array(_at(module, place.folded))
+            layer.params[name][...] = place.to_minnet(v)
             dtypes.add(v.dtype)
-        for name, tname in pair.state.items():
-            setattr(layer, name, _array(getattr(module, tname)))
+        for name, place in _buffers(layer, pair).items():
+            layer.state()[name][...] = _array(place.tensor(module))
         layer.training = module.training
         layers.append(layer)
     if len(dtypes) > 1:
         raise ValueError(f"from_torch: the network mixes dtypes {sorted(map(str, dtypes))}")
+    _share(net, layers, torch)
     model = Model(layers, loss=loss, l2=l2)
     return model.astype(dtypes.pop()) if dtypes else model
+
+
+def _share(net, layers, torch) -> None:
+    """A torch Parameter held by several modules becomes one minnet array, where the layers
+    hold it as arrays of one shape."""
+    first: dict[int, tuple] = {}
+    for i, (module, layer) in enumerate(zip(net, layers)):
+        for name, place in _places(layer, _bare_layer(module, None, str(i), torch)[1]).items():
+            p = _at(module, place.path)
+            if place.rows != slice(None) or not isinstance(p, torch.nn.Parameter):
+                continue
+            if id(p) in first:
+                j, other = first[id(p)]
+                if layers[j].params[other].shape == layer.params[name].shape:
+                    layer.params[name] = layers[j].params[other]
+            else:
+                first[id(p)] = (i, name)
+
+
+def _bare_layer(module, seed, where: str, torch):
+    """The minnet layer of a torch module, weights not yet copied, and its Pair."""
+    by_module = {getattr(torch.nn, p.module, None) or getattr(_torchnet(), p.module): p
+                 for p in PAIRS}
+    by_module.update({getattr(_torchnet(), p.wrapper): p for p in PAIRS if p.wrapper})
+    pair = by_module.get(type(module))
+    if pair is None:
+        names = ", ".join(p.module for p in PAIRS)
+        raise TypeError(f"from_torch: module {where} ({module!r}) has no minnet counterpart; "
+                        f"minnet has {names}")
+    if issubclass(pair.layer, L.Sequential):
+        return pair.from_torch(*[_bare_layer(m, seed, f"{where}.{j}", torch)[0]
+                                 for j, m in enumerate(module)]), pair
+    try:
+        return pair.from_torch(module, seed), pair
+    except ValueError as e:
+        raise ValueError(f"from_torch: module {where}: {e}") from None
 
 
 def _array(t) -> np.ndarray:
@@ -444,8 +617,9 @@ def autograd_check(model: Model, X: np.ndarray, y: np.ndarray, tol: float = TOL,
 
 
 def _oracle(layer, pair: Pair, torch):
-    """The layer as a torch function, with its frozen randomness where it has some."""
-    return pair.fixed(layer, torch) if pair.fixed else _module(layer, pair, torch)
+    """The layer as a torch module, with its frozen randomness where it has some."""
+    return _built(layer, pair, torch, lambda a, p, t: p.fixed(a, t) if p.fixed
+                  else _module(a, p, t))
 
 
 def _backprop(work, X, y):
@@ -479,18 +653,11 @@ def _torch_grads(work, pairs, fns, loss_fn, X, y, torch) -> list[dict[str, np.nd
                                     for i, (fn, pair) in enumerate(zip(fns, pairs))
                                     for name in pair.params if (i, name) in penalized)
     J.backward()
-    return [_param_grads(fn, pair, torch) for fn, pair in zip(fns, pairs)]
+    return [_param_grads(layer, fn, pair) for layer, fn, pair in zip(work.layers, fns, pairs)]
 
 
-def _param_grads(module, pair: Pair, torch) -> dict[str, np.ndarray]:
-    """torch's gradients in minnet's layout. A folded bias b = b_ih + b_hh has dL/db = the
-    gradient of either one; b_ih's is taken."""
-    grads = {}
-    for name, tname in pair.params.items():
-        p = getattr(module, tname)
-        g = _array(p.grad) if p.grad is not None else np.zeros(tuple(p.shape))
-        grads[name] = _to_minnet_layout(pair, name, g)
-    return grads
+def _param_grads(layer, module, pair: Pair) -> dict[str, np.ndarray]:
+    return {name: place.grad(module) for name, place in _places(layer, pair).items()}
 
 
 def _localize(work, pairs, fns, loss_fn, inputs, y, tol, seed, torch) -> list[LayerCheck]:
@@ -502,12 +669,11 @@ def _localize(work, pairs, fns, loss_fn, inputs, y, tol, seed, torch) -> list[La
         G = rng.standard_normal(np.shape(inputs[i + 1]))
         layer.input_grad = True  # alone, its input gradient is checked too
         dx, grads, accumulated = _alone(layer, x, G)
-        for module_param in pair.params.values():
-            getattr(fn, module_param).grad = None
+        fn.zero_grad(set_to_none=True)
         ids = getattr(layer, "takes_ids", False)  # token ids: no input gradient to compare
         xt = _input(layer, x, torch) if ids else _tensor(x, torch).requires_grad_()
         fn(xt).backward(_tensor(G, torch))
-        ref = _param_grads(fn, pair, torch)
+        ref = _param_grads(layer, fn, pair)
         atol = ATOL * max(1.0, float(np.abs(np.vdot(inputs[i + 1], G))))
         name = type(layer).__name__
         params = [_verdict(grads.get(k), ref[k], (i, name, k), tol, atol, len(x),

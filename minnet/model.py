@@ -6,6 +6,7 @@ import json
 import math
 import os
 import tempfile
+import textwrap
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -19,9 +20,12 @@ from ._progress import tqdm
 from .datasets import batches
 from .gradcheck import debug_check, debug_requested
 from .gradcheck.calls import by_minnet
+from .layers.blocks import forward_all
 from .optim import Adam, Optimizer
 
-SHAPE_KEEPING = (L.Activation, L.Dropout, L.BatchNorm, L.LayerNorm)
+SHAPE_KEEPING = (L.Activation, L.Dropout, L.BatchNorm, L.LayerNorm, L.MultiHeadAttention,
+                 L.PositionalEncoding)
+BLOCKS = ("Sequential", "Residual")  # spec entries whose config holds their layers' entries
 CLASS_SCORES = (losses_.SoftmaxCE, losses_.SVMLoss)  # one score per class: predict the argmax
 EVAL_CHUNK = 4096  # rows per forward pass in evaluate / predict, to bound memory
 # fit stops when a batch's loss exceeds DIVERGED * max(first loss, 1). A healthy run's batch
@@ -107,7 +111,7 @@ class Model:
         for layer in layers[1:]:
             layer.input_grad = True  # even if it came from the front of another model
         self.input_shape, self.output_shape = _check_widths(layers)
-        self.n_outputs = _width(self.output_shape)
+        self.n_outputs = _width(self.output_shape, leading=True)
         self.n_inputs = _width(self.input_shape, leading=True)
 
     # ---- the computation -------------------------------------------------------------
@@ -124,13 +128,7 @@ class Model:
 
     def forward(self, X: np.ndarray) -> np.ndarray:
         """X (N, in), or images (N, C, H, W) for a conv net -> scores (N, out)."""
-        h = X
-        for i, layer in enumerate(self.layers):
-            try:
-                h = layer.forward(h)
-            except (ValueError, TypeError) as e:
-                raise type(e)(f"layer {i}: {e}") from None
-        return h
+        return forward_all(self.layers, X)
 
     def penalty(self) -> float:
         """0.5 * l2 * Σ W² over the weights of Dense layers."""
@@ -155,12 +153,13 @@ class Model:
             dW += self.l2 * W
 
     def _penalized(self):
-        """(W, the grads array its l2 term goes to) for each Dense weight, a shared W once."""
+        """(W, the grads array its l2 term goes to) for each Dense weight, those inside blocks
+        too, a shared W once."""
         if not self.l2:
             return
         seen = set()
-        for layer in self.layers:
-            if isinstance(layer, L.Dense) and id(layer.params["W"]) not in seen:
+        for layer in _dense_layers(self.layers):
+            if id(layer.params["W"]) not in seen:
                 seen.add(id(layer.params["W"]))
                 yield layer.params["W"], layer.grads["W"]
 
@@ -450,15 +449,16 @@ class Model:
         known = {c.__name__: c for c in (L.Dense, L.ReLU, L.LeakyReLU, L.Sigmoid, L.Tanh,
                                          L.Dropout, L.BatchNorm, L.Conv2D, L.MaxPool2D,
                                          L.Flatten, L.LayerNorm, L.Embedding, L.RNN, L.LSTM,
-                                         L.GRU)}
+                                         L.GRU, L.GELU, L.MultiHeadAttention,
+                                         L.PositionalEncoding, L.Sequential, L.Residual)}
         losses = {c.__name__: c for c in (losses_.SoftmaxCE, losses_.MSE, losses_.SigmoidBCE,
                                           losses_.SVMLoss)}
-        names = [d["class"] for d in spec["layers"]] + [spec["loss"]]
+        names = _classes(spec["layers"]) + [spec["loss"]]
         unknown = [n for n in names if n not in known and n not in losses]
         if unknown:
             raise ValueError(f"{path}: minnet cannot rebuild {unknown}; build the model "
                              f"yourself and call model.load_weights(path)")
-        model = cls([known[d["class"]](**d["config"]) for d in spec["layers"]],
+        model = cls([_rebuild(d, known) for d in spec["layers"]],
                     loss=losses[spec["loss"]](**spec.get("loss_config", {})), l2=spec["l2"])
         model._share(spec.get("ties", {}), path)
         model.astype(spec["dtype"])
@@ -498,8 +498,17 @@ class Model:
             v[...] = arrays[k]
 
     def __repr__(self) -> str:
-        body = ",\n".join(f"  ({i}) {layer!r}" for i, layer in enumerate(self.layers))
+        body = ",\n".join(textwrap.indent(f"({i}) {layer!r}", "  ")
+                          for i, layer in enumerate(self.layers))
         return f"Model([\n{body}\n], loss={self.loss!r}, l2={self.l2})"
+
+
+def _dense_layers(layers):
+    """Every Dense among the layers, and inside the blocks among them, in order."""
+    for layer in layers:
+        if isinstance(layer, L.Dense):
+            yield layer
+        yield from _dense_layers(getattr(layer, "layers", ()))
 
 
 def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, tuple | None]:
@@ -510,8 +519,20 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, tup
     where unknown; a size in a shape may be None too (the height of an image before any data
     is seen, the length T of a sequence).
     """
+    first = _needs(layers[0]) if layers else None
+    return first, _follow(layers, shape)
+
+
+def _follow(layers, shape: tuple | None, path: str = "") -> tuple | None:
+    """The shape of one sample after `layers`; `path` names a block's layers ("3." for the
+    layers of block 3, so that its layer 1 is "layer 3.1")."""
     ranked = shape is not None  # the number of axes is known (a Dense keeps only the last's)
+    opaque = False  # after a layer of the user's own: not even the number of axes is known
     for i, layer in enumerate(layers):
+        where = f"{path}{i}"
+        if isinstance(layer, L.Sequential):
+            shape = _through_block(layer, shape, where)
+            continue
         need = _needs(layer)
         if not ranked and isinstance(layer, L.Recurrent) and shape is not None \
                 and len(shape) == 1:
@@ -519,29 +540,48 @@ def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, tup
         if need is not None and shape is not None and not _fits(shape, need):
             features = _width(need, leading=True)
             if features is not None and len(shape) == 1:
-                raise ValueError(f"layer {i} ({layer!r}) expects {features} features, but the "
-                                 f"layers before it produce {shape[0]}")
-            raise ValueError(f"layer {i} ({layer!r}) expects input of shape {_text(need, 'N')}"
-                             f", but the layers before it produce {_text(shape, 'N')}")
+                raise ValueError(f"layer {where} ({layer!r}) expects {features} features, but "
+                                 f"the layers before it produce {shape[0]}")
+            raise ValueError(f"layer {where} ({layer!r}) expects input of shape "
+                             f"{_text(need, 'N')}, but the layers before it produce "
+                             f"{_text(shape, 'N')}")
         if hasattr(layer, "output_shape"):
             try:
                 shape = layer.output_shape(shape if shape is not None else need)
             except ValueError as e:
-                raise ValueError(f"layer {i} ({layer!r}): {e}") from None
-            ranked = True
+                raise ValueError(f"layer {where} ({layer!r}): {e}") from None
+            ranked, opaque = True, False
         elif isinstance(layer, L.Dense):  # on the last axis: (..., in) -> (..., out)
-            shape = (*(shape or (None,))[:-1], layer.out_features)
+            shape = (..., layer.out_features) if opaque and shape is None else \
+                (*(shape or (None,))[:-1], layer.out_features)
         elif isinstance(layer, SHAPE_KEEPING):
             if shape is None and need is not None and ... not in need:
                 shape = need  # BatchNorm(5) first: 5 features come out
         else:
-            shape = None  # a layer of the user's own: its output shape is unknown
-    first = _needs(layers[0]) if layers else None
-    return first, shape
+            shape, opaque = None, True  # a layer of the user's own: its output is unknown
+    return shape
+
+
+def _through_block(block, shape: tuple | None, where: str) -> tuple | None:
+    """The shape after a Sequential or Residual; a Residual's layers must keep the shape."""
+    out = _follow(block.layers, shape, f"{where}.")
+    if not isinstance(block, L.Residual):
+        return out
+    if shape is not None and out is not None and not _fits(out, shape):
+        raise ValueError(f"layer {where} (Residual) adds its input to the output of its layers, "
+                         f"so they must keep the input's shape {_text(shape, 'N')}, but they "
+                         f"produce {_text(out, 'N')}")
+    return shape if shape is not None else out
 
 
 def _needs(layer) -> tuple | None:
     """The shape of one sample a built-in layer takes: None for any size, ... for any axes."""
+    if isinstance(layer, L.Sequential):
+        return _needs(layer.layers[0])
+    if isinstance(layer, L.MultiHeadAttention):  # (T, D); forward says so if T is missing
+        return (..., layer.embed_dim)
+    if isinstance(layer, L.PositionalEncoding):
+        return (..., layer.dim)
     if isinstance(layer, L.Conv2D):
         return (layer.in_channels, None, None)
     if isinstance(layer, L.MaxPool2D):
@@ -561,6 +601,10 @@ def _needs(layer) -> tuple | None:
 
 
 def _fits(shape: tuple, need: tuple) -> bool:
+    if shape and shape[0] is ...:  # leading axes not known yet: the trailing ones must fit
+        tail = need[1:] if need[0] is ... else need
+        return len(shape) - 1 <= len(tail) and _fits(tail[len(tail) - len(shape) + 1:],
+                                                      shape[1:])
     if need[0] is ...:
         return len(shape) >= len(need) - 1 and _fits(shape[len(shape) - len(need) + 1:],
                                                      need[1:])
@@ -595,6 +639,24 @@ def _text(shape: tuple, batch: str) -> str:
     names = {3: "CHW", 2: "TD"}.get(len(shape), "DEFGHIJK")
     sizes = ["..." if n is ... else names[i] if n is None else str(n) for i, n in enumerate(shape)]
     return f"({', '.join([batch, *sizes])})"
+
+
+def _classes(entries: list[dict]) -> list[str]:
+    """The class names in a spec's layer entries, those inside blocks too."""
+    names = []
+    for entry in entries:
+        names.append(entry["class"])
+        if entry["class"] in BLOCKS:
+            names += _classes(entry["config"]["layers"])
+    return names
+
+
+def _rebuild(entry: dict, known: dict):
+    """A layer from its spec entry {"class", "config"}: a block from its layers' entries."""
+    cls = known[entry["class"]]
+    if entry["class"] in BLOCKS:
+        return cls(*[_rebuild(e, known) for e in entry["config"]["layers"]])
+    return cls(**entry["config"])
 
 
 def _read_checkpoint(path) -> tuple[dict, dict[str, np.ndarray]]:

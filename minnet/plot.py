@@ -1,5 +1,5 @@
 """Figures: training history, gradients per time step, gradient-check report, eps sweep, error
-heatmap, decision boundary, misclassified images.
+heatmap, decision boundary, misclassified images, attention weights.
 
 Each function builds a Figure, saves it when given a path (creating missing folders), and
 returns it. In a notebook the returned Figure draws itself below the cell; in a script,
@@ -25,6 +25,7 @@ from .layers import Recurrent
 
 if TYPE_CHECKING:
     from .gradcheck import CheckReport, ParamCheck
+    from .layers import MultiHeadAttention
     from .model import History, Model
 
 # The bands drawn behind check reports and sweeps. Below the checker's tolerance a tensor
@@ -445,4 +446,43 @@ def derivatives(check, path: str | os.PathLike | None = None) -> Figure:
     ax.grid(alpha=0.3)
     ax.legend(fontsize="small")
     ax.set_title(d.hint or (d.pattern[0] if d.pattern else ""), fontsize="small", wrap=True)
+    return _save(fig, path)
+
+
+# ---- attention -----------------------------------------------------------------------------
+
+
+def attention(layer: MultiHeadAttention, sample: int = 0, tokens=None,
+              path: str | os.PathLike | None = None) -> Figure:
+    """The attention weights of one input, one heatmap per head: row i is query position i,
+    column j the key it reads, the color A[i, j] (each row sums to 1).
+
+    `layer` is a MultiHeadAttention after a forward pass (its `.attention`, (N, H, T, T));
+    `sample` picks the input of the batch; `tokens` (a string, or one label per position)
+    labels the axes. Under a causal mask the hidden keys (after the query) are gray.
+    """
+    A = getattr(layer, "attention", None)
+    if A is None:
+        raise ValueError("attention: the layer has no attention weights yet: run a forward "
+                         "pass first (model.forward(X) runs every layer's)")
+    if not 0 <= sample < len(A):
+        raise ValueError(f"attention: sample {sample} is not in the last batch of {len(A)} "
+                         f"inputs")
+    heads, T = A.shape[1], A.shape[-1]
+    labels = list(tokens) if tokens is not None else [str(t) for t in range(T)]
+    if len(labels) != T:
+        raise ValueError(f"attention: {len(labels)} tokens for a sequence of {T} positions")
+    hidden = np.triu(np.ones((T, T), dtype=bool), 1) if getattr(layer, "causal", False) \
+        else np.zeros((T, T), dtype=bool)
+    cmap = colormaps["viridis"].with_extremes(bad="#dddddd")
+    fig = Figure(figsize=(0.4 * T * heads + 2.5, 0.4 * T + 1.6), layout="constrained")
+    axes = fig.subplots(1, heads, squeeze=False)[0]
+    for h, ax in enumerate(axes):
+        image = ax.imshow(np.ma.masked_array(A[sample, h], hidden), cmap=cmap, vmin=0, vmax=1,
+                          interpolation="nearest")
+        ax.set_xticks(range(T), labels)
+        ax.set_yticks(range(T), labels)
+        ax.set(title=f"head {h}", xlabel="key (read)", ylabel="query" if h == 0 else "")
+    fig.colorbar(image, ax=axes, label="attention weight", shrink=0.8)
+    fig.suptitle(f"Attention of input {sample}: each row is where that position looks")
     return _save(fig, path)

@@ -458,3 +458,24 @@ def test_load_of_garbage_says_what_the_file_is_not_without_numpys_pickle_advice(
     message = str(e.value)
     assert message.startswith(f"{path} is not a minnet model file: ")
     assert "pickle" not in message and "\n" not in message
+
+
+class Hidden(mn.Layer):
+    """A layer of the user's own: the model cannot know the shape it returns."""
+
+    def forward(self, x):
+        return np.tanh(x)
+
+    def backward(self, dout):
+        return dout
+
+
+def test_after_a_layer_of_ones_own_a_dense_keeps_whatever_leading_axes_come():
+    """A sequence model whose first layer is the user's: scores (N, T, C) with labels (N, T)."""
+    model = mn.Model([Hidden(), mn.Dense(4, 3, seed=0)], loss=mn.SoftmaxCE())
+    X = np.random.default_rng(0).standard_normal((2, 5, 4))
+    y = np.random.default_rng(1).integers(0, 3, (2, 5))
+    assert model.n_outputs == 3
+    assert np.isfinite(model.compute_loss(X, y))
+    with pytest.raises(ValueError, match="labels must lie in 0..2"):
+        model.compute_loss(X, np.full((2, 5), 3))

@@ -1,6 +1,8 @@
-"""Dense, the elementwise activations, and Dropout: layers on (N, ..., F) arrays."""
+"""Dense, the elementwise activations (GELU too), and Dropout: layers on (N, ..., F) arrays."""
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -165,6 +167,27 @@ class Tanh(Activation):
 
     def df(self, x, y):
         return 1 - y**2
+
+
+GELU_C = math.sqrt(2 / math.pi)  # the tanh form's constants, as in torch's approximate="tanh"
+GELU_A = 0.044715
+
+
+class GELU(Activation):
+    """y = x Φ(x) in its tanh form, as torch's GELU(approximate="tanh"):
+    y = ½ x (1 + tanh(u)),  u = √(2/π) (x + 0.044715 x³)
+    dy/dx = ½ (1 + tanh(u)) + ½ x (1 − tanh²(u)) √(2/π) (1 + 3 · 0.044715 x²).
+    Any shape -> same shape.
+    """
+
+    smooth = True
+
+    def f(self, x):
+        return 0.5 * x * (1 + np.tanh(GELU_C * (x + GELU_A * x * x * x)))
+
+    def df(self, x, y):
+        t = np.tanh(GELU_C * (x + GELU_A * x * x * x))
+        return 0.5 * (1 + t) + 0.5 * x * (1 - t * t) * GELU_C * (1 + 3 * GELU_A * x * x)
 
 
 class Dropout(Layer):
