@@ -139,7 +139,7 @@ class RemoteLayer(Layer):
     """A layer of the submission, built in its process; see the module's docstring."""
 
     keep: tuple[str, ...] = ()  # attributes backward sets besides grads (an LSTM's dh0)
-    log: CallLog | None = None  # if set: (params, inputs, output) of every forward call
+    log: CallLog | None = None  # if set: (params, inputs, named inputs, output) of each forward
 
     def __init__(self, submission: Submission, child: Child, handle: int, call: str,
                  params: dict) -> None:
@@ -159,7 +159,9 @@ class RemoteLayer(Layer):
         result = _result(head, out, f"{self.call}.forward")
         if self.log is not None:
             self.log.append(({k: np.array(v) for k, v in self.params.items()},
-                             [np.array(x) for x in xs], result))
+                             [np.array(x) for x in xs],
+                             {k: None if v is None else np.array(v) for k, v in named.items()},
+                             result))
         return result
 
     def backward(self, *douts):

@@ -43,9 +43,10 @@ def many_forward_calls(backwards: list[dict]) -> tuple[str, str] | None:
 def stateful_forward(mine, ref, log: list) -> str | None:
     """A message if forward gave the solution's values at its first call in `log` and other
     values later. A forward wrong from the first call is a forward of its own: not this."""
-    def right(params, xs, out) -> bool:
+    def right(params, xs, named, out) -> bool:
         adopt(ref, params)
-        return same_values(ref.forward(*(x.copy() for x in xs)), out)
+        copies = {k: None if v is None else v.copy() for k, v in named.items()}
+        return same_values(ref.forward(*(x.copy() for x in xs), **copies), out)
 
     if not log or not right(*log[0]):
         return None
