@@ -56,16 +56,15 @@ def _along(probe, axis: int, axes: Axes) -> str | None:
     leak = np.flatnonzero(yours & ~depends)
     lost = np.flatnonzero(~yours & depends)
     name = axes.name(axis)
+    said = []
     if len(leak):
-        return (f"with dout only at {name} {at}, your dx is not 0 at {axes.of(axis, leak)}, "
-                f"though the output at {name} {at} does not depend on x there: your backward "
-                f"sends gradient where forward has no path (a mask left out, or a sum over "
-                f"the wrong axis?)")
+        said.append(f"your dx is not 0 at {axes.of(axis, leak)}, though the output at {name} "
+                    f"{at} does not depend on x there: your backward sends gradient where "
+                    f"forward has no path (a mask left out, or a sum over the wrong axis?)")
     if len(lost):
-        return (f"with dout only at {name} {at}, your dx is 0 at {axes.of(axis, lost)}, though "
-                f"the output at {name} {at} depends on x there: gradient does not flow back "
-                f"along that path")
-    return None
+        said.append(f"your dx is 0 at {axes.of(axis, lost)}, though the output at {name} {at} "
+                    f"depends on x there: gradient does not flow back along that path")
+    return f"with dout only at {name} {at}, " + "; and ".join(said) if said else None
 
 
 def _depends(probe, axis: int, at: int, j: int) -> bool:
