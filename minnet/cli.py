@@ -466,12 +466,12 @@ def _resolve(args: argparse.Namespace) -> None:
                 ("--arch", args.arch)
             raise UsageError(f"--{option.replace('_', '-')} applies to {kind} "
                              f"{_listed(where, 'and')} only, not to {kind} {chosen}")
-    if getattr(args, "epochs", 0) is None:
-        args.epochs = EPOCHS.get(args.data, 30)
-    if getattr(args, "clip_norm", 0) is None:
-        args.clip_norm = CLIP_NORM if args.arch in RECURRENT else "none"
-    if getattr(args, "clip_norm", 0) == "none":
-        args.clip_norm = None
+    if args.command == "train":
+        args.epochs = args.epochs or EPOCHS.get(args.data, 30)
+        if args.clip_norm is None:  # not given
+            args.clip_norm = CLIP_NORM if args.arch in RECURRENT else None
+        elif args.clip_norm == "none":
+            args.clip_norm = None
 
 
 def _listed(words: tuple[str, ...], last: str) -> str:
@@ -528,7 +528,7 @@ def _sequence_task(args: argparse.Namespace) -> Task:
                 f"distinct) in windows of {args.seq_length}")
     else:
         X, y = datasets.addition(ADDITION_SAMPLES, args.digits, seed=args.seed)
-        vocab, ids, classes = None, 100, 10  # a step reads two digits, 10 a + b
+        vocab, ids, classes = None, 100, 10  # step t reads 10 a_t + b_t, scores a digit
         data = f"sums of two {args.digits}-digit numbers, read digit by digit from the units"
     held = round(getattr(args, "test_size", 0.2) * len(X))
     if not 0 < held < len(X):
@@ -544,7 +544,7 @@ def _sequence_task(args: argparse.Namespace) -> Task:
         raise UsageError(f"cannot build the network: {e}") from None
     E, H = args.embed_dim, args.hidden[0]
     middle = f"{args.blocks} transformer block{'s' * (args.blocks > 1)} ({args.heads} heads)" \
-        if args.arch == "transformer" else f"{args.arch.upper()}({E}, {H})"
+        if args.arch == "transformer" else f"{type(model.layers[1]).__name__}({E}, {H})"
     network = f"Embedding({ids}, {E}) - {middle} - Dense({model.layers[-1].in_features}, " \
         f"{classes})"
     split = X[:-held], X[-held:], y[:-held], y[-held:]
@@ -732,12 +732,7 @@ def _load_character_model(path: Path) -> tuple[Model, Vocabulary]:
     if path.is_dir():
         raise UsageError(f"{path} is a folder; give the model file in it, e.g. "
                          f"{path / 'model.npz'}")
-    try:
-        model = Model.load(path)
-    except (OSError, ValueError) as e:
-        raise UsageError(str(e)) from None
-    except (KeyError, TypeError):  # a spec whose entries no layer takes
-        raise UsageError(f"{path} is a damaged minnet model file") from None
+    model = _read(Model.load, path)
     first, scores = model.layers[0], (model.output_shape or (None,))[-1]
     if not isinstance(first, Embedding):
         raise UsageError(f"{path} is not a character model: its first layer is "
@@ -746,15 +741,22 @@ def _load_character_model(path: Path) -> tuple[Model, Vocabulary]:
     if not vocab_path.is_file():
         raise UsageError(f"{path} has no vocabulary next to it ({vocab_path}); minnet sample "
                          f"takes a model saved by `minnet train --data text`")
-    try:
-        vocab = Vocabulary.load(vocab_path)
-    except (OSError, ValueError) as e:
-        raise UsageError(str(e)) from None
+    vocab = _read(Vocabulary.load, vocab_path)
     if first.num_embeddings != len(vocab) or scores != len(vocab):
         raise UsageError(f"{path} is not a character model of {vocab_path}: it reads "
                          f"{first.num_embeddings} ids and scores {scores} classes, and the "
                          f"vocabulary has {len(vocab)} characters")
     return model, vocab
+
+
+def _read(load, path: Path):
+    """load(path); what is wrong with the file (missing, unreadable, not one) as a UsageError."""
+    try:
+        return load(path)
+    except (OSError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    except (KeyError, TypeError):  # a model spec whose entries no layer takes
+        raise UsageError(f"{path} is a damaged minnet file") from None
 
 
 def _vocabulary_path(model_path: Path) -> Path:

@@ -178,7 +178,7 @@ def test_check_fails_with_exit_1_on_a_wrong_recurrent_backward(capsys, monkeypat
 
     monkeypatch.setitem(cli.RECURRENT, "lstm", DoubledWh)
     code, out, _ = run(capsys, "check", *tiny("lstm"), "--quiet")
-    assert code == 1
+    assert code == 1 and "DoubledWh(4, 8)" in out.splitlines()[0]
     assert "Gradient check FAILED" in out and "layer 1 (DoubledWh)" in out
 
 
@@ -250,6 +250,9 @@ def test_help_lists_the_archs_the_data_and_sample(capsys):
 
 def test_sample_refuses_what_is_not_a_character_model(capsys, tmp_path, saved):
     (tmp_path / "notes.npz").write_text("not a zip")
+    spec = {"format": "minnet", "version": 1, "l2": 0.0, "dtype": "float64",
+            "loss": "SoftmaxCE", "layers": [{"class": "Dense", "config": {"width": 3}}]}
+    np.savez(tmp_path / "odd.npz", __spec__=np.array(json.dumps(spec)))
     cases = [
         (tmp_path / "missing.npz", f"no saved model at {tmp_path / 'missing.npz'}"),
         (tmp_path, f"{tmp_path} is a folder; give the model file in it, e.g. "
@@ -257,6 +260,7 @@ def test_sample_refuses_what_is_not_a_character_model(capsys, tmp_path, saved):
         (tmp_path / "notes.npz", f"{tmp_path / 'notes.npz'} is not a minnet model file: "
                                  f"model.save writes an .npz (zip) archive, and this file is "
                                  f"not one"),
+        (tmp_path / "odd.npz", f"{tmp_path / 'odd.npz'} is a damaged minnet file"),
         (saved["mlp"], f"{saved['mlp']} is not a character model: its first layer is Dense, "
                        f"not an Embedding of character ids"),
         (saved["addition"], f"{saved['addition']} has no vocabulary next to it "
