@@ -18,7 +18,7 @@ import numpy as np
 
 from .axes import of_input, of_param
 from .calls import STEP
-from .flow import flows
+from .flow import back_in_time, flows
 from .numeric import rel_error
 from .pairing import pairing
 from .probe import STACK_BUDGET, LayerProbe
@@ -542,7 +542,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
         found.append(one_sample(probe, c.param, a))
     found += [pairing(probe.G, probe.layer, "x" if is_input else c.param, a, n),
               product(probe, a, n, c.param) if is_input else None, scaled(probe, a, n, what)]
-    found += flows(probe) if is_input and not probe.is_loss else []
+    found += [*flows(probe), back_in_time(probe)] if is_input and not probe.is_loss else []
     found += [sums(a, n, axes, what), offset(err, wrong, axes)]
     return found
 
