@@ -356,7 +356,7 @@ def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) 
         layer.input_grad = True  # alone, its input gradient is what we check
         probe = LayerProbe(_float64_layer(layer), x, y, eps, seed, fast, dx_unused)
         result = _layer_verdict(probe, mode, tol, index, name, loss)
-    result.settings, result.keeps = settings(layer), keeps(probe.layer)
+        result.settings, result.keeps = settings(layer), keeps(probe.layer)
     if dx_unused and probe.x.dtype.kind not in "iu":
         result.notes.append("its dx is not checked: training never uses it (first layer)")
     return result
