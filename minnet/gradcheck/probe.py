@@ -214,8 +214,9 @@ class ModelProbe:
         """Where training's first gradient differs from the same step on copies: who aliased."""
         if self.copied is None or self.first.stop is not None:
             return []
-        same = all(np.allclose(g, self.copied[k], rtol=1e-9, atol=1e-12 * np.abs(g).max(
-            initial=1)) for k, g in self.first.grads.items() if k in self.copied)
+        same = all(np.allclose(g, self.copied[k], rtol=1e-9, equal_nan=True,
+                               atol=1e-12 * np.nan_to_num(np.abs(g)).max(initial=1))
+                   for k, g in self.first.grads.items() if k in self.copied)
         if same and self.first.loss == self.J0:
             return []
         self.random.rewind()

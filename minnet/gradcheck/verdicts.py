@@ -202,8 +202,9 @@ def repeat_backward(before: dict, first: dict, second: dict, floor: float = 0.0)
         if k not in second or np.array_equal(g1, second[k]):
             continue
         step, again = g1 - before.get(k, 0), second[k] - g1
-        if max(np.abs(step).max(initial=0), np.abs(again).max(initial=0)) <= floor:
-            continue
+        if not (np.isfinite(step).all() and np.isfinite(again).all()) or \
+                max(np.abs(step).max(initial=0), np.abs(again).max(initial=0)) <= floor:
+            continue  # not finite: its row says so; within the floor: round-off
         ratio = float(np.vdot(step + again, step) / max(np.vdot(step, step), 1e-300))
         if np.allclose(again, step, rtol=1e-9, atol=1e-12 * np.abs(step).max(initial=1)):
             found[k] = (f"accumulating: the first backward matched numeric, a second one gave "
