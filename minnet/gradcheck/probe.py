@@ -159,10 +159,18 @@ class ModelProbe:
                                         1e-3 * self.atol) if steady else {}
 
     def _zeroed(self) -> dict:
-        """Set every grads array to 0 in place (so that += shows as exactly 2x); read them."""
+        """Set every grads array to 0 in place (so that += shows as exactly 2x); return what
+        could not be zeroed (an array that is not writeable), the rest being 0."""
         for layer in self.layers:
             zero_grads(layer)
-        return training.read_all(self.model, self.n)[0]
+        if not self._frozen():
+            return {}
+        return {k: g for k, g in training.read_all(self.model, self.n)[0].items() if np.any(g)}
+
+    def _frozen(self) -> bool:
+        """Does some layer keep a gradient array that cannot be written to (and so zeroed)?"""
+        return any(isinstance(g, np.ndarray) and not g.flags.writeable
+                   for layer in self.layers for g in getattr(layer, "grads", {}).values())
 
     def _pass(self):
         """Forward from X on copies, keeping the input of every layer and of the loss."""
