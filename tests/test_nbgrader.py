@@ -2,9 +2,9 @@
 and `nbgrader autograde` gives a correct submission full marks and a buggy one partial marks,
 with the gradient checker's report in the feedback.
 
-Everything runs in one temporary course folder set up by tutorials/generate.py, holding both
-assignments (05 and the exercise of tutorial 06), through nbgrader's own command line (this
-interpreter's), with notebooks executed by a kernel of this interpreter.
+Everything runs in one temporary course folder set up by tutorials/generate.py, holding every
+assignment (05, and the exercises of tutorials 06 and 07), through nbgrader's own command line
+(this interpreter's), with notebooks executed by a kernel of this interpreter.
 Skipped without nbgrader (pip install ".[teach]").
 """
 
@@ -25,6 +25,7 @@ from test_tutorials import kernel  # noqa: E402, F401 (a kernel of this interpre
 
 ROOT = Path(__file__).resolve().parent.parent
 TUTORIALS = ROOT / "tutorials"
+TEACHING = (ROOT / "docs" / "teaching.md").read_text(encoding="utf-8")
 
 
 @dataclass
@@ -57,7 +58,14 @@ A06 = Assignment("06_convolutions", ["exercise-avgpool"],
                  stubs=2, right="dout[..., None, None] / k**2", wrong="dout[..., None, None]",
                  partial={"grade-avgpool-forward": 2, "grade-avgpool-backward": 0,
                           "grade-avgpool-network": 0})
-ASSIGNMENTS = [A05, A06]
+DC = "dc = dnext_c + dnext_h * o * (1 - tanh_c**2)"
+A07 = Assignment("07_backprop_through_time", ["exercise-lstm-step"],
+                 {"grade-lstm-step-h": 3, "grade-lstm-step-c": 3, "grade-lstm-sequence": 2,
+                  "grade-lstm-network": 2},
+                 stubs=1, right=DC, wrong=DC.replace("dnext_c + ", ""),  # the cell path missing
+                 partial={"grade-lstm-step-h": 3, "grade-lstm-step-c": 0,
+                          "grade-lstm-sequence": 0, "grade-lstm-network": 0})
+ASSIGNMENTS = [A05, A06, A07]
 
 
 def load_generate():
@@ -125,6 +133,15 @@ def test_the_source_holds_solutions_and_the_student_version_only_stubs(a):
         assert c.cell_type != "code" or (c.outputs == [] and c.execution_count is None)
 
 
+@by_name
+def test_docs_teaching_lists_the_assignment_with_its_points(a):
+    """docs/teaching.md's table of assignments has a row for each, with the points graded."""
+    row = re.search(rf"^\| `{a.name}` \|.*\| ([\d +]+) = (\d+) \|$", TEACHING, re.MULTILINE)
+    assert row, f"docs/teaching.md lists no {a.name}"
+    parts = [int(p) for p in row.group(1).split("+")]
+    assert parts == list(a.points.values()) and int(row.group(2)) == sum(parts)
+
+
 def submission(a: Assignment, edit=None, grading=None):
     """The student version with each exercise written as a student would (the source's
     solution without its region markers), optionally edited, and the grading cells
@@ -145,8 +162,9 @@ def submission(a: Assignment, edit=None, grading=None):
 @pytest.fixture(scope="module")
 def graded(course):
     """In each assignment alice hands in a correct solution and bob one with a wrong gradient
-    (05: dalpha a mean instead of a sum; 06: the 1/k² forgotten); in 05 dave hands in bob's,
-    with every grading cell edited to pass. Autograded, feedback generated."""
+    (05: dalpha a mean instead of a sum; 06: the 1/k² forgotten; 07: dc without dnext_c); in
+    05 dave hands in bob's, with every grading cell edited to pass. Autograded, feedback
+    generated."""
     for a in ASSIGNMENTS:
         bug = lambda code, a=a: code.replace(a.right, a.wrong)  # noqa: E731
         hand_ins = [("alice", submission(a)), ("bob", submission(a, bug))]
@@ -192,13 +210,23 @@ def test_a_wrong_gradient_gets_partial_marks(graded, a):
 @pytest.mark.parametrize("a, layer, hint", [
     (A05, "PReLU", "factor: analytic ≈ 0.125 × numeric"),  # dalpha / N, N = 8
     (A06, "AvgPool2D", "factor: analytic ≈ 4 × numeric"),  # k² = 4 times too large
-], ids=["05_assignment", "06_convolutions"])
+    (A07, "LSTMStep", "(block 1 of 4, the i gate's block)"),  # i, f, g go through dc; o not
+], ids=["05_assignment", "06_convolutions", "07_backprop_through_time"])
 def test_the_feedback_shows_the_checkers_report(graded, a, layer, hint):
     text = feedback(graded, a, "bob")
     assert "GradientCheckError" in text
     assert f"Layer check of {layer} FAILED" in text
     assert hint in text
     assert "GradientCheckError" not in feedback(graded, a, "alice")
+
+
+def test_docs_teaching_quotes_the_07_feedback_as_bob_reads_it(graded):
+    quoted = re.search(r"In 07, the student whose `dc` lacks `dnext_c` reads.*?\n\n"
+                       r"((?:    [^\n]*\n)+).*?\n\n((?:    [^\n]*\n)+)", TEACHING, re.DOTALL)
+    assert quoted, "docs/teaching.md no longer quotes 07's feedback"
+    text = " ".join(feedback(graded, A07, "bob").split())
+    for block in quoted.groups():
+        assert " ".join(block.split()) in text
 
 
 def test_a_student_cannot_edit_a_grading_cell_into_passing(graded):
