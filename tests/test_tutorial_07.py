@@ -56,6 +56,11 @@ def test_the_exercise_and_its_solution_match(solution):
     assert stub.count('raise NotImplementedError("not written yet') == 1 and "YOUR CODE" in stub
     assert "NotImplementedError" not in solution[EXERCISE] and RIGHT in solution[EXERCISE]
     assert solution[EXERCISE].count("### BEGIN SOLUTION") == 1
+    # nbgrader's stub (tutorials/nbgrader_config.py) in place of the region, at its indentation
+    region = re.compile(r"^( *)### BEGIN SOLUTION\n.*?^ *### END SOLUTION\n", re.M | re.S)
+    assert stub == region.sub(lambda m: f"{m[1]}# YOUR CODE HERE\n{m[1]}raise NotImplementedError("
+                              f'"not written yet: replace this line with your code")\n',
+                              solution[EXERCISE])
     # the lesson is the teacher's, word for word: only the exercise differs
     source = T.read(SOURCE)
     assert [c.source for c in nb.cells if c.id != EXERCISE] == \
