@@ -4,7 +4,7 @@
 The names come from shapes alone, in the conventions minnet follows: a batch first, (N, F) for
 features, (N, T, D) for sequences, (N, C, H, W) for images, a weight (in, out) or a kernel
 (O, C, kh, kw). An axis whose length is a whole number of hidden sizes (an LSTM's 4H) is
-split into blocks; a layer may name them with a `gates` attribute ("ifog").
+split into blocks; a layer may name them with a `gate_names` attribute.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def of_input(x_shape: tuple, loss: bool = False) -> Axes:
 
 def of_param(shape: tuple, x_shape: tuple, out_shape: tuple | None, layer=None) -> Axes:
     """A parameter, from how its shape relates to the input and output of its layer."""
-    gates = getattr(layer, "gates", None)
+    gates = getattr(layer, "gate_names", None)
     out_last = out_shape[-1] if out_shape else None
     if len(shape) == 4:
         return Axes(("output channel", "input channel", "kernel row", "kernel column"), {},
@@ -93,8 +93,7 @@ def _blocks(shape: tuple, axis: int, hidden: int | None, gates) -> dict:
     m = shape[axis] // hidden
     if not 2 <= m <= 4:
         return {}
-    labels = tuple(f"the {g} gate's block" for g in gates) if gates and len(gates) == m \
-        else None
+    labels = tuple(f"the {g} gate" for g in gates) if gates and len(gates) == m else None
     return {axis: (hidden, labels)}
 
 

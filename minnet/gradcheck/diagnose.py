@@ -18,12 +18,14 @@ import numpy as np
 
 from .axes import of_input, of_param
 from .calls import STEP
+from .flow import flows
+from .numeric import rel_error
 from .pairing import pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
 from .show import side_by_side
-from .structure import moved, offset, over, sums, where, zero_sums
-from .verdicts import agree
+from .structure import dout_term, moved, offset, over, sums, where, zero_sums
+from .verdicts import FACTOR_TWO, agree
 
 TRIALS = 4  # off-diagonal probes that must leave every other output entry unchanged
 SHOWN = 5  # table rows spread over the input range (quantiles of x), plus the worst one
@@ -33,7 +35,8 @@ NUMERIC = 1e-5  # ... and against the true (numeric) one, which carries differen
 
 
 # derivative formulas students write, as functions of t (which is x or y)
-FORMS = {"{t}": lambda t: t, "1 − {t}": lambda t: 1 - t, "1 + {t}": lambda t: 1 + t,
+FORMS = {"1": np.ones_like, "{t}": lambda t: t, "1 − {t}": lambda t: 1 - t,
+         "1 + {t}": lambda t: 1 + t,
          "{t}·(1 − {t})": lambda t: t * (1 - t), "1 − {t}²": lambda t: 1 - t**2,
          "{t}²": lambda t: t**2, "2{t}": lambda t: 2 * t,
          "exp({t})": lambda t: np.exp(np.clip(t, -700, 700))}
@@ -217,7 +220,22 @@ def _on_one_side(x, y, yours, true) -> str | None:
             if len(mine) == 1 and real and mine[0] not in real:
                 return (f"where {side}, your dy/dx equals {_name(mine[0])} (true: "
                         f"{_name(real[0])})")
+            scaled = _scaled_form(cands, yours[there])
+            if scaled and real:
+                return (f"where {side}, your dy/dx equals {scaled} (true: {_name(real[0])})")
     return None
+
+
+def _scaled_form(cands: dict, v: np.ndarray) -> str | None:
+    """The one catalogued formula that v equals up to a constant factor: '1.3·exp(x)'."""
+    found, seen = [], []
+    for key, f in sorted(cands.items(), key=lambda kv: kv[0][1] != "x"):  # x-forms first
+        if np.abs(f).min() > 1e-9 and not any(_close(f, g, EXACT).all() for g in seen):
+            seen.append(f)  # forms equal here (exp(y) = exp(x) where y = x) count once
+            c = np.median(v / f)
+            if abs(c - 1) > 1e-6 and _close(v, c * f, EXACT).all():
+                found.append(f"{c:.4g}·{_name(key)}")
+    return found[0] if len(found) == 1 else None
 
 
 def _candidates(x, y) -> dict[tuple[str, str], np.ndarray]:
@@ -260,39 +278,6 @@ def _close(u, v, rtol: float) -> np.ndarray:
 # ---- where in a tensor the error lives -----------------------------------------------------
 
 
-def where_wrong(err: np.ndarray, a: np.ndarray, n: np.ndarray, batch: int | None) -> str | None:
-    """One row, column or sample (axis 0 when batch is its length), the whole tensor; offset, scale.
-
-    err = a − n, NaN where not checked; a and n have the tensor's shape.
-    """
-    seen = np.isfinite(err)
-    wrong = seen & (np.abs(np.nan_to_num(err)) > 1e-7 + NUMERIC * (np.abs(a) + np.abs(n)))
-    k, m = int(wrong.sum()), int(seen.sum())
-    if k == 0:
-        return None
-    if k == m:
-        where = f"wrong at every entry checked ({m}): the whole tensor"
-    else:
-        where = f"wrong at {k} of {m} entries, spread over the tensor"
-        for axis in range(err.ndim if k > 1 else 0):
-            lines = np.flatnonzero(np.moveaxis(wrong, axis, 0).reshape(err.shape[axis], -1)
-                                   .any(axis=1))
-            if len(lines) == 1 and err.shape[axis] > 1:
-                what = "sample" if axis == 0 and batch == err.shape[0] and err.ndim > 1 else \
-                    {0: "row", 1: "column"}.get(axis, f"index along axis {axis}")
-                where = (f"wrong only in {what} {lines[0]} ({k} of {m} entries); every other "
-                         f"entry is right")
-                break
-    e = err[wrong]
-    if np.all(np.abs(e - e.mean()) <= 1e-4 * np.abs(e.mean())):
-        return f"{where}, by the same offset: analytic − numeric = {e.mean():.4g}"
-    nz = wrong & (np.abs(n) > 1e-12)
-    r = a[nz] / n[nz]
-    if k < m and len(r) == k and np.all(np.abs(r - r.mean()) <= 1e-4 * np.abs(r.mean())):
-        return f"{where}, by a scale: analytic = {r.mean():.4g} × numeric there"
-    return where
-
-
 # ---- normalization layers ------------------------------------------------------------------
 
 
@@ -331,10 +316,10 @@ def normalized(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
     others = [(q,) for q in range(x.ndim) if x.shape[q] > 1] + ([(2, 3)] if x.ndim == 4 else [])
     for gamma in scales:
         dxhat = G * gamma
-        if not _close(_norm_backward(dxhat, xhat, sigma, p), n, 1e-3).all():
-            continue
+        if rel_error(_norm_backward(dxhat, xhat, sigma, p), n) > 1e-4:
+            continue  # the true dx is no such backward (σ may differ by the layer's eps)
         mine = [q for q in others if q != p
-                and _close(_norm_backward(dxhat, xhat, sigma, q), a, 1e-3).all()]
+                and rel_error(_norm_backward(dxhat, xhat, sigma, q), a) < 1e-4]
         if mine:
             return (f"your dx is a normalization's backward, (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))"
                     f" / σ, with its means over {over(axes, mine[0])}; the true one takes them "
@@ -505,6 +490,8 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
         except Exception:  # a diagnosis is extra: a layer that cannot take one keeps its hint
             continue
         c.findings = [f for f in dict.fromkeys(found) if f]
+        if any("= √" in f for f in c.findings) and c.hint:  # a better reason for the factor
+            c.hint = c.hint.replace(FACTOR_TWO, "")
         if c.findings:
             _add(c, c.findings[0])
 
@@ -531,9 +518,13 @@ def _findings(probe: LayerProbe, c: ParamCheck, tol: float, atol: float) -> list
         found.append(c.derivatives.hint if c.derivatives is not None else None)
     if checked.all():
         found += _whole(probe, c, a, n, err, wrong, axes, what, is_input)
-    found += [ignores, where(wrong, checked, axes, err)]
+    found += [ignores, where(wrong, checked, axes, err, a)]
     if c.derivatives is None:  # an elementwise layer's table says it better
-        c.shown = side_by_side(a, np.where(checked, n, np.nan), wrong, axes, what)
+        context = (probe.x, probe.G) if is_input and probe.G is not None and \
+            np.shape(probe.G) == probe.x.shape else None
+        c.shown = side_by_side(a, np.where(checked, n, np.nan), wrong, axes, what, context)
+        if is_input and probe.is_loss:  # what a loss's gradient is made of
+            c.shown += _scores_and_targets(probe.x, probe.y, wrong)
     return found
 
 
@@ -543,15 +534,51 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     found = [moved(a, n, axes, what, probe.x if is_input else None, window)]
     if is_input:
         found.append(None if probe.is_loss else normalized(probe, a, n))
+        found.append(None if probe.is_loss else dout_term(err, probe.G, what))
         axis = None if probe.is_loss else norm_axis(n)
         found.append(missing_term(probe.x, probe.G, err, n, axis) if axis is not None else None)
         found.append(at_targets(err, probe.y) if probe.is_loss else None)
     else:
         found.append(one_sample(probe, c.param, a))
     found += [pairing(probe.G, probe.layer, "x" if is_input else c.param, a, n),
-              product(probe, a, n, c.param) if is_input else None, sums(a, n, axes, what),
-              offset(err, wrong, axes)]
+              product(probe, a, n, c.param) if is_input else None, scaled(probe, a, n, what)]
+    found += flows(probe) if is_input and not probe.is_loss else []
+    found += [sums(a, n, axes, what), offset(err, wrong, axes)]
     return found
+
+
+def _scores_and_targets(scores: np.ndarray, y, wrong: np.ndarray, most: int = 8) -> list[str]:
+    """The scores and targets of the samples shown, so that the loss can be worked by hand."""
+    y = np.asarray(y)
+    if scores.ndim != 2 or y.shape[:1] != scores.shape[:1]:
+        return []
+    rows = np.flatnonzero(wrong.any(axis=1))[:most] if wrong.any() else np.arange(
+        min(most, len(scores)))
+    lines = ["and the scores and targets y of those samples:"]
+    for i in rows:
+        values = " ".join(f"{v:+.3g}" for v in scores[i])
+        lines.append(f"  sample {i}: scores {values}   y = {y[i]}")
+    return lines
+
+
+def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | None:
+    """yours = c × true with c = √k (or 1/√k) for k a size of this layer's tensors: a scale
+    1/√k missing (or one too many), as in attention's 1/√d."""
+    c = float(np.vdot(a, n) / max(np.vdot(n, n), 1e-300))
+    if abs(abs(c) - 1) < 1e-3 or not _close(a, c * n, 1e-5).all():
+        return None
+    shapes = [probe.x.shape, np.shape(probe.base_out), *(p.shape for p in probe.params.values())]
+    sizes = {int(k) for shape in shapes for k in shape if k > 1}
+    sizes |= {int(v) for v in vars(probe.layer).values()  # head_dim, kernel_size, ...
+              if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 1}
+    sizes |= {k // h for k in sizes for h in sizes if h < k and k % h == 0}
+    for k in sorted(sizes):
+        for power, text in ((c, "missing"), (1 / c, "one too many")):
+            if abs(power - np.sqrt(k)) < 1e-4 * np.sqrt(k):
+                return (f"your {what} is {c:.4g} × the true one, and {power:.4g} = √{k}, where "
+                        f"{k} is a size of this layer's tensors: a scale 1/√{k} {text} (as "
+                        f"attention's 1/√d)?")
+    return None
 
 
 def _window(probe: LayerProbe) -> tuple[int, int] | None:

@@ -13,12 +13,15 @@ ROWS, COLUMNS = 8, 8  # the most rows and columns of a slice
 
 
 def side_by_side(a: np.ndarray, n: np.ndarray, wrong: np.ndarray, axes: Axes,
-                 what: str) -> list[str]:
-    """Lines: a heading, then yours | true, a '*' after each wrong entry of yours."""
+                 what: str, context: tuple | None = None) -> list[str]:
+    """Lines: a heading, then yours | true, a '*' after each wrong entry of yours; then, when
+    `context` = (x, dout) of the same shape, the same entries of the layer's input and upstream
+    gradient, so that a formula can be tried on them by hand."""
     if a.ndim == 0:
         return []
     if a.ndim == 1:
         a, n, wrong = a[None], n[None], wrong[None]
+        context = context and tuple(v[None] for v in context)
         axes = Axes(("", *axes.names), {})
     worst = np.unravel_index(np.argmax(np.where(wrong, np.abs(a - n), -1)), a.shape)
     if a.size <= WHOLE:  # every 2-D slice, one after the other
@@ -35,6 +38,10 @@ def side_by_side(a: np.ndarray, n: np.ndarray, wrong: np.ndarray, axes: Axes,
         if lead:
             lines.append("at " + ", ".join(f"{axes.name(i)} {k}" for i, k in enumerate(lead)))
         lines += _block(a[lead][rows, cols], n[lead][rows, cols], wrong[lead][rows, cols])
+        if context:
+            x, G = (v[lead][rows, cols] for v in context)
+            lines += ["  and there, x (the layer's input) | dout (the upstream gradient G):"]
+            lines += _block(x, G, np.zeros(x.shape, dtype=bool))
     return lines
 
 
