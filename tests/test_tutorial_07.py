@@ -23,6 +23,7 @@ SOURCE = T.source_of(NOTEBOOK)  # the teacher's, solutions inside
 EXERCISE = "exercise-lstm-step"
 GRADES = ["grade-lstm-step-h", "grade-lstm-step-c", "grade-lstm-sequence", "grade-lstm-network"]
 RIGHT = "dc = dnext_c + dnext_h * o * (1 - tanh_c**2)"
+IFG = ("input i", "forget f", "cell candidate g")  # mn.LSTM.gate_names but o's
 WRONG = "dc = dnext_h * o * (1 - tanh_c**2)"  # the cell path missing from dc
 
 
@@ -45,7 +46,7 @@ def printed(nb) -> str:
 def quoted(nb) -> list[str]:
     """Report text the markdown quotes in `code` (wrapped over lines or not), one space apart."""
     spans = [" ".join(q.split()) for q in re.findall(r"`([^`]+)`", T.markdown(nb))]
-    return [q for q in spans if re.search(r"wrong only|along time|all zeros|gate's block", q)]
+    return [q for q in spans if re.search(r"wrong only|along time|all zeros|flow back", q)]
 
 
 def test_the_exercise_and_its_solution_match(solution):
@@ -111,9 +112,9 @@ def test_a_wrong_gradient_fails_with_the_checkers_report(kernel, solution):  # n
     assert output.ename == "GradientCheckError"
     message = output.evalue
     assert "Layer check of LSTMStep FAILED" in message and "prev_c" in message
-    for gate in "ifg":
-        assert f"the {gate} gate's block" in message
-    assert "the o gate's block" not in message
+    for gate in IFG:
+        assert f"the {gate} gate)" in message
+    assert "the output o gate" not in message
 
 
 def test_what_the_text_quotes_of_the_reports_is_printed(kernel):  # noqa: F811
@@ -130,10 +131,10 @@ def test_the_cell_path_bug_spoils_every_gate_block_but_os(kernel):  # noqa: F811
     rows = dict(line.split(maxsplit=1) for line in printed_lines(nb, "for row in report.failed")
                 if len(line.split(maxsplit=1)) == 2)
     for tensor, block in [("Wx", "columns"), ("Wh", "columns"), ("b", "features")]:
-        for gate, span in zip("ifg", ("0:5", "5:10", "15:20")):
-            assert f"{block} {span} (block" in rows[tensor] and f"the {gate} gate's" in \
+        for gate, span in zip(IFG, ("0:5", "5:10", "15:20")):
+            assert f"{block} {span} (block" in rows[tensor] and f"the {gate} gate)" in \
                 rows[tensor]
-        assert "10:15" not in rows[tensor] and "the o gate's" not in rows[tensor]
+        assert "10:15" not in rows[tensor] and "the output o gate" not in rows[tensor]
     assert "columns 10 to 15" in T.markdown(nb)
 
 
