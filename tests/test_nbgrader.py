@@ -160,7 +160,7 @@ def test_a_wrong_gradient_gets_partial_marks(graded, a):
 @pytest.mark.parametrize("a, layer, hint", [
     (A05, "PReLU", "factor: analytic ≈ 0.125 × numeric"),  # dalpha / N, N = 8
     (A06, "AvgPool2D", "factor: analytic ≈ 4 × numeric"),  # k² = 4 times too large
-    (A07, "LSTMStep", "(block 1 of 4, the i gate's block)"),  # i, f, g go through dc; o not
+    (A07, "LSTMStep", "(block 1 of 4, the input i gate)"),  # i, f, g go through dc; o not
 ], ids=["05_assignment", "06_convolutions", "07_backprop_through_time"])
 def test_the_feedback_shows_the_checkers_report(graded, a, layer, hint):
     text = feedback(graded, a, "bob")
