@@ -37,7 +37,7 @@ from planted import (  # noqa: E402
 import minnet as mn  # noqa: E402
 from minnet import plot  # noqa: E402
 from minnet.gradcheck.axes import of_input, of_param  # noqa: E402
-from minnet.gradcheck.diagnose import elementwise  # noqa: E402
+from minnet.gradcheck.elementwise import elementwise  # noqa: E402
 from minnet.gradcheck.probe import LayerProbe  # noqa: E402
 from minnet.gradcheck.structure import where  # noqa: E402
 
@@ -209,12 +209,12 @@ def test_correct_layers_written_another_way_pass_without_a_diagnosis(make):
 
 
 def test_a_diagnosis_that_cannot_run_leaves_the_check_and_its_pattern_words(monkeypatch):
-    from minnet.gradcheck import diagnose
+    from minnet.gradcheck import elementwise
 
     def broken(*args):
         raise RuntimeError("this layer cannot be probed")
 
-    monkeypatch.setattr(diagnose, "elementwise", broken)
+    monkeypatch.setattr(elementwise, "elementwise", broken)
     result = mn.check_layer(ReLUInvertedMask(), x_of())
     assert not result.passed and result.input.hint.startswith("inverted mask")
     assert "swapped" not in result.input.hint and result.input.derivatives is None

@@ -389,3 +389,16 @@ def test_no_statement_names_a_layer_class(make, x):
         for f in c.findings:
             assert type(result).__name__ not in f and "Residual" not in f \
                 and "Pool" not in f
+
+
+def test_where_a_backward_through_time_goes_wrong_with_dout_at_the_last_step():
+    said = findings(alone(RNNNoDhNext(3, 4), normal((3, 5, 3))))
+    assert ("with dout only at the last step (t = 4), your dx is right at t = 4, and wrong at "
+            "t = 0..3: going back in time, the error enters at step 3") in said
+
+
+def test_a_suspect_shows_its_settings_and_what_it_keeps():
+    text = str(alone(ELUWrongSlope(), normal((6, 5))))
+    assert "it keeps from forward: self.x (6, 5)" in text
+    text = str(alone(ScaledLinear(9), normal((5, 9))))
+    assert "its settings: d = 9" in text

@@ -356,7 +356,7 @@ def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) 
         layer.input_grad = True  # alone, its input gradient is what we check
         probe = LayerProbe(_float64_layer(layer), x, y, eps, seed, fast, dx_unused)
         result = _layer_verdict(probe, mode, tol, index, name, loss)
-    result.settings = settings(layer)
+        result.settings, result.keeps = settings(layer), keeps(probe.layer)
     if dx_unused and probe.x.dtype.kind not in "iu":
         result.notes.append("its dx is not checked: training never uses it (first layer)")
     return result
@@ -370,6 +370,20 @@ def settings(layer) -> dict:
     return {k: v for k, v in vars(layer).items() if not k.startswith("_")
             and k not in BOOKKEEPING and isinstance(v, (int, float, str))
             and not isinstance(v, bool)}
+
+
+def keeps(layer, most: int = 8) -> list[str]:
+    """'self.x (4, 5, 3)', 'self.cache[1] (4, 3)': the arrays a layer keeps, after a check."""
+    found = []
+    for name, v in vars(layer).items():
+        if name in ("params", "grads"):
+            continue
+        items = v.items() if isinstance(v, dict) else enumerate(v) \
+            if isinstance(v, (list, tuple)) else [(None, v)]
+        found += [f"self.{name}{'' if key is None else f'[{key!r}]'} {u.shape}"
+                  + ("" if u.dtype.kind == "f" else f" {u.dtype}")
+                  for key, u in items if isinstance(u, np.ndarray) and u.ndim > 0]
+    return found[:most]
 
 
 def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:

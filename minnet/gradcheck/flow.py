@@ -56,16 +56,56 @@ def _along(probe, axis: int, axes: Axes) -> str | None:
     leak = np.flatnonzero(yours & ~depends)
     lost = np.flatnonzero(~yours & depends)
     name = axes.name(axis)
+    said = []
     if len(leak):
-        return (f"with dout only at {name} {at}, your dx is not 0 at {axes.of(axis, leak)}, "
-                f"though the output at {name} {at} does not depend on x there: your backward "
-                f"sends gradient where forward has no path (a mask left out, or a sum over "
-                f"the wrong axis?)")
+        said.append(f"your dx is not 0 at {axes.of(axis, leak)}, though the output at {name} "
+                    f"{at} does not depend on x there: your backward sends gradient where "
+                    f"forward has no path (a mask left out, or a sum over the wrong axis?)")
     if len(lost):
-        return (f"with dout only at {name} {at}, your dx is 0 at {axes.of(axis, lost)}, though "
-                f"the output at {name} {at} depends on x there: gradient does not flow back "
-                f"along that path")
-    return None
+        said.append(f"your dx is 0 at {axes.of(axis, lost)}, though the output at {name} {at} "
+                    f"depends on x there: gradient does not flow back along that path")
+    return f"with dout only at {name} {at}, " + "; and ".join(said) if said else None
+
+
+MOST = 400  # entries of x, at most, for a numeric dx with dout only at the last step
+
+
+def back_in_time(probe) -> str | None:
+    """With dout only at the last time step, from which step back is your dx wrong? (Where the
+    error enters a backward through time: a missing dh_next, a cell path, a wrong direction.)"""
+    x, out = probe.x, probe.base_out
+    if probe.G is None or probe.ids or x.ndim != 3 or x.size > MOST or out is None \
+            or np.ndim(out) != 3 or np.shape(out)[1] != x.shape[1] or x.shape[1] < 3:
+        return None
+    T = x.shape[1]
+    G = np.zeros_like(probe.G)
+    G[:, -1] = probe.G[:, -1]
+    yours = probe._again(x, G)["input"]
+    probe._again(x, probe.G)
+    if yours is None or yours.shape != x.shape:
+        return None
+    true = np.zeros(x.shape)
+    for i in np.ndindex(x.shape):
+        slopes = []
+        for d in (probe.eps, -probe.eps):
+            moved = x.copy()
+            moved[i] += d
+            slopes.append(float(np.sum(np.asarray(probe.calls.forward(moved)) * G)))
+        true[i] = (slopes[0] - slopes[1]) / (2 * probe.eps)
+    size = np.abs(true).max()
+    wrong = [t for t in range(T) if np.abs(yours[:, t] - true[:, t]).max() > 1e-6 * size + 1e-9]
+    if not wrong or size == 0:
+        return None
+    last = max(wrong)
+    right = f"right at t = {last + 1}..{T - 1}" if last < T - 2 else \
+        f"right at t = {T - 1}" if last == T - 2 else "wrong already at the last step"
+    return (f"with dout only at the last step (t = {T - 1}), your dx is {right}, and wrong at "
+            f"t = {_steps(wrong)}: going back in time, the error enters at step {last}")
+
+
+def _steps(steps: list[int]) -> str:
+    return f"{steps[0]}..{steps[-1]}" if steps == list(range(steps[0], steps[-1] + 1)) \
+        else ", ".join(map(str, steps))
 
 
 def _depends(probe, axis: int, at: int, j: int) -> bool:

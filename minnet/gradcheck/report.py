@@ -104,6 +104,7 @@ class LayerCheck:
     atol: float | None = None
     path: tuple = ()  # inside a block: ((1, "MultiHeadAttention"), ...) below layer_index
     settings: dict = field(default_factory=dict)  # its numbers and words: alpha, eps, p, ...
+    keeps: list = field(default_factory=list)  # the arrays it keeps: "self.x (4, 5)", ...
 
     @classmethod
     def of(cls, index: int, name: str, inp: ParamCheck | None, params: list[ParamCheck],
@@ -149,9 +150,13 @@ class LayerCheck:
 
     def setting_line(self) -> str | None:
         """'its settings: alpha = 1.3, eps = 1e-05', what a formula may need from the layer."""
-        if not self.settings:
-            return None
-        return "its settings: " + ", ".join(f"{k} = {v!r}" for k, v in self.settings.items())
+        said = []
+        if self.settings:
+            said.append("its settings: " + ", ".join(f"{k} = {v!r}"
+                                                     for k, v in self.settings.items()))
+        if self.keeps:
+            said.append("it keeps from forward: " + ", ".join(self.keeps))
+        return "; ".join(said) or None
 
     def tally(self) -> str | None:
         """'wrong: dx, dWq; right: dWv, dbv' when some of its tensors are right."""

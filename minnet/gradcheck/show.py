@@ -28,7 +28,7 @@ def side_by_side(a: np.ndarray, n: np.ndarray, wrong: np.ndarray, axes: Axes,
         slices = list(np.ndindex(a.shape[:-2]))
         rows = cols = slice(None)
     else:
-        slices = [worst[:-2]]
+        slices = _two_slices(np.where(wrong, np.abs(a - n), -1), worst)
         rows = _around(worst[-2], a.shape[-2], ROWS)
         cols = _around(worst[-1], a.shape[-1], COLUMNS)
     lines = [f"{what}{' whole' if a.size <= WHOLE else ''}, yours | true, * where yours is "
@@ -43,6 +43,17 @@ def side_by_side(a: np.ndarray, n: np.ndarray, wrong: np.ndarray, axes: Axes,
             lines += ["  and there, x (the layer's input) | dout (the upstream gradient G):"]
             lines += _block(x, G, np.zeros(x.shape, dtype=bool))
     return lines
+
+
+def _two_slices(size: np.ndarray, worst: tuple) -> list[tuple]:
+    """The 2-D slice of the worst entry, and the worst of another (sample, channel, step)."""
+    first = worst[:-2]
+    if size.ndim < 3:
+        return [first]
+    per = size.reshape(*size.shape[:-2], -1).max(axis=-1)
+    per[first] = -np.inf
+    second = np.unravel_index(np.argmax(per), per.shape)
+    return [first] + ([tuple(int(i) for i in second)] if per[second] > 0 else [])
 
 
 def _around(at: int, size: int, most: int) -> slice:
