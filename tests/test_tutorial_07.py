@@ -46,7 +46,7 @@ def printed(nb) -> str:
 def quoted(nb) -> list[str]:
     """Report text the markdown quotes in `code` (wrapped over lines or not), one space apart."""
     spans = [" ".join(q.split()) for q in re.findall(r"`([^`]+)`", T.markdown(nb))]
-    return [q for q in spans if re.search(r"wrong only|along time|all zeros|flow back", q)]
+    return [q for q in spans if re.search(r"wrong only|along time|all zeros|flow back|enters", q)]
 
 
 def test_the_exercise_and_its_solution_match(solution):
