@@ -408,11 +408,12 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
     for key, s in probe.states.items():  # a recurrent layer's h0 (and c0): dL/dh0 in self.dh0
         if key in probe.unusable:
             params.append(unusable(index, name, key, s.shape, probe.unusable[key]))
-            continue
-        idx = np.arange(s.size)
-        params.append(_judged(probe, probe.grads[key], idx, True, tol, atol, (index, name, key),
-                              lambda w, eps, key=key, idx=idx:
-                              probe.state_entries(key, idx[w], eps), None))
+        else:
+            idx = np.arange(s.size)
+            params.append(_judged(probe, probe.grads[key], idx, True, tol, atol,
+                                  (index, name, key), lambda w, eps, key=key, idx=idx:
+                                  probe.state_entries(key, idx[w], eps), None))
+        params[-1].state = True
     diagnose(probe, inp, params, tol, atol)
     problems = []
     if probe.moved:
