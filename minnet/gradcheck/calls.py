@@ -25,15 +25,24 @@ STEP = 1e-3  # how far a verification moves an input or a weight
 
 
 def is_own(obj) -> bool:
-    """Is this one of minnet's own classes (not a user's subclass), holding only such layers
-    when it is a block?"""
-    return _minnet(type(obj)) and all(is_own(layer) for layer in getattr(obj, "layers", ()))
+    """Is this one of minnet's own classes, running minnet's own forward and backward (not a
+    user's subclass, nor a method replaced on the class or the object), holding only such
+    layers when it is a block or a model?"""
+    return _minnet(type(obj)) and all(_minnet(_method(obj, m)) for m in ("forward", "backward")) \
+        and all(is_own(layer) for layer in getattr(obj, "layers", ()))
+
+
+def _method(obj, name: str):
+    """The function obj's `name` runs (None when it has none): whoever wrote it."""
+    f = vars(obj).get(name) if hasattr(obj, "__dict__") else None
+    f = f or getattr(type(obj), name, None)
+    return None if f is None else getattr(f, "__func__", f)
 
 
 def by_minnet(obj, method: str) -> bool:
     """Is obj's `method` minnet's own code, not a user's override of it?"""
-    writer = _definer(type(obj), method)
-    return writer is not None and _minnet(writer)
+    code = _method(obj, method)
+    return code is not None and _minnet(code)
 
 
 def trusted(obj, hint: str) -> bool:
@@ -58,8 +67,9 @@ def _definer(cls, name):
     return next((c for c in cls.__mro__ if name in vars(c)), None)
 
 
-def _minnet(cls) -> bool:
-    return cls.__module__.split(".")[0] == "minnet"
+def _minnet(code) -> bool:
+    """Was this class or function written in minnet (None: nothing to write)?"""
+    return code is None or getattr(code, "__module__", "").split(".")[0] == "minnet"
 
 
 class Randomness:

@@ -15,8 +15,9 @@ import numpy as np
 from ..layers import Layer
 from ..losses import Loss
 from . import shapes, training
-from .calls import STEP, Calls, Randomness, raised
+from .calls import STEP, Calls, Randomness, is_own, raised
 from .kinks import bends, declared, met
+from .restore import same
 from .verdicts import repeat_backward, round_off
 
 STACK_BUDGET = 2**17  # floats per stacked pass: K perturbed copies of the batch at once
@@ -113,8 +114,7 @@ def backward_of(obj, params: dict, run, x: np.ndarray, ids: bool,
         else:
             grads[k] = np.array(g, dtype=np.float64)  # a copy: grads change later
     now = getattr(obj, "params", {})  # a backward may also bind new arrays
-    moved = [k for k in params if not np.array_equal(now.get(k, params[k]), before[k],
-                                                     equal_nan=True)]
+    moved = [k for k in params if not same(now.get(k, params[k]), before[k])]
     return Backward(None if why else np.array(dx, dtype=np.float64), why, grads, unusable,
                     misshapen, moved)
 
@@ -146,10 +146,11 @@ class ModelProbe:
         before = self._zeroed()
         self.random.rewind()
         self.first = training.step(model, X, y)
-        self.random.rewind()
-        self.step = training.step(model, X, y)  # what every training step after the first gets
+        own = is_own(model) and self.loss_calls.own  # minnet's own code: no copies, no repeat
+        if not own:
+            self.random.rewind()
+        self.step = self.first if own else training.step(model, X, y)  # what later steps get
         self.grads, self.unusable = self.step.grads, self.step.unusable
-        own = all(c.own for c in [*self.calls, self.loss_calls])  # no copies: the same path
         if not own:
             self._zeroed()
         self.random.rewind()
@@ -202,11 +203,13 @@ class ModelProbe:
     def _unlisted_readers(self, slot) -> list[int]:
         """Layers (len(layers): the loss) whose output moves with a parameter they do not
         hold in their params: they read it by reference, and J must be recomputed from them."""
-        p = self.layers[slot.layer_index].params[slot.param]
         holders = {i for i, _ in slot.holders}
-        step = STEP * (1 + np.abs(p)) * np.random.default_rng(0).choice([-1.0, 1.0], p.shape)
         others = [(j, c) for j, c in enumerate([*self.calls, self.loss_calls])
                   if j not in holders and not c.own]  # minnet's classes read their own only
+        if not others:
+            return []
+        p = self.layers[slot.layer_index].params[slot.param]
+        step = STEP * (1 + np.abs(p)) * np.random.default_rng(0).choice([-1.0, 1.0], p.shape)
         saved = p.copy()
         try:
             np.add(saved, step, out=p)
@@ -495,7 +498,7 @@ class LayerProbe:
     def _changes_input(self) -> bool:
         x = self.x.copy()
         self.calls._call(x)  # not through Calls.forward, which would hand it a copy
-        return not np.array_equal(x, self.x, equal_nan=True)
+        return not same(x, self.x)
 
     def _backward(self) -> Backward:
         self.calls.forward(self.x)

@@ -7,6 +7,11 @@ import copy
 import numpy as np
 
 
+def same(a: np.ndarray, b: np.ndarray) -> bool:
+    """a and b hold the same numbers, NaN matching NaN (tested only if the quick test fails)."""
+    return np.array_equal(a, b) or np.array_equal(a, b, equal_nan=True)
+
+
 class Preserved:
     """Context manager: every attribute of some objects, and np.random's global state, come back.
 

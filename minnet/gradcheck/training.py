@@ -14,7 +14,8 @@ import numpy as np
 
 from .. import params as P
 from . import shapes
-from .calls import raised
+from .calls import is_own, raised
+from .restore import same
 
 
 @dataclass
@@ -44,16 +45,17 @@ class Stop:
 def step(model, X: np.ndarray, y: np.ndarray) -> Step:
     """model.forward, the loss, and model.backward, as one step of fit computes them.
 
-    X is copied first, as fit's batches are: a layer may change its input in place.
+    X is copied first, as fit's batches are: a layer may change its input in place (minnet's
+    own first layer does not).
     """
-    loss = model._loss(X.copy(), y)
+    loss = model._loss(X if is_own(model.layers[0]) else X.copy(), y)
     stop, params = None, {name: p.copy() for name, p in model.named_parameters()}
     try:
         model.backward()
     except Exception as e:  # a student's backward: a FAIL row, never a crash
         stop = where_backward_stops(model, X, y, e)
     moved = [name for name, p in model.named_parameters()
-             if not np.array_equal(p, params[name], equal_nan=True)]
+             if not same(p, params[name])]
     grads, unusable = read_all(model, len(X))
     if stop is not None:  # the layers below where it stopped kept stale grads
         for slot in model.slots():
@@ -157,7 +159,7 @@ def trace(model, X: np.ndarray, y: np.ndarray) -> list[Change]:
         before = [(a, a.copy()) for a, *_ in made]
         out = fn(arg)
         for (a, copy), (_, _, what, maker) in zip(before, made):
-            if not np.array_equal(a, copy, equal_nan=True):
+            if not same(a, copy):
                 how = _how(objects, i, phase, what, maker, a is arg)
                 holders = [_kept(model, j, where) for j, o in enumerate(objects)
                            if o is not objects[i] and (where := _holds(o, a))]
