@@ -69,8 +69,9 @@ class SoftmaxCE(Loss):
 
     def backward(self) -> np.ndarray:
         counts = self._counts(self.y).astype(self.probs.dtype)[..., None]
-        onehot = np.zeros_like(self.probs)
-        np.put_along_axis(onehot, self._labels(self.y)[..., None], 1, axis=-1)
+        onehot = np.zeros(self.probs.shape, self.probs.dtype)  # C order: rows is a view
+        rows = onehot.reshape(-1, onehot.shape[-1])
+        rows[np.arange(len(rows)), self._labels(self.y).ravel()] = 1
         m = counts.sum()
         return self.probs * counts / m - onehot * counts / m
 
@@ -82,20 +83,23 @@ class SoftmaxCE(Loss):
 
     def _counts(self, y: np.ndarray) -> np.ndarray:
         """True where a target counts, False where it is ignore_index."""
-        counts = np.asarray(y) != self.ignore_index if self.ignore_index is not None else \
-            np.ones(np.shape(y), dtype=bool)
+        if self.ignore_index is None:
+            return np.ones(np.shape(y), dtype=bool)
+        counts = np.asarray(y) != self.ignore_index
         if not counts.any():
             raise ValueError(f"{self!r}: every target is ignore_index, so no target counts")
         return counts
 
     def _labels(self, y: np.ndarray) -> np.ndarray:
         """y with ignored targets replaced by class 0, so that it can index (their count is 0)."""
-        return np.where(self._counts(y), y, 0)
+        y = np.asarray(y)
+        return y if self.ignore_index is None else np.where(y != self.ignore_index, y, 0)
 
     def _picked(self, logp: np.ndarray, y: np.ndarray) -> np.ndarray:
         """logp[..., y] for every label: (..., N[, T], C) -> (..., N[, T])."""
-        idx = np.broadcast_to(self._labels(y)[..., None], (*logp.shape[:-1], 1))
-        return np.take_along_axis(logp, idx, axis=-1)[..., 0]
+        labels = np.ravel(self._labels(y))
+        rows = logp.reshape(-1, labels.size, logp.shape[-1])
+        return rows[:, np.arange(labels.size), labels].reshape(logp.shape[:-1])
 
     def check_target(self, y: np.ndarray, n: int, width: int, axes: int = 1) -> None:
         """y (N,) for scores (N, C); y (N, T) for scores (N, T, C), `axes` = 2."""

@@ -180,7 +180,11 @@ class Model:
 
     def slots(self) -> list[P.Slot]:
         """Where each parameter tensor sits in the flat vector (see params.locate)."""
-        return P.layout(self.layers)
+        key = [(i, k, id(p), p.shape) for i, layer in enumerate(self.layers)
+               for k, p in layer.params.items()]
+        if key != getattr(self, "_layout", (None,))[0]:  # laid out again when an array moves
+            self._layout = key, P.layout(self.layers)
+        return self._layout[1]
 
     def zero_grad(self) -> None:
         for layer in self.layers:
@@ -311,10 +315,12 @@ class Model:
         of a sequence (N, T) except the loss's ignore_index. NaN hits for regression."""
         if isinstance(self.loss, CLASS_SCORES):
             y = np.asarray(y)
+            right = scores.argmax(axis=-1) == y
             ignore = getattr(self.loss, "ignore_index", None)
-            counts = y != ignore if ignore is not None else np.ones(y.shape, dtype=bool)
-            right = (scores.argmax(axis=-1) == y) & counts
-            return float(np.count_nonzero(right)), int(np.count_nonzero(counts))
+            if ignore is None:
+                return float(np.count_nonzero(right)), y.size
+            counts = y != ignore
+            return float(np.count_nonzero(right & counts)), int(np.count_nonzero(counts))
         if isinstance(self.loss, losses_.SigmoidBCE):
             return float(np.count_nonzero((scores.ravel() > 0) == (np.ravel(y) == 1))), len(y)
         return np.nan, len(y)

@@ -68,8 +68,10 @@ def arrays(layers: Sequence, slots: Sequence[Slot]) -> list[np.ndarray]:
 
 def gradient(layers: Sequence, slot: Slot) -> np.ndarray:
     """The gradient training applies to a slot: its holder's grads, summed over every holder."""
+    if not slot.shared:
+        return layers[slot.layer_index].grads[slot.param]
     first, *others = [layers[i].grads[name] for i, name in slot.holders]
-    return sum(others, start=first) if others else first
+    return sum(others, start=first)
 
 
 def flatten(arrays: Sequence[np.ndarray]) -> np.ndarray:

@@ -224,3 +224,16 @@ def test_svm_loss_rejects_bad_labels_and_margins():
         mn.SVMLoss().forward(np.zeros((2, 3)), np.array([0, 3]))
     with pytest.raises(ValueError, match="margin"):
         mn.SVMLoss(margin=-1.0)
+
+
+def test_softmax_ce_backward_is_the_same_for_scores_in_fortran_order():
+    rng = np.random.default_rng(0)
+    scores, y = rng.standard_normal((4, 3, 5)), rng.integers(0, 5, (4, 3))
+    grads = []
+    for s in (scores, np.asfortranarray(scores)):
+        loss = mn.SoftmaxCE()
+        loss.forward(s, y)
+        grads.append(loss.backward())
+    probs = np.exp(scores) / np.exp(scores).sum(axis=-1, keepdims=True)
+    expected = (probs - np.eye(5)[y]) / 12
+    assert np.allclose(grads[0], expected) and np.allclose(grads[1], expected)

@@ -165,8 +165,8 @@ def test_a_full_check_of_a_sequence_model_passes_and_its_shortcuts_change_nothin
     slow = mn.GradientChecker(mode="full", progress=False, fast=False).check(model, X, y)
     assert fast.passed and slow.passed, fast
     assert [c.checked for c in fast.params] == [p.size for p in model.parameters()]
-    for a, b in zip(fast.params, slow.params):
-        assert a.numeric == pytest.approx(b.numeric, rel=1e-6, abs=1e-12)
+    for a, b in zip(fast.params, slow.params):  # both numeric sides agree with backward
+        assert a.rel_error < 1e-7 and b.rel_error < 1e-7, (a, b)
 
 
 def test_a_directional_check_of_a_sequence_model_passes():
