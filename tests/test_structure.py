@@ -437,3 +437,108 @@ class ReLUSlopeBand(mn.Layer):
 def test_an_elementwise_error_in_bands_of_x_says_where_they_end():
     text = str(alone(ReLUSlopeBand(), 2.5 * normal((8, 6))))
     assert "all where x lies in [" in text and "right next to it at x = " in text
+
+
+# ---- a factor per feature, and a sum mixed up with a mean -----------------------------------
+
+
+class GatedDense(mn.Layer):
+    """y = (x W + b) · g, one learned gain per output; dW and db forget the gain."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(0)
+        self.params = {"W": rng.standard_normal((5, 4)), "b": np.zeros(4),
+                       "g": np.array([0.5, 2.0, 3.0, -1.5])}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.x = x
+        self.z = x @ self.params["W"] + self.params["b"]
+        return self.z * self.params["g"]
+
+    def backward(self, dout):
+        self.grads["W"] = self.x.T @ dout
+        self.grads["b"] = dout.sum(axis=0)
+        self.grads["g"] = (dout * self.z).sum(axis=0)
+        return (dout * self.params["g"]) @ self.params["W"].T
+
+
+class AffineShiftTimesGain(mn.Layer):
+    """y = x · gamma + beta; dbeta is multiplied by gamma as dgamma's line was."""
+
+    def __init__(self):
+        super().__init__()
+        self.params = {"gamma": np.array([0.5, 1.5, 2.5]), "beta": np.zeros(3)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.x = x
+        return x * self.params["gamma"] + self.params["beta"]
+
+    def backward(self, dout):
+        self.grads["gamma"] = np.sum(dout * self.x, axis=0)
+        self.grads["beta"] = np.sum(dout * self.params["gamma"], axis=0)
+        return dout * self.params["gamma"]
+
+
+class RepeatThrice(mn.Layer):
+    """Each feature copied 3 times; backward averages the copies' gradients."""
+
+    def forward(self, x):
+        return np.repeat(x, 3, axis=1)
+
+    def backward(self, dout):
+        N, F3 = dout.shape
+        return dout.reshape(N, F3 // 3, 3).mean(axis=2)
+
+
+class MeanOfPairs(mn.Layer):
+    """The mean of each pair of features; backward forgets the 1/2."""
+
+    def forward(self, x):
+        self.shape = x.shape
+        return x.reshape(x.shape[0], -1, 2).mean(axis=2)
+
+    def backward(self, dout):
+        return np.repeat(dout, 2, axis=1)
+
+
+class TimeWiseScale(mn.Layer):
+    """y_t = 2 x_t at every time step, independently; backward forgets the 2."""
+
+    def forward(self, x):
+        return 2 * x
+
+    def backward(self, dout):
+        return dout.copy()
+
+
+def test_a_factor_per_column_that_is_a_parameter_is_named():
+    said = findings(alone(GatedDense(), normal((6, 5))), "W")
+    assert "times a factor per column: 2, 0.5, 0.333, -0.667 (yours / true)" in said
+    assert "which is 1/params['g']: the factor g is missing" in said
+    said = findings(alone(GatedDense(), normal((6, 5))), "b")
+    assert "entry by entry, which is 1/params['g']: the factor g is missing" in said
+
+
+def test_a_stray_parameter_factor_in_a_one_dimensional_gradient_is_named():
+    result = alone(AffineShiftTimesGain(), normal((6, 3)))
+    said = findings(result, "beta")
+    assert said.startswith("your dbeta is the true one times 0.5, 1.5, 2.5 entry by entry, "
+                           "which is params['gamma']: a stray factor gamma")
+    assert [c.param for c in result.checks if not c.passed] == ["beta"]
+
+
+def test_a_mean_where_copies_gradients_add_up_and_a_mean_whose_scale_is_missing():
+    said = findings(alone(RepeatThrice(), normal((4, 5))))
+    assert "your dx is 1/3 of the true one, and each entry of x feeds 3 outputs" in said
+    said = findings(alone(MeanOfPairs(), normal((4, 6))))
+    assert "your dx is 2× the true one, and each output reads 2 entries of x" in said
+    assert "1/2 of a mean missing" in said
+
+
+def test_nothing_is_said_about_time_for_a_layer_that_works_step_by_step():
+    result = alone(TimeWiseScale(), normal((3, 5, 4)))
+    assert "dout only at the last step" not in str(result)
+    assert "analytic ≈ 0.5 × numeric" in str(result)

@@ -21,6 +21,7 @@ import numpy as np
 
 from .axes import of_input, of_param
 from .elementwise import EXACT, NUMERIC, _close, derivatives
+from .factors import per_index
 from .flow import back_in_time, flows
 from .normalization import missing_term, norm_axis, normalized
 from .pairing import pairing
@@ -184,8 +185,12 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
         found.append(at_targets(err, probe.y) if probe.is_loss else None)
     else:
         found.append(one_sample(probe, c.param, a))
+    factor = per_index(probe.layer, a, n, axes, what)
+    if factor and ", which is" in factor:  # it names the array: the most telling statement
+        found.insert(0, factor)
     found += [pairing(probe.G, probe.layer, "x" if is_input else c.param, a, n),
-              product(probe, a, n, c.param) if is_input else None, scaled(probe, a, n, what)]
+              product(probe, a, n, c.param) if is_input else None, scaled(probe, a, n, what),
+              fan(probe, a, n) if is_input else None, factor]
     found += [*flows(probe), back_in_time(probe)] if is_input and not probe.is_loss else []
     found += [sums(a, n, axes, what), offset(err, wrong, axes)]
     return found
@@ -222,6 +227,24 @@ def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | 
                 return (f"your {what} is {c:.4g} × the true one, and {power:.4g} = √{k}, where "
                         f"{k} is a size of this layer's tensors: a scale 1/√{k} {text} (as "
                         f"attention's 1/√d)?")
+    return None
+
+
+def fan(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
+    """yours = k × true, or true / k, where k is how many outputs an input feeds (an upsampling)
+    or how many inputs an output reads (a pooling): a sum and a mean mixed up."""
+    c = float(np.vdot(a, n) / max(np.vdot(n, n), 1e-300))
+    if probe.base_out is None or probe.is_loss or not _close(a, c * n, 1e-5).all():
+        return None
+    feeds = np.size(probe.base_out) / probe.x.size
+    if feeds > 1 and abs(c * feeds - 1) < 1e-4:
+        return (f"your dx is 1/{feeds:g} of the true one, and each entry of x feeds {feeds:g} "
+                f"outputs (the output has {feeds:g}× the input's size): their gradients add up; "
+                f"does your backward average them?")
+    if feeds < 1 and abs(c * feeds - 1) < 1e-4:
+        return (f"your dx is {1 / feeds:g}× the true one, and each output reads {1 / feeds:g} "
+                f"entries of x (the input has {1 / feeds:g}× the output's size): is the "
+                f"1/{1 / feeds:g} of a mean missing in backward?")
     return None
 
 

@@ -93,6 +93,8 @@ def back_in_time(probe) -> str | None:
             slopes.append(float(np.sum(np.asarray(probe.calls.forward(moved)) * G)))
         true[i] = (slopes[0] - slopes[1]) / (2 * probe.eps)
     size = np.abs(true).max()
+    if np.abs(true[:, :-1]).max() <= 1e-9 * size:  # nothing flows back in time: step by step
+        return None
     wrong = [t for t in range(T) if np.abs(yours[:, t] - true[:, t]).max() > 1e-6 * size + 1e-9]
     if not wrong or size == 0:
         return None
