@@ -32,7 +32,6 @@ from unlisted import (
     signs,
     softmax,
     with_params,
-    zero_grads,
 )
 from unlisted import RNN as RNN_
 from unlisted_heldout import LayerNorm
@@ -520,34 +519,27 @@ def tokens(rng, n, t=5, classes=3):
 # ---- sequences -------------------------------------------------------------------------------
 
 
-class ReLURNN(mn.Layer):
-    """An IRNN: h_t = max(0, x_t Wx + h_{t-1} Wh + b), h_0 = 0.
+def add_step_grads(rnn, t, da):
+    """Step t's share of dWx, dWh and db, given da_t, the gradient at its pre-activation."""
+    rnn.grads["Wx"] += rnn.x[:, t].T @ da
+    rnn.grads["Wh"] += rnn.hs[:, t].T @ da
+    rnn.grads["b"] += da.sum(axis=0)
 
-    x (N, T, D) -> hs (N, T, H);  Wx (D, H), Wh (H, H), b (H,).  hs[:, t + 1] keeps h_t."""
 
-    def __init__(self, d, h, seed=0):
-        super().__init__()
-        self.hidden = h
-        with_params(self, seed, Wx=(d, h), Wh=(h, h), b=(h,))
+class ReLURNN(RNN_):
+    """An IRNN: the RNN with a ReLU in place of tanh, h_t = max(0, x_t Wx + h_{t-1} Wh + b)."""
 
     def forward(self, x):
-        N, T, _ = x.shape
         Wx, Wh, b = self.params["Wx"], self.params["Wh"], self.params["b"]
-        self.x, self.hs = x, np.zeros((N, T + 1, self.hidden))
-        for t in range(T):
+        self.x, self.hs = x, np.zeros((len(x), x.shape[1] + 1, self.hidden))
+        for t in range(x.shape[1]):
             self.hs[:, t + 1] = np.maximum(0, x[:, t] @ Wx + self.hs[:, t] @ Wh + b)
         return self.hs[:, 1:]
 
-    def backward(self, dout):
-        zero_grads(self)
-        dx, dh = np.zeros_like(self.x), np.zeros((len(dout), self.hidden))
-        for t in reversed(range(self.x.shape[1])):
-            da = (dout[:, t] + dh) * self.slope(self.hs[:, t + 1])
-            self.grads["Wx"] += self.x[:, t].T @ da
-            self.grads["Wh"] += self.hs[:, t].T @ da
-            self.grads["b"] += da.sum(axis=0)
-            dx[:, t], dh = da @ self.params["Wx"].T, da @ self.params["Wh"].T
-        return dx
+    def step_back(self, t, dh):
+        da = dh * self.slope(self.hs[:, t + 1])
+        add_step_grads(self, t, da)
+        return da @ self.params["Wx"].T, da @ self.params["Wh"].T
 
     def slope(self, h):
         return (h > 0).astype(float)
@@ -581,9 +573,7 @@ class CumulativeMeanA(CumulativeMean):
 class RNNB(RNN_):
     def step_back(self, t, dh):
         da = dh * (1 - self.hs[:, t + 1] ** 2)
-        self.grads["Wx"] += self.x[:, t].T @ da
-        self.grads["Wh"] += self.hs[:, t].T @ da
-        self.grads["b"] += da.sum(axis=0)
+        add_step_grads(self, t, da)
         return da @ self.params["Wh"].T, da @ self.params["Wh"].T
 
 
