@@ -1,5 +1,5 @@
-"""The unlisted corpus (tests/unlisted.py, tests/unlisted_heldout.py, tests/unlisted_heldout2.py)
-is what it says it is.
+"""The unlisted corpus (tests/unlisted.py and the held-out sets tests/unlisted_heldout.py,
+tests/unlisted_heldout2.py, tests/unlisted_heldout3.py) is what it says it is.
 
 First the textbook: every buggy case is wrong, its parent class (the fix) is right, every
 correct twin is right. Then the checker: it fails each buggy case and passes each correct one.
@@ -18,6 +18,7 @@ import pytest
 import unlisted
 import unlisted_heldout
 import unlisted_heldout2
+import unlisted_heldout3
 from print_unlisted import write
 from students import WRONG
 from unlisted import (
@@ -40,8 +41,10 @@ from unlisted import (
 DEV_MISSED: set[str] = set()
 MINIMUM = {ACT: 5, DENSE: 4, NORM: 6, CONV: 6, POOL: 5, NOISE: 2, LOSS: 5, SEQ: 6, ATTN: 5}
 ALL = unlisted.CASES + unlisted_heldout.CASES
-# The second held-out set, buggy cases per family (convolution and pooling counted together).
+# The second and third held-out sets, buggy cases per family (convolution and pooling counted
+# together).
 SPREAD2 = {ACT: 4, DENSE: 3, NORM: 3, CONV: 3, LOSS: 3, SEQ: 4, ATTN: 4}
+LATER = (unlisted_heldout2, unlisted_heldout3)
 
 
 def cases(buggy: bool | None = None, missed: bool = False) -> list:
@@ -49,7 +52,8 @@ def cases(buggy: bool | None = None, missed: bool = False) -> list:
     found = []
     for prefix, group, known in (("", unlisted.CASES, DEV_MISSED),
                                  ("heldout-", unlisted_heldout.CASES, unlisted_heldout.MISSED),
-                                 ("heldout2-", unlisted_heldout2.CASES, unlisted_heldout2.MISSED)):
+                                 ("heldout2-", unlisted_heldout2.CASES, unlisted_heldout2.MISSED),
+                                 ("heldout3-", unlisted_heldout3.CASES, unlisted_heldout3.MISSED)):
         for i, case in enumerate(group):
             if buggy is not None and case.buggy != buggy:
                 continue
@@ -72,13 +76,19 @@ def test_the_corpus_covers_every_family_in_both_sets():
     assert DEV_MISSED <= {c.name for c in unlisted.CASES}
 
 
-def test_the_second_held_out_set_spreads_over_the_families():
-    group = unlisted_heldout2.CASES
+@pytest.mark.parametrize("held_out", LATER, ids=lambda m: m.__name__)
+def test_the_later_held_out_sets_spread_over_the_families(held_out):
+    group = held_out.CASES
     assert len({c.name for c in group}) == len(group)
     buggy = Counter(CONV if c.family == POOL else c.family for c in group if c.buggy)
     assert all(buggy[f] >= n for f, n in SPREAD2.items()), buggy
     assert sum(buggy.values()) >= 24 and sum(not c.buggy for c in group) == 4
-    assert unlisted_heldout2.MISSED <= {c.name for c in group if c.buggy}
+    assert held_out.MISSED <= {c.name for c in group if c.buggy}
+
+
+def test_no_two_held_out_sets_share_a_case_name():
+    names = [c.name for m in (unlisted_heldout, *LATER) for c in m.CASES]
+    assert len(set(names)) == len(names)
 
 
 @pytest.mark.parametrize("case", cases())
