@@ -2,8 +2,8 @@
 and `nbgrader autograde` gives a correct submission full marks and a buggy one partial marks,
 with the gradient checker's report in the feedback.
 
-Everything runs in one temporary course folder set up by tutorials/generate.py, holding both
-assignments (05 and the exercise of tutorial 06), through nbgrader's own command line (this
+Everything runs in one temporary course folder set up by tutorials/generate.py, holding every
+assignment (05 and the exercises of tutorials 06 and 08), through nbgrader's own command line (this
 interpreter's), with notebooks executed by a kernel of this interpreter.
 Skipped without nbgrader (pip install ".[teach]").
 """
@@ -57,7 +57,14 @@ A06 = Assignment("06_convolutions", ["exercise-avgpool"],
                  stubs=2, right="dout[..., None, None] / k**2", wrong="dout[..., None, None]",
                  partial={"grade-avgpool-forward": 2, "grade-avgpool-backward": 0,
                           "grade-avgpool-network": 0})
-ASSIGNMENTS = [A05, A06]
+SCALED = "dS = self.softmax_backward(A, dA) / np.sqrt(self.head_dim)"
+A08 = Assignment("08_attention_by_hand", ["exercise-attention"],
+                 {"grade-softmax-backward": 2, "grade-attention-backward": 5,
+                  "grade-attention-block": 3},
+                 stubs=2, right=SCALED, wrong=SCALED.replace(" / np.sqrt(self.head_dim)", ""),
+                 partial={"grade-softmax-backward": 2, "grade-attention-backward": 0,
+                          "grade-attention-block": 0})
+ASSIGNMENTS = [A05, A06, A08]
 
 
 def load_generate():
@@ -145,8 +152,9 @@ def submission(a: Assignment, edit=None, grading=None):
 @pytest.fixture(scope="module")
 def graded(course):
     """In each assignment alice hands in a correct solution and bob one with a wrong gradient
-    (05: dalpha a mean instead of a sum; 06: the 1/k² forgotten); in 05 dave hands in bob's,
-    with every grading cell edited to pass. Autograded, feedback generated."""
+    (05: dalpha a mean instead of a sum; 06: the 1/k² forgotten; 08: the 1/√d forgotten); in
+    05 dave hands in bob's, with every grading cell edited to pass. Autograded, feedback
+    generated."""
     for a in ASSIGNMENTS:
         bug = lambda code, a=a: code.replace(a.right, a.wrong)  # noqa: E731
         hand_ins = [("alice", submission(a)), ("bob", submission(a, bug))]
@@ -192,7 +200,8 @@ def test_a_wrong_gradient_gets_partial_marks(graded, a):
 @pytest.mark.parametrize("a, layer, hint", [
     (A05, "PReLU", "factor: analytic ≈ 0.125 × numeric"),  # dalpha / N, N = 8
     (A06, "AvgPool2D", "factor: analytic ≈ 4 × numeric"),  # k² = 4 times too large
-], ids=["05_assignment", "06_convolutions"])
+    (A08, "SelfAttention", "factor: analytic ≈ 2 × numeric"),  # √d = 2 times too large
+], ids=["05_assignment", "06_convolutions", "08_attention_by_hand"])
 def test_the_feedback_shows_the_checkers_report(graded, a, layer, hint):
     text = feedback(graded, a, "bob")
     assert "GradientCheckError" in text
