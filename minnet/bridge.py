@@ -401,11 +401,28 @@ def to_torch(model: Model, mode: str = "eval", dtype=None):
     if mode not in ("eval", "train"):
         raise ValueError(f"to_torch: mode must be 'eval' or 'train', got {mode!r}")
     dtype = _torch_dtype(model.dtype if dtype is None else dtype, torch)
-    modules = [_module(layer, _pair(layer, f"to_torch: layer {i}"), torch)
-               for i, layer in enumerate(model.layers)]
+    pairs = [_pair(layer, f"to_torch: layer {i}") for i, layer in enumerate(model.layers)]
+    modules = [_module(layer, pair, torch) for layer, pair in zip(model.layers, pairs)]
     from ._torchnet import Sequential
 
-    return Sequential(*modules).to(dtype).train(mode == "train")
+    net = Sequential(*modules)
+    _tie(net, model, pairs)
+    return net.to(dtype).train(mode == "train")
+
+
+def _tie(net, model: Model, pairs: list[Pair]) -> None:
+    """A minnet array held by several layers becomes one torch Parameter held by their
+    modules, where torch lays it out the same way in each (else each module keeps a copy)."""
+    for slot in model.slots():
+        if not slot.shared:
+            continue
+        places = [(str(i), _places(model.layers[i], pairs[i]).get(key)) for i, key in slot.holders]
+        (first, place), *others = places
+        for where, other in others:
+            if place is not None and other is not None and place._replace(path="") == \
+                    other._replace(path="") and place.rows == slice(None):
+                owner, _, name = f"{where}.{other.path}".rpartition(".")
+                setattr(net.get_submodule(owner), name, _at(net, f"{first}.{place.path}"))
 
 
 def _torch_dtype(dtype, torch):
@@ -491,8 +508,26 @@ def from_torch(net, loss: losses_.Loss, l2: float = 0.0, seed: int | None = None
         layers.append(layer)
     if len(dtypes) > 1:
         raise ValueError(f"from_torch: the network mixes dtypes {sorted(map(str, dtypes))}")
+    _share(net, layers, torch)
     model = Model(layers, loss=loss, l2=l2)
     return model.astype(dtypes.pop()) if dtypes else model
+
+
+def _share(net, layers, torch) -> None:
+    """A torch Parameter held by several modules becomes one minnet array, where the layers
+    hold it as arrays of one shape."""
+    first: dict[int, tuple] = {}
+    for i, (module, layer) in enumerate(zip(net, layers)):
+        for name, place in _places(layer, _bare_layer(module, None, str(i), torch)[1]).items():
+            p = _at(module, place.path)
+            if place.rows != slice(None) or not isinstance(p, torch.nn.Parameter):
+                continue
+            if id(p) in first:
+                j, other = first[id(p)]
+                if layers[j].params[other].shape == layer.params[name].shape:
+                    layer.params[name] = layers[j].params[other]
+            else:
+                first[id(p)] = (i, name)
 
 
 def _bare_layer(module, seed, where: str, torch):

@@ -1,4 +1,4 @@
-"""The `minnet` command line (also `python -m minnet`): demo, train and check.
+"""The `minnet` command line (also `python -m minnet`): demo, train, check and sample.
 
 Exit codes: 0 done (and the gradient check passed); 1 a gradient check failed or training
 diverged; 2 bad arguments, unreadable data, or an exception in the code of your own layer,
@@ -16,11 +16,14 @@ import math
 import os
 import sys
 import traceback
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from . import __version__, datasets, plot
+from .datasets import Vocabulary
+from .decoder import transformer
 from .gradcheck import (
     DEFAULT_EPS,
     MODES,
@@ -30,10 +33,14 @@ from .gradcheck import (
     eps_sweep,
 )
 from .layers import (
+    GRU,
+    LSTM,
+    RNN,
     BatchNorm,
     Conv2D,
     Dense,
     Dropout,
+    Embedding,
     Flatten,
     LeakyReLU,
     MaxPool2D,
@@ -44,8 +51,27 @@ from .layers import (
 from .losses import SoftmaxCE
 from .model import Model
 from .optim import SGD, Adam, Momentum
+from .sampling import sample_text
 
 BUILT_IN_DATA = ("digits", "spiral", "moons", "xor")
+SEQUENCE_DATA = ("text", "addition")
+RECURRENT = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+SEQUENCE_ARCHS = (*RECURRENT, "transformer")
+ARCHS = ("mlp", "conv", *SEQUENCE_ARCHS)
+# Options that only some archs or data sets take. Their parser default is None, so that one
+# given where it does not apply is refused; where it applies, None becomes the default here.
+ONLY_FOR = {"hidden": ("mlp", "conv", *RECURRENT), "activation": ("mlp", "conv"),
+            "dropout": ("mlp", "conv"), "batchnorm": ("mlp", "conv"), "l2": ("mlp", "conv"),
+            "embed_dim": SEQUENCE_ARCHS, "heads": ("transformer",), "blocks": ("transformer",),
+            "seq_length": ("text",), "chars": ("text",), "digits": ("addition",)}
+DEFAULTS = {"hidden": [64], "activation": "relu", "dropout": 0.0, "batchnorm": False, "l2": 0.0,
+            "embed_dim": 16, "heads": 2, "blocks": 2, "seq_length": 32, "chars": 50_000,
+            "digits": 3}
+TRANSFORMER_DIM = 32  # --embed-dim of a transformer: the width of every block
+EPOCHS = {"text": 5, "addition": 15}  # a few seconds each; 30 for the other data
+CLIP_NORM = 5.0  # recurrent archs clip by default, as the RNN assignments of courses do
+ADDITION_SAMPLES = 5000
+CHECKED_SEQUENCES = 4  # check's batch of a sequence model: each sequence is T steps long
 ACTIVATIONS = {"relu": (ReLU, "he"), "leaky_relu": (LeakyReLU, "he"),
                "tanh": (Tanh, "xavier"), "sigmoid": (Sigmoid, "xavier")}
 OPTIMIZERS = {"adam": Adam, "sgd": SGD, "momentum": Momentum}
@@ -96,6 +122,11 @@ def hidden_size(text: str) -> int | None:
     return None if text.lower() == "none" else width(text)
 
 
+def norm_or_none(text: str) -> float | str:
+    """A gradient norm > 0, or "none" (no clipping)."""
+    return "none" if text.lower() == "none" else positive_float(text)
+
+
 # ---- the parser ------------------------------------------------------------------------------
 
 
@@ -105,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         "minnet: a small neural-network framework in numpy with a gradient checker that "
         "says where backprop is wrong."))
     parser.add_argument("--version", action="version", version=f"minnet {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="{demo,train,check}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,train,check,sample}")
 
     demo = sub.add_parser("demo", epilog=EPILOG, help="check, train and test a 64-64-10 "
                           "network on the digits, and draw pictures",
@@ -117,12 +148,16 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output(demo)
     demo.set_defaults(run=run_demo)
 
-    train = sub.add_parser("train", epilog=EPILOG, help="train a network on a data set or "
-                           "a CSV file", description="Train a network (fully connected, or "
-                           "convolutional with --arch conv) on a data set or a CSV file; print "
-                           "its loss and accuracy, and save the model and pictures to --out.")
+    train = sub.add_parser("train", epilog=EPILOG, help="train a network on a data set, a "
+                           "CSV file, or text", description="Train a network (fully connected, "
+                           "or convolutional with --arch conv) on a data set or a CSV file, or a "
+                           "sequence model (--arch rnn, lstm, gru or transformer) on --data text "
+                           "or addition; print its loss and accuracy, and save the model and "
+                           "pictures to --out.")
     _add_model(train)
-    train.add_argument("--epochs", type=positive_int, default=30, help="default: 30")
+    train.add_argument("--epochs", type=positive_int, default=None,
+                       help=f"default: 30; for sequences {EPOCHS['text']} on text, "
+                       f"{EPOCHS['addition']} on addition")
     train.add_argument("--lr", type=positive_float, default=0.01, help="learning rate "
                        "(default: 0.01)")
     train.add_argument("--batch-size", type=positive_int, default=None,
@@ -130,7 +165,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--optimizer", choices=tuple(OPTIMIZERS), default="adam",
                        help="the update rule, with --lr as its learning rate (default: adam)")
     train.add_argument("--test-size", type=fraction, default=0.2,
-                       help="fraction held out for testing (default: 0.2)")
+                       help="fraction held out for testing (default: 0.2); for "
+                       "sequences, the last ones, held out for validation")
+    train.add_argument("--clip-norm", type=norm_or_none, default=None, metavar="NORM",
+                       help=f"scale each step's gradients down to this global norm, or none "
+                       f"(default: {CLIP_NORM:g} for rnn, lstm and gru; none for the others)")
     train.add_argument("--debug", action="store_true",
                        help="gradient-check a batch first; stop (exit 1) if it fails")
     _add_output(train)
@@ -148,33 +187,77 @@ def build_parser() -> argparse.ArgumentParser:
                        help=f"step of the centered difference (default: {DEFAULT_EPS:g})")
     check.add_argument("--batch-size", type=positive_int, default=None,
                        help="samples in the checked batch (default: 32, or every training "
-                       "sample when there are fewer)")
+                       f"sample when there are fewer; {CHECKED_SEQUENCES} sequences for the "
+                       "sequence archs)")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
     check.add_argument("--out", type=Path, default=None,
                        help="also draw the report (and failing tensors) into this folder")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.set_defaults(run=run_check)
+
+    sample = sub.add_parser("sample", epilog=EPILOG, help="continue a text with a character "
+                            "model saved by `minnet train --data text`", description="Load a "
+                            "character model (and the vocabulary saved next to it), read the "
+                            "prefix, and print it followed by the characters the model draws "
+                            "one at a time.")
+    sample.add_argument("model", type=Path, metavar="MODEL", help="the model file, e.g. "
+                        "minnet-out/model.npz (its vocabulary: minnet-out/model.vocab.json)")
+    sample.add_argument("--prefix", required=True, metavar="TEXT",
+                        help="the text to continue")
+    sample.add_argument("--steps", type=positive_int, required=True, metavar="N",
+                        help="characters to draw")
+    sample.add_argument("--temperature", type=nonnegative_float, default=1.0, metavar="T",
+                        help="below 1 likelier, more repetitive text; above 1 more surprising; "
+                        "0 always the likeliest character (default: 1)")
+    sample.add_argument("--seed", type=nonnegative_int, default=0, help="seed of the draws")
+    sample.set_defaults(run=run_sample)
     return parser
 
 
 def _add_model(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--data", default="digits", help="digits, spiral, moons, xor, or a CSV "
+    p.add_argument("--data", default=None, help="digits, spiral, moons, xor, or a CSV "
                    "file: features, then an integer class label in the last column "
-                   "(default: digits)")
-    p.add_argument("--hidden", type=hidden_size, nargs="*", default=[64], metavar="N",
-                   help="hidden layer sizes, e.g. --hidden 64 32 (default: 64; none: "
-                   "softmax regression)")
-    p.add_argument("--activation", default="relu", help=f"{', '.join(ACTIVATIONS)}, or a "
-                   f"layer class of your own: my_layers.py:MyReLU (default: relu)")
-    p.add_argument("--arch", choices=("mlp", "conv"), default="mlp", help="mlp: fully "
+                   "(default: digits); for the sequence archs, text (Tiny Shakespeare, one "
+                   "character per step) or addition (two numbers read digit by digit, "
+                   "their sum's digits as targets) (default: text)")
+    p.add_argument("--arch", choices=ARCHS, default="mlp", help="mlp: fully "
                    "connected layers; conv: the digits as 8x8 images through Conv2D(1, 16, 3, "
-                   "padding=1), the activation and MaxPool2D(2), then the --hidden layers "
-                   "(default: mlp)")
-    p.add_argument("--dropout", type=probability, default=0.0,
-                   help="dropout probability after each hidden layer (default: 0, none)")
-    p.add_argument("--batchnorm", action="store_true", help="BatchNorm before each activation")
-    p.add_argument("--l2", type=nonnegative_float, default=0.0, help="weight decay (default: 0)")
+                   "padding=1), the activation and MaxPool2D(2), then the --hidden layers; "
+                   "rnn, lstm, gru: Embedding, the recurrent layer, and Dense to a score "
+                   "per class (character, digit) at every step; transformer: "
+                   "mn.transformer, a small GPT (default: mlp)")
+    p.add_argument("--hidden", type=hidden_size, nargs="*", default=None, metavar="N",
+                   help="hidden layer sizes, e.g. --hidden 64 32 (default: 64; none: "
+                   "softmax regression); rnn, lstm, gru: the size of the hidden state "
+                   "(default: 64)")
     p.add_argument("--seed", type=nonnegative_int, default=0, help="seed of every random choice")
+    dense = p.add_argument_group("mlp and conv only")
+    dense.add_argument("--activation", default=None, help=f"{', '.join(ACTIVATIONS)}, or a "
+                       f"layer class of your own: my_layers.py:MyReLU (default: relu)")
+    dense.add_argument("--dropout", type=probability, default=None,
+                       help="dropout probability after each hidden layer (default: 0, none)")
+    dense.add_argument("--batchnorm", action="store_true",
+                       help="BatchNorm before each activation")
+    dense.add_argument("--l2", type=nonnegative_float, default=None,
+                       help="weight decay (default: 0)")
+    seq = p.add_argument_group("sequence archs only (rnn, lstm, gru, transformer)")
+    seq.add_argument("--embed-dim", type=positive_int, default=None, metavar="D",
+                     help=f"the size of the vectors each token becomes (default: "
+                     f"{DEFAULTS['embed_dim']}; transformer: {TRANSFORMER_DIM}, the width of "
+                     f"every block)")
+    seq.add_argument("--heads", type=positive_int, default=None, help="attention heads of the "
+                     f"transformer; they split --embed-dim (default: {DEFAULTS['heads']})")
+    seq.add_argument("--blocks", type=positive_int, default=None, help="transformer blocks "
+                     f"(default: {DEFAULTS['blocks']})")
+    seq.add_argument("--seq-length", type=positive_int, default=None, metavar="T",
+                     help=f"characters per window of --data text (default: "
+                     f"{DEFAULTS['seq_length']})")
+    seq.add_argument("--chars", type=positive_int, default=None, metavar="N", help="train on "
+                     f"the first N characters of --data text (default: {DEFAULTS['chars']}; "
+                     f"all of it: 1115394)")
+    seq.add_argument("--digits", type=positive_int, default=None, metavar="N",
+                     help=f"digits of the numbers of --data addition (default: "
+                     f"{DEFAULTS['digits']})")
 
 
 def _add_output(p: argparse.ArgumentParser) -> None:
@@ -333,8 +416,71 @@ def build_conv_model(image: tuple[int, int, int], n_classes: int, hidden: list[i
                   Flatten(), *head.layers], loss=SoftmaxCE(), l2=l2)
 
 
-def _prepare(args: argparse.Namespace) -> tuple:
+@dataclass
+class Task:
+    """What train and check work on: the data, split for training and testing, the model for
+    it, both in words, and a character model's vocabulary."""
+
+    split: tuple  # X_train, X_test, y_train, y_test
+    model: Model
+    data: str  # "spiral, 240 training and 60 test samples, ..."
+    network: str  # "2-64-3 (ReLU)", "Embedding(65, 16) - LSTM(16, 64) - Dense(64, 65)"
+    vocab: Vocabulary | None = None
+
+
+def _prepare(args: argparse.Namespace) -> Task:
     """Load and split the data named by args, and build the model for it."""
+    _resolve(args)
+    sequences = args.arch in SEQUENCE_ARCHS
+    task = _sequence_task(args) if sequences else _classifier_task(args)
+    n = len(task.split[0])
+    if args.batch_size is None:
+        args.batch_size = min(CHECKED_SEQUENCES if sequences and args.command == "check"
+                              else BATCH_SIZE, n)
+    elif args.batch_size > n:
+        raise UsageError(f"--batch-size {args.batch_size} is more than the {n} training "
+                         f"{'sequences' if sequences else 'samples'} of {args.data}; choose "
+                         f"at most {n}")
+    return task
+
+
+def _resolve(args: argparse.Namespace) -> None:
+    """Refuse the options that do not apply to the arch and the data; give those that do
+    their defaults."""
+    sequences = args.arch in SEQUENCE_ARCHS
+    args.data = args.data or ("text" if sequences else "digits")
+    if sequences and args.data not in SEQUENCE_DATA:
+        raise UsageError(f"--arch {args.arch} learns sequences: --data text or addition "
+                         f"(got --data {args.data})")
+    if not sequences and args.data in SEQUENCE_DATA:
+        raise UsageError(f"--data {args.data} holds sequences: learn them with --arch "
+                         f"{_listed(SEQUENCE_ARCHS, 'or')}")
+    if args.arch == "transformer" and args.embed_dim is None:
+        args.embed_dim = TRANSFORMER_DIM
+    for option, where in ONLY_FOR.items():
+        value = getattr(args, option)
+        if value is None or value is False:
+            setattr(args, option, DEFAULTS[option])
+        elif args.arch not in where and args.data not in where:
+            kind, chosen = ("--data", args.data) if where[0] in SEQUENCE_DATA else \
+                ("--arch", args.arch)
+            raise UsageError(f"--{option.replace('_', '-')} applies to {kind} "
+                             f"{_listed(where, 'and')} only, not to {kind} {chosen}")
+    if args.command == "train":
+        args.epochs = args.epochs or EPOCHS.get(args.data, 30)
+        if args.clip_norm is None:  # not given
+            args.clip_norm = CLIP_NORM if args.arch in RECURRENT else None
+        elif args.clip_norm == "none":
+            args.clip_norm = None
+
+
+def _listed(words: tuple[str, ...], last: str) -> str:
+    """'rnn, lstm or gru'."""
+    return f" {last} ".join([", ".join(words[:-1]), words[-1]]) if len(words) > 1 else words[0]
+
+
+def _classifier_task(args: argparse.Namespace) -> Task:
+    """A data set or CSV file of samples with a class each, and the mlp or conv net."""
     X, y = load_data(args.data, args.seed)
     if args.arch == "conv":
         if args.data != "digits":
@@ -349,19 +495,15 @@ def _prepare(args: argparse.Namespace) -> tuple:
     if None in args.hidden and args.hidden != [None]:
         raise UsageError("--hidden: none (no hidden layer) cannot be mixed with sizes")
     args.hidden = [h for h in args.hidden if h is not None]
-    n = len(split[0])
-    if args.batch_size is None:
-        args.batch_size = min(BATCH_SIZE, n)
-    elif args.batch_size > n:
-        raise UsageError(f"--batch-size {args.batch_size} is more than the {n} training "
-                         f"samples of {args.data}; choose at most {n}")
     try:
         build = build_conv_model if args.arch == "conv" else build_model
         model = build(X.shape[1:] if X.ndim > 2 else X.shape[1], int(y.max()) + 1, args.hidden,
                       args.activation, args.seed, args.dropout, args.batchnorm, args.l2)
     except (TypeError, ValueError) as e:  # a layer of the user's own that does not fit
         raise UsageError(f"cannot build the network: {e}") from None
-    return split, model
+    data = (f"{args.data}, {len(split[0])} training and {len(split[1])} test samples, "
+            f"{X[0].size} features, {model.n_outputs} classes")
+    return Task(split, model, data, _architecture(model))
 
 
 def _architecture(model: Model) -> str:
@@ -370,6 +512,61 @@ def _architecture(model: Model) -> str:
     others = list(dict.fromkeys(type(layer).__name__ for layer in model.layers
                                 if not isinstance(layer, Dense)))  # in network order
     return "-".join(map(str, widths)) + (f" ({', '.join(others)})" if others else "")
+
+
+def _sequence_task(args: argparse.Namespace) -> Task:
+    """Windows of the text, or sums to learn digit by digit, their last test_size held out
+    for validation; and the sequence model that scores the next character (digit) at every
+    step."""
+    if args.data == "text":
+        if args.chars <= args.seq_length:
+            raise UsageError(f"--chars {args.chars} cannot hold one window of --seq-length "
+                             f"{args.seq_length} and the character after it")
+        text, vocab, X, y = datasets.load_text(seq_length=args.seq_length, chars=args.chars)
+        ids, classes = len(vocab), len(vocab)
+        data = (f"the first {len(text):,} characters of Tiny Shakespeare ({len(vocab)} "
+                f"distinct) in windows of {args.seq_length}")
+    else:
+        X, y = datasets.addition(ADDITION_SAMPLES, args.digits, seed=args.seed)
+        vocab, ids, classes = None, 100, 10  # step t reads 10 a_t + b_t, scores a digit
+        data = f"sums of two {args.digits}-digit numbers, read digit by digit from the units"
+    held = round(getattr(args, "test_size", 0.2) * len(X))
+    if not 0 < held < len(X):
+        raise UsageError(f"{args.data}: {len(X)} sequences are too few to split into a "
+                         f"training and a validation set")
+    if len(args.hidden) != 1 or args.hidden[0] is None:
+        raise UsageError(f"--hidden: --arch {args.arch} has one recurrent layer; give it one "
+                         f"size, e.g. --hidden 64")
+    try:
+        model = build_sequence_model(args.arch, ids, classes, args.embed_dim, args.hidden[0],
+                                     args.heads, args.blocks, X.shape[1], args.seed)
+    except ValueError as e:  # heads that do not split the width
+        raise UsageError(f"cannot build the network: {e}") from None
+    E, H = args.embed_dim, args.hidden[0]
+    middle = f"{args.blocks} transformer block{'s' * (args.blocks > 1)} ({args.heads} heads)" \
+        if args.arch == "transformer" else f"{type(model.layers[1]).__name__}({E}, {H})"
+    network = f"Embedding({ids}, {E}) - {middle} - Dense({model.layers[-1].in_features}, " \
+        f"{classes})"
+    split = X[:-held], X[-held:], y[:-held], y[-held:]
+    data = f"{args.data}, {data}: {len(X) - held} for training, {held} for validation"
+    return Task(split, model, data, network, vocab)
+
+
+def build_sequence_model(arch: str, ids: int, classes: int, embed_dim: int = 16,
+                         hidden: int = 64, heads: int = 2, blocks: int = 2, max_len: int = 32,
+                         seed: int = 0) -> Model:
+    """Embedding(ids, embed_dim) - the recurrent layer - Dense(hidden, classes), or
+    mn.transformer; each scores the classes at every step, loss SoftmaxCE over (N, T, C)."""
+    if arch in RECURRENT:
+        return Model([Embedding(ids, embed_dim, seed=seed),
+                      RECURRENT[arch](embed_dim, hidden, seed=seed + 1),
+                      Dense(hidden, classes, init="xavier", seed=seed + 2)], loss=SoftmaxCE())
+    model = transformer(ids, embed_dim, heads, blocks, max_len, seed)
+    if classes == ids:
+        return model
+    last = model.layers[-1]  # it scores the ids; a model of addition scores 10 digits
+    return Model([*model.layers[:-1], Dense(embed_dim, classes, init="xavier", seed=last.seed)],
+                 loss=model.loss)
 
 
 def _output_folder(path: Path) -> Path:
@@ -428,17 +625,18 @@ def run_demo(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     """minnet train: fit a network, print train and test accuracy, save model and pictures."""
     out = _output_folder(args.out)
-    (Xtr, Xte, ytr, yte), model = _prepare(args)
+    task = _prepare(args)
+    (Xtr, Xte, ytr, yte), model = task.split, task.model
     optimizer = OPTIMIZERS[args.optimizer](args.lr)
-    print(f"minnet train: {args.data}, {len(Xtr)} training and {len(Xte)} test samples, "
-          f"{Xtr[0].size} features, {model.n_outputs} classes")
+    print(f"minnet train: {task.data}")
     epochs = f"{args.epochs} epoch" + ("s" if args.epochs > 1 else "")
-    print(f"network {_architecture(model)}; {epochs} of {optimizer!r}, batches "
-          f"of {args.batch_size}, seed {args.seed}")
+    clipped = f", gradients clipped to norm {args.clip_norm:g}" if args.clip_norm else ""
+    print(f"network {task.network}; {epochs} of {optimizer!r}, batches of {args.batch_size}"
+          f"{clipped}, seed {args.seed}")
     try:
         history = model.fit(Xtr, ytr, epochs=args.epochs, batch_size=args.batch_size,
                             optimizer=optimizer, validation_data=(Xte, yte), seed=args.seed,
-                            progress=not args.quiet, debug=args.debug)
+                            progress=not args.quiet, debug=args.debug, clip_norm=args.clip_norm)
     except GradientCheckError as e:
         print(e.report)
         plot.check_report(e.report, out / "gradient_check.png")
@@ -449,13 +647,16 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"minnet: {e}", file=sys.stderr)
         return 1
     # the final model's figures, as its pictures show them (not the last epoch's running mean)
-    train, test = model.evaluate(Xtr, ytr), model.evaluate(Xte, yte)
-    print(f"train: loss {train['loss']:.4f}, accuracy {train['accuracy']:.1%}   "
-          f"test: loss {test['loss']:.4f}, accuracy {test['accuracy']:.1%}")
+    sequences = args.arch in SEQUENCE_ARCHS
+    print(f"train: {_scores(model, Xtr, ytr, args.data)}   "
+          f"{'validation' if sequences else 'test'}: {_scores(model, Xte, yte, args.data)}")
     files = ["model.npz", "history.png"]
     model.save(out / files[0])
     plot.history(history, out / files[1])
-    if Xtr.shape[1] == 2:
+    if task.vocab is not None:
+        files.insert(1, _vocabulary_path(out / files[0]).name)
+        task.vocab.save(out / files[1])
+    if Xtr.shape[1] == 2 and not sequences:
         files.append("decision_boundary.png")
         plot.decision_boundary(model, Xtr, ytr, out / files[-1])
     if args.data == "digits":
@@ -465,9 +666,21 @@ def run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _scores(model: Model, X: np.ndarray, y: np.ndarray, data: str) -> str:
+    """"loss 0.0207, accuracy 99.2%": per token on sequences, and for addition also the
+    fraction of sums whose every digit is right."""
+    metrics = model.evaluate(X, y)
+    per = "per-token accuracy" if data in SEQUENCE_DATA else "accuracy"
+    text = f"loss {metrics['loss']:.4f}, {per} {metrics['accuracy']:.1%}"
+    if data == "addition":
+        text += f", per-sequence {np.mean(np.all(model.predict(X) == y, axis=1)):.1%}"
+    return text
+
+
 def run_check(args: argparse.Namespace) -> int:
     """minnet check: print the gradient-check report; exit 0 if it passes, 1 if not."""
-    (Xtr, _, ytr, _), model = _prepare(args)
+    task = _prepare(args)
+    (Xtr, _, ytr, _), model = task.split, task.model
     X, y = _checked_batch(Xtr, ytr, args.batch_size, args.seed)
     checker = GradientChecker(eps=args.eps, mode=args.mode, seed=args.seed,
                               progress=not (args.quiet or args.json))
@@ -475,8 +688,9 @@ def run_check(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_json_safe(report.to_dict()), indent=2))
     else:
-        print(f"minnet check: network {_architecture(model)} on {len(X)} samples of "
-              f"{args.data}, seed {args.seed}\n")
+        samples = "sequences" if args.arch in SEQUENCE_ARCHS else "samples"
+        print(f"minnet check: network {task.network} on {len(X)} {samples} of {args.data}, "
+              f"seed {args.seed}\n")
         print(report)
     if args.out is not None:
         _draw_check(report, _output_folder(args.out), quiet=args.json)
@@ -498,6 +712,56 @@ def _wrong_tensors(report: CheckReport) -> list:
     model's failing tensors only when no layer is suspected (the others follow from it)."""
     own = [c for s in report.suspects for c in s.checks if c.errors is not None]
     return own or [c for c in report.params if c.errors is not None]
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    """minnet sample: print the prefix and the characters a saved model draws after it."""
+    model, vocab = _load_character_model(args.model)
+    if not args.prefix:
+        raise UsageError("--prefix: give at least one character for the model to read")
+    try:
+        vocab.encode(args.prefix)
+    except ValueError as e:
+        raise UsageError(f"--prefix: {e}") from None
+    print(sample_text(model, vocab, args.prefix, args.steps, args.temperature, args.seed))
+    return 0
+
+
+def _load_character_model(path: Path) -> tuple[Model, Vocabulary]:
+    """A model saved by `minnet train --data text`, and the vocabulary saved next to it."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder; give the model file in it, e.g. "
+                         f"{path / 'model.npz'}")
+    model = _read(Model.load, path)
+    first, scores = model.layers[0], (model.output_shape or (None,))[-1]
+    if not isinstance(first, Embedding):
+        raise UsageError(f"{path} is not a character model: its first layer is "
+                         f"{type(first).__name__}, not an Embedding of character ids")
+    vocab_path = _vocabulary_path(path)
+    if not vocab_path.is_file():
+        raise UsageError(f"{path} has no vocabulary next to it ({vocab_path}); minnet sample "
+                         f"takes a model saved by `minnet train --data text`")
+    vocab = _read(Vocabulary.load, vocab_path)
+    if first.num_embeddings != len(vocab) or scores != len(vocab):
+        raise UsageError(f"{path} is not a character model of {vocab_path}: it reads "
+                         f"{first.num_embeddings} ids and scores {scores} classes, and the "
+                         f"vocabulary has {len(vocab)} characters")
+    return model, vocab
+
+
+def _read(load, path: Path):
+    """load(path); what is wrong with the file (missing, unreadable, not one) as a UsageError."""
+    try:
+        return load(path)
+    except (OSError, ValueError) as e:
+        raise UsageError(str(e)) from None
+    except (KeyError, TypeError):  # a model spec whose entries no layer takes
+        raise UsageError(f"{path} is a damaged minnet file") from None
+
+
+def _vocabulary_path(model_path: Path) -> Path:
+    """Where a character model's vocabulary lives: model.npz -> model.vocab.json."""
+    return model_path.with_suffix(".vocab.json")
 
 
 def _print_files(out: Path, files: list[str]) -> None:

@@ -4,6 +4,8 @@ stratified split, mini-batches."""
 from __future__ import annotations
 
 import gzip
+import json
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +65,26 @@ class Vocabulary:
         if ids.size and (ids.min() < 0 or ids.max() >= len(self)):
             raise ValueError(f"ids must lie in 0..{len(self) - 1}, got {ids.min()} to {ids.max()}")
         return "".join(self.chars[i] for i in ids)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the characters to a JSON file, so that a saved model's ids can be read again."""
+        Path(path).write_text(json.dumps({"format": "minnet vocabulary", "chars": self.chars}),
+                              encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> Vocabulary:
+        """The vocabulary that save wrote to path."""
+        try:
+            saved = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            saved = None
+        if not isinstance(saved, dict) or saved.get("format") != "minnet vocabulary":
+            saved = {}
+        chars = saved.get("chars")
+        if not isinstance(chars, str) or not chars or list(chars) != sorted(set(chars)):
+            raise ValueError(f"{path} is not a minnet vocabulary file (Vocabulary.save writes "
+                             f"one)")
+        return cls(chars)
 
 
 def load_text(seq_length: int = 64, step: int | None = None,

@@ -153,12 +153,13 @@ class Model:
             dW += self.l2 * W
 
     def _penalized(self):
-        """(W, the grads array its l2 term goes to) for each Dense weight, a shared W once."""
+        """(W, the grads array its l2 term goes to) for each Dense weight, those inside blocks
+        too, a shared W once."""
         if not self.l2:
             return
         seen = set()
-        for layer in self.layers:
-            if isinstance(layer, L.Dense) and id(layer.params["W"]) not in seen:
+        for layer in _dense_layers(self.layers):
+            if id(layer.params["W"]) not in seen:
                 seen.add(id(layer.params["W"]))
                 yield layer.params["W"], layer.grads["W"]
 
@@ -500,6 +501,14 @@ class Model:
         body = ",\n".join(textwrap.indent(f"({i}) {layer!r}", "  ")
                           for i, layer in enumerate(self.layers))
         return f"Model([\n{body}\n], loss={self.loss!r}, l2={self.l2})"
+
+
+def _dense_layers(layers):
+    """Every Dense among the layers, and inside the blocks among them, in order."""
+    for layer in layers:
+        if isinstance(layer, L.Dense):
+            yield layer
+        yield from _dense_layers(getattr(layer, "layers", ()))
 
 
 def _check_widths(layers, shape: tuple | None = None) -> tuple[tuple | None, tuple | None]:

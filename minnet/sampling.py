@@ -10,8 +10,12 @@ import numpy as np
 
 from .datasets import Vocabulary
 from .gradcheck.calls import is_own
-from .layers import Recurrent
+from .layers import Activation, Dense, Dropout, Embedding, LayerNorm, PositionalEncoding, Recurrent
 from .losses import log_softmax
+
+# layers whose output at step t depends on their input at step t alone, so that they can read
+# one new id at a time; attention reads the steps before t too, a positional encoding t itself
+STEPWISE = (Embedding, Dense, Activation, Dropout, LayerNorm)
 
 
 def sample(model, prefix, steps: int, temperature: float = 1.0, seed: int = 0) -> np.ndarray:
@@ -20,7 +24,9 @@ def sample(model, prefix, steps: int, temperature: float = 1.0, seed: int = 0) -
     The model reads the prefix, draws the next id from softmax(scores / temperature) at its
     last step, reads that id, and so on. temperature < 1 sharpens the distribution (likelier,
     more repetitive text), > 1 flattens it, 0 always takes the likeliest id. Recurrent layers
-    go on from the state they reached (their last_state), so each new id costs one step.
+    go on from the state they reached (their last_state), so each new id costs one step;
+    any other model (a Transformer, a layer of your own) reads the whole sequence again at
+    every step, or its last max_len ids when a PositionalEncoding can place no more.
     The first layer takes ids (an Embedding) or one-hot vectors (say an RNN whose input_size
     is the vocabulary's size). Layers run in eval mode; their modes are put back afterwards.
     """
@@ -34,17 +40,21 @@ def sample(model, prefix, steps: int, temperature: float = 1.0, seed: int = 0) -
         raise ValueError(f"sample: temperature must be a finite number >= 0, got "
                          f"{temperature!r}")
     rng = np.random.default_rng(seed)
-    # a layer of the user's own may keep a state that forward(x, h0) cannot hand on, so a
-    # model with one reads the whole sequence again at every step
-    carry = all(is_own(layer) or isinstance(layer, Recurrent) for layer in model.layers)
+    # a layer of the user's own may keep a state that forward(x, h0) cannot hand on
+    carry = all(isinstance(layer, Recurrent) or (is_own(layer) and isinstance(layer, STEPWISE))
+                for layer in model.layers)
+    window = _window(model.layers)
     modes = [layer.training for layer in model.layers]
     model.eval()
     try:
-        out, states, new = list(ids.tolist()), {}, ids
-        for _ in range(steps):
-            scores = _next_scores(model, new if carry else np.array(out), states if carry else {})
+        out, states = list(ids.tolist()), {}
+        for step in range(steps):
+            if carry:  # the prefix, then only the id drawn last
+                seen = ids if step == 0 else np.array(out[-1:])
+            else:
+                seen = np.array(out if window is None else out[-window:])
+            scores = _next_scores(model, seen, states if carry else {})
             out.append(_draw(scores, temperature, rng))
-            new = np.array(out[-1:])
     finally:
         for layer, mode in zip(model.layers, modes):
             layer.training = mode
@@ -68,6 +78,18 @@ def _next_scores(model, ids: np.ndarray, states: dict) -> np.ndarray:
         else:
             h = layer.forward(h)
     return h[0, -1] if h.ndim == 3 else h[0]  # the last step, or a model of the last step only
+
+
+def _window(layers) -> int | None:
+    """The most steps the layers read at once: the smallest max_len of their
+    PositionalEncodings, those inside blocks too; None when nothing limits it."""
+    limits = []
+    for layer in layers:
+        if isinstance(layer, PositionalEncoding):
+            limits.append(layer.max_len)
+        elif hasattr(layer, "layers"):
+            limits.append(_window(layer.layers))
+    return min((n for n in limits if n is not None), default=None)
 
 
 def _inputs(model, ids: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Write the checker's report on every case of the unlisted corpus, shuffled, the truth apart.
 
-    PYTHONPATH=$PWD python tests/print_unlisted.py dev|heldout OUTDIR
+    PYTHONPATH=$PWD python tests/print_unlisted.py dev|heldout|heldout2 OUTDIR
 
 OUTDIR/<index>.txt holds only the printed report (str(report); the last line of the traceback
 when the check raises), and OUTDIR/truth.json maps each index to the case's name, truth and fix.
@@ -9,6 +9,7 @@ The cases are shuffled with a fixed seed, so that a file's name tells nothing ab
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import traceback
@@ -18,6 +19,7 @@ import numpy as np
 from unlisted import Case, check
 
 SEED = 16
+SETS = {"dev": "unlisted", "heldout": "unlisted_heldout", "heldout2": "unlisted_heldout2"}
 
 
 def report_text(case: Case) -> str:
@@ -41,15 +43,12 @@ def write(cases: list[Case], out: Path) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 2 or argv[0] not in ("dev", "heldout"):
-        print("usage: python tests/print_unlisted.py dev|heldout OUTDIR", file=sys.stderr)
+    if len(argv) != 2 or argv[0] not in SETS:
+        print(f"usage: python tests/print_unlisted.py {'|'.join(SETS)} OUTDIR", file=sys.stderr)
         return 2
-    if argv[0] == "dev":
-        from unlisted import CASES
-    else:
-        from unlisted_heldout import CASES
-    write(CASES, Path(argv[1]))
-    print(f"{len(CASES)} reports and truth.json written to {argv[1]}")
+    cases = importlib.import_module(SETS[argv[0]]).CASES
+    write(cases, Path(argv[1]))
+    print(f"{len(cases)} reports and truth.json written to {argv[1]}")
     return 0
 
 

@@ -1760,8 +1760,9 @@ def numeric_gradient(J, a, eps=EPS):
 
 
 def rel_error(a, n) -> float:
-    """‖a - n‖ / (‖a‖ + ‖n‖), 0 when both are 0, 1 when a is missing or of another shape."""
-    if a is None or np.shape(a) != np.shape(n):
+    """‖a - n‖ / (‖a‖ + ‖n‖), 0 when both are 0, 1 when a is missing, of another shape or not
+    finite (NaN or inf)."""
+    if a is None or np.shape(a) != np.shape(n) or not np.isfinite(a).all():
         return 1.0
     return mn.gradcheck.rel_error(np.asarray(a, dtype=np.float64), n)
 

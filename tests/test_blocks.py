@@ -276,3 +276,15 @@ def test_an_array_shared_by_layers_in_blocks_is_one_parameter_through_astype_and
     back = mn.Model.load(tmp_path / "m.npz")
     inner = back.layers[1].layers[0].layers[0]
     assert inner.params["W"] is back.layers[0].layers[0].params["W"]
+
+
+def test_the_l2_term_reaches_the_dense_layers_inside_blocks_and_the_check_agrees():
+    """0.5·l2·Σ W² over every Dense weight, nested ones too: the penalty, its gradient, and a
+    check of the model's loss with it."""
+    inner = mn.Dense(4, 4, seed=1)
+    model = mn.Model([mn.Dense(3, 4, seed=0), mn.Residual(inner, mn.Tanh()),
+                      mn.Dense(4, 2, seed=2)], loss=mn.SoftmaxCE(), l2=0.1)
+    Ws = [model.layers[0].params["W"], inner.params["W"], model.layers[2].params["W"]]
+    assert model.penalty() == pytest.approx(0.05 * sum(float((W**2).sum()) for W in Ws))
+    X, y = np.random.default_rng(0).standard_normal((5, 3)), np.arange(5) % 2
+    assert mn.GradientChecker(progress=False).check(model, X, y).passed

@@ -553,3 +553,18 @@ def test_without_torch_the_bridge_says_how_to_install_it():
     assert all('pip install "minnet-edu[torch]"' in line and 'pip install ".[torch]"' in line
                for line in lines), lines
 
+
+
+def test_a_shared_array_becomes_one_torch_parameter_and_comes_back_shared():
+    first, last = mn.Dense(5, 5, seed=0), mn.Dense(5, 5, seed=1)
+    last.params["W"] = first.params["W"]  # tied weights
+    model = mn.Model([first, mn.Tanh(), last], loss=mn.MSE())
+    net = bridge.to_torch(model)
+    assert net[2].weight is net[0].weight
+    assert sum(p.numel() for p in net.parameters()) == 25 + 5 + 5
+    X = np.random.default_rng(0).standard_normal((4, 5))
+    np.testing.assert_allclose(net(torch.tensor(X)).detach().numpy(), model.forward(X),
+                               rtol=1e-12, atol=1e-12)
+    back = bridge.from_torch(net, loss=mn.MSE())
+    assert back.layers[2].params["W"] is back.layers[0].params["W"]
+    assert back.get_flat_params().size == model.get_flat_params().size == 35

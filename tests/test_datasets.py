@@ -201,6 +201,25 @@ def test_vocabulary_encodes_and_decodes_and_names_what_it_lacks():
         vocab.decode([0, 5])
 
 
+def test_a_saved_vocabulary_loads_as_the_same_characters(tmp_path):
+    _, vocab, _, _ = D.load_text(seq_length=10, chars=100)
+    vocab.save(tmp_path / "v.json")
+    again = D.Vocabulary.load(tmp_path / "v.json")
+    assert again == vocab and len(again) == 65 and again.chars[:3] == "\n !"  # newline, space
+
+
+@pytest.mark.parametrize("content", [b"[1, 2]", b"{", b"\xff\xfe",
+                                     b'{"format": "minnet vocabulary", "chars": "ba"}',
+                                     b'{"format": "minnet vocabulary", "chars": "aab"}',
+                                     b'{"format": "minnet vocabulary", "chars": 7}',
+                                     b'{"format": "minnet vocabulary", "chars": ""}',
+                                     b'{"format": "other", "chars": "ab"}'])
+def test_loading_something_else_than_a_vocabulary_says_so(tmp_path, content):
+    (tmp_path / "v.json").write_bytes(content)
+    with pytest.raises(ValueError, match="v.json is not a minnet vocabulary file"):
+        D.Vocabulary.load(tmp_path / "v.json")
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"seq_length": 0}, "seq_length must be a positive integer, got 0"),
     ({"step": 2.5}, "step must be a positive integer, got 2.5"),

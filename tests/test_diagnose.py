@@ -36,8 +36,10 @@ from planted import (  # noqa: E402
 
 import minnet as mn  # noqa: E402
 from minnet import plot  # noqa: E402
-from minnet.gradcheck.diagnose import elementwise, where_wrong  # noqa: E402
+from minnet.gradcheck.axes import of_input, of_param  # noqa: E402
+from minnet.gradcheck.elementwise import elementwise  # noqa: E402
 from minnet.gradcheck.probe import LayerProbe  # noqa: E402
+from minnet.gradcheck.structure import where  # noqa: E402
 
 
 def x_of(shape=(8, 5), seed=1):
@@ -207,12 +209,12 @@ def test_correct_layers_written_another_way_pass_without_a_diagnosis(make):
 
 
 def test_a_diagnosis_that_cannot_run_leaves_the_check_and_its_pattern_words(monkeypatch):
-    from minnet.gradcheck import diagnose
+    from minnet.gradcheck import elementwise
 
     def broken(*args):
         raise RuntimeError("this layer cannot be probed")
 
-    monkeypatch.setattr(diagnose, "elementwise", broken)
+    monkeypatch.setattr(elementwise, "elementwise", broken)
     result = mn.check_layer(ReLUInvertedMask(), x_of())
     assert not result.passed and result.input.hint.startswith("inverted mask")
     assert "swapped" not in result.input.hint and result.input.derivatives is None
@@ -280,34 +282,40 @@ def test_the_table_is_plain_json_in_to_dict():
 def test_only_the_elementwise_suspect_carries_a_table():
     model, X, y = mlp(act=TanhFromX)(0)
     report = mn.GradientChecker(progress=False).check(model, X, y)
-    tables = [lc.layer_index for lc in report.layers if lc.input.derivatives is not None]
+    tables = [lc.layer_index for lc in report.layers
+              if lc.input is not None and lc.input.derivatives is not None]
     assert tables == [1]
 
 
 # ---- where the error lives -----------------------------------------------------------------
 
 
-def test_where_wrong_names_a_row_a_column_a_sample_an_offset_and_a_scale():
+def test_where_names_a_row_a_column_a_sample_an_offset_and_a_scale():
     n = np.arange(1.0, 13.0).reshape(3, 4)
+    matrix, batch = of_param((3, 4), (5, 3), (5, 4)), of_input((3, 4))
+
+    def said(a, axes=matrix, err=None):
+        err = a - n if err is None else err
+        checked = np.isfinite(err)
+        wrong = checked & (np.abs(np.nan_to_num(err)) > 1e-9)
+        return where(wrong, checked, axes, err, a)
+
     a = n.copy()
     a[1] *= 3
-    assert where_wrong(a - n, a, n, None) == ("wrong only in row 1 (4 of 12 entries); every "
-                                              "other entry is right, by a scale: analytic = 3 × "
-                                              "numeric there")
-    assert where_wrong(a - n, a, n, 3).startswith("wrong only in sample 1 ")
+    assert said(a) == ("wrong only in input feature 1 (4 of 12 entries); right everywhere "
+                       "else; by a scale there: analytic = 3 × numeric")
+    assert said(a, batch).startswith("wrong only in sample 1 ")
     a = n.copy()
     a[:, 2] += 0.5
-    assert where_wrong(a - n, a, n, None) == ("wrong only in column 2 (3 of 12 entries); every "
-                                              "other entry is right, by the same offset: "
-                                              "analytic − numeric = 0.5")
-    a = n + 0.25
-    assert where_wrong(a - n, a, n, None) == ("wrong at every entry checked (12): the whole "
-                                              "tensor, by the same offset: analytic − numeric "
-                                              "= 0.25")
-    assert where_wrong(n - n, n, n, None) is None
+    assert said(a) == ("wrong only in column 2 (3 of 12 entries); right everywhere else; by "
+                       "the same offset everywhere: analytic − numeric = 0.5")
+    assert said(n + 0.25) == ("wrong at every entry checked (12); by the same offset "
+                              "everywhere: analytic − numeric = 0.25")
+    assert said(n) is None
+    assert said(n * 1.5) is None  # wrong everywhere, by a factor: the table's hint says it
     err = np.full(n.shape, np.nan)  # not checked: neither right nor wrong
     err[0, 0] = 1.0
-    assert where_wrong(err, n + 1, n, None).startswith("wrong at every entry checked (1)")
+    assert said(n + 1, err=err) is None
 
 
 # ---- the picture ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """nbgrader: each shipped assignment is what `nbgrader generate_assignment` makes of its source,
-and `nbgrader autograde` gives a correct submission full marks and a buggy one partial marks,
-with the gradient checker's report in the feedback.
+and `nbgrader autograde`, with minnet's grader deciding the points outside the notebook, gives a
+correct submission full marks and a buggy one partial marks, with the gradient checker's report
+in the feedback, and a cheating one no points for what it cheats (tests/submissions.py).
 
 Everything runs in one temporary course folder set up by tutorials/generate.py, holding every
 assignment (05 and the exercises of tutorials 06 and 08), through nbgrader's own command line (this
@@ -13,7 +14,6 @@ from __future__ import annotations
 import html
 import importlib.util
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,50 +21,22 @@ import pytest
 pytest.importorskip("nbgrader")
 nbformat = pytest.importorskip("nbformat")
 from nbgrader.api import Gradebook  # noqa: E402
+from submissions import (  # noqa: E402
+    A05,
+    A06,
+    A08,
+    CHEATS,
+    TUTORIALS,
+    Assignment,
+    handed_in,
+    submission,
+)
 from test_tutorials import kernel  # noqa: E402, F401 (a kernel of this interpreter, headless)
 
-ROOT = Path(__file__).resolve().parent.parent
-TUTORIALS = ROOT / "tutorials"
-
-
-@dataclass
-class Assignment:
-    name: str
-    exercises: list[str]  # grade_ids of the solution cells, in notebook order
-    points: dict[str, int]  # grade_id of each grading cell -> its points
-    stubs: int  # solution regions, each replaced by a stub that raises NotImplementedError
-    right: str  # a line of the solution...
-    wrong: str  # ...and the bug a student makes of it
-    partial: dict[str, int]  # what the buggy submission scores
-
-    @property
-    def notebook(self) -> str:
-        return f"{self.name}.ipynb"
-
-    @property
-    def source(self) -> Path:  # the teacher's, solutions inside
-        return TUTORIALS / "source" / self.name / self.notebook
-
-
-PRELU = 'self.grads["alpha"] = (dout * np.minimum(self.x, 0)).sum(axis=0)'
-A05 = Assignment("05_assignment", ["exercise-softplus", "exercise-prelu"],
-                 {"grade-softplus": 3, "grade-prelu": 4, "grade-network": 3},
-                 stubs=4, right=PRELU, wrong=PRELU.replace(".sum(", ".mean("),
-                 partial={"grade-softplus": 3, "grade-prelu": 0, "grade-network": 0})
-A06 = Assignment("06_convolutions", ["exercise-avgpool"],
-                 {"grade-avgpool-forward": 2, "grade-avgpool-backward": 4,
-                  "grade-avgpool-network": 2},
-                 stubs=2, right="dout[..., None, None] / k**2", wrong="dout[..., None, None]",
-                 partial={"grade-avgpool-forward": 2, "grade-avgpool-backward": 0,
-                          "grade-avgpool-network": 0})
-SCALED = "dS = self.softmax_backward(A, dA) / np.sqrt(self.head_dim)"
-A08 = Assignment("08_attention_by_hand", ["exercise-attention"],
-                 {"grade-softmax-backward": 2, "grade-attention-backward": 5,
-                  "grade-attention-block": 3},
-                 stubs=2, right=SCALED, wrong=SCALED.replace(" / np.sqrt(self.head_dim)", ""),
-                 partial={"grade-softmax-backward": 2, "grade-attention-backward": 0,
-                          "grade-attention-block": 0})
 ASSIGNMENTS = [A05, A06, A08]
+# whose grading cells a grading.py declares; 08's are checked in the notebook until it has one
+DECLARED = [a for a in ASSIGNMENTS if (a.source.parent / "grading.py").is_file()]
+UNDECLARED = {"08_attention_by_hand"}
 
 
 def load_generate():
@@ -132,35 +104,16 @@ def test_the_source_holds_solutions_and_the_student_version_only_stubs(a):
         assert c.cell_type != "code" or (c.outputs == [] and c.execution_count is None)
 
 
-def submission(a: Assignment, edit=None, grading=None):
-    """The student version with each exercise written as a student would (the source's
-    solution without its region markers), optionally edited, and the grading cells
-    optionally replaced by `grading`."""
-    solved = {c.metadata.nbgrader.grade_id: c.source for c in read(a.source).cells
-              if c.metadata.get("nbgrader", {}).get("solution")}
-    nb = read(TUTORIALS / a.notebook)
-    for c in nb.cells:
-        grader = c.metadata.get("nbgrader", {})
-        if grader.get("grade_id") in solved:
-            code = re.sub(r"\n *### (BEGIN|END) SOLUTION", "", solved[grader["grade_id"]])
-            c.source = edit(code) if edit else code
-        elif grader.get("grade") and grading is not None:
-            c.source = grading
-    return nb
-
-
 @pytest.fixture(scope="module")
 def graded(course):
-    """In each assignment alice hands in a correct solution and bob one with a wrong gradient
-    (05: dalpha a mean instead of a sum; 06: the 1/k² forgotten; 08: the 1/√d forgotten); in
-    05 dave hands in bob's, with every grading cell edited to pass. Autograded, feedback
-    generated."""
+    """Every assignment's submissions of tests/submissions.py, the cheats in 05 included, handed
+    in, autograded, and their feedback generated."""
     for a in ASSIGNMENTS:
-        bug = lambda code, a=a: code.replace(a.right, a.wrong)  # noqa: E731
-        hand_ins = [("alice", submission(a)), ("bob", submission(a, bug))]
+        hand_ins = handed_in(a, course)
         if a is A05:
-            hand_ins.append(("dave", submission(a, bug, grading="print('✓')")))
-        for student, nb in hand_ins:
+            hand_ins |= {name: submission(a, cheat.edit, course=course)
+                         for name, cheat in CHEATS.items()}
+        for student, nb in hand_ins.items():
             folder = course / "submitted" / student / a.name
             folder.mkdir(parents=True)
             nbformat.write(nb, folder / a.notebook)
@@ -213,3 +166,85 @@ def test_the_feedback_shows_the_checkers_report(graded, a, layer, hint):
 def test_a_student_cannot_edit_a_grading_cell_into_passing(graded):
     """nbgrader grades with its own copy of each locked grading cell."""
     assert scores(graded, A05, "dave")["total"] == 3
+
+
+# ---- graded outside the notebook: cheats ------------------------------------------------------
+
+
+def cell_text(course: Path, a: Assignment, student: str, grade_id: str) -> str:
+    """What a grading cell of the autograded notebook shows, as plain text."""
+    nb = read(course / "autograded" / student / a.name / a.notebook)
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    shown = [o.get("text", "") if o.output_type == "stream" else "\n".join(o.get("traceback", []))
+             for o in cell.outputs]
+    return re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(shown))
+
+
+def flagged(course: Path, a: Assignment, student: str) -> set[str]:
+    """The grading cells marked for the teacher to look at (needs manual grading)."""
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        return {g for g in a.points if gb.find_grade(g, a.name, a.name, student).needs_manual_grade}
+
+
+@pytest.mark.parametrize("a", DECLARED, ids=lambda a: a.name)
+def test_every_declared_grading_cell_is_graded_outside_the_notebook(graded, a):
+    for student in ("alice", "bob"):
+        for grade_id in a.points:
+            assert "Checked outside the notebook" in cell_text(graded, a, student, grade_id)
+        assert flagged(graded, a, student) == set()
+    first = cell_text(graded, a, "alice", next(iter(a.points)))
+    assert first.startswith("✓") and "In your notebook" not in first
+    assert "outside the notebook" in feedback(graded, a, "alice")
+
+
+@pytest.mark.parametrize("name", CHEATS)
+def test_a_cheat_gets_no_points_for_the_parts_it_cheats(graded, name):
+    """Each trick applied to bob's wrong PReLU: outside the notebook it earns nothing, while in
+    the notebook the grading cells it aims at pass."""
+    cheat, a = CHEATS[name], A05
+    assert scores(graded, a, name) == {**dict(zip(a.points, cheat.scores)),
+                                       "total": sum(cheat.scores), "max": 10}
+    for grade_id in ("grade-prelu", "grade-network"):
+        text = cell_text(graded, a, name, grade_id)
+        assert "Checked outside the notebook" in text
+        if grade_id in cheat.works_in_notebook:
+            assert "In your notebook this cell passed" in text, \
+                f"{name} no longer passes {grade_id} in the notebook: see tests/submissions.py"
+    assert "outside the notebook" in feedback(graded, a, name)
+
+
+@pytest.mark.parametrize("name, why", [("numeric-gradient", "called forward"),
+                                       ("forward-differences", "called forward 5 times"),
+                                       ("helper-differences", "as a numeric difference does")])
+def test_numeric_differentiation_is_reported_to_the_teacher(graded, name, why):
+    text = cell_text(graded, A05, name, "grade-prelu")
+    assert why in text and "teacher" in text
+    assert "differentiates numerically" in cell_text(graded, A05, name, "grade-network")
+    assert {"grade-prelu", "grade-network"} <= flagged(graded, A05, name)
+
+
+def test_a_submission_that_writes_the_gradebook_changes_no_grade(graded):
+    """Its kernel gave every grade of the gradebook a manual score; all of them are undone."""
+    with Gradebook(f"sqlite:///{graded / 'gradebook.db'}") as gb:
+        manual = [g.manual_score for s in gb.assignment_submissions(A05.name)
+                  for nb in s.notebooks for g in nb.grades]
+    assert len(manual) == 3 * (3 + len(CHEATS)) and set(manual) == {None}
+    assert flagged(graded, A05, "writes-gradebook") == set(A05.points)
+    assert "the gradebook changed" in cell_text(graded, A05, "writes-gradebook", "grade-softplus")
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="no grading.py yet: the lead "
+                                            "registers it with minnet's grader"))
+    if n in UNDECLARED else n for n in generate.assignments()])
+def test_every_grading_cell_of_a_shipped_assignment_is_declared(name):
+    """source/NAME/grading.py gives each grading cell of the notebook a part, and nothing else."""
+    from minnet.grading.reference import declared
+
+    folder = TUTORIALS / "source" / name
+    path = folder / "grading.py"
+    assert path.is_file(), f"{name} has no grading.py: declare its graded parts (docs/teaching.md)"
+    parts = declared(path.read_text(), str(path))
+    cells = [c.metadata.nbgrader.grade_id for c in read(folder / f"{name}.ipynb").cells
+             if c.metadata.get("nbgrader", {}).get("grade")]
+    assert [p.grade_id for p in parts] == cells

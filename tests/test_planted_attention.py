@@ -45,9 +45,6 @@ def test_planted_bug_fails_in_its_block_on_its_own_tensors(bug, seed):
         str(alone)
 
 
-@pytest.mark.xfail(strict=True, reason="checker: when a check fails, an Embedding checked alone "
-                                       "(no dx for its ids) is named a suspect (at 6c8038b) or "
-                                       "crashes diagnose (AttributeError, at dec179c)")
 def test_an_embedding_first_is_not_blamed_for_a_later_bug():
     model = mn.Model([mn.Embedding(5, 4, seed=0), DenseTimes2(4, 3, seed=1)],
                      loss=mn.SoftmaxCE())

@@ -68,12 +68,22 @@ def test_a_missing_dh0_cannot_show_in_a_model_whose_h0_is_zero():
     assert check(model, X, y).passed
 
 
-@pytest.mark.xfail(strict=True, reason="checker: check_layer(rnn, x) does not check dh0 yet "
-                                       "(issue 17: it checks dx, dh0 and every parameter)")
 def test_check_layer_fails_a_recurrent_layer_that_forgets_dh0():
     x = np.random.default_rng(0).standard_normal((4, 5, 3))
     assert mn.check_layer(StudentRNN(3, 4, seed=0), x).passed
-    assert not mn.check_layer(RNNForgetsDh0(3, 4, seed=0), x).passed
+    result = mn.check_layer(RNNForgetsDh0(3, 4, seed=0), x)
+    assert [c.param for c in result.failed] == ["h0"]
+    assert "self.dh0" in result.summary()
+
+
+@pytest.mark.parametrize("make", [lambda: mn.RNN(3, 4, seed=0), lambda: mn.GRU(3, 4, seed=0),
+                                  lambda: mn.LSTM(3, 4, seed=0),
+                                  lambda: mn.LSTM(3, 4, seed=0, return_sequences=False)])
+def test_check_layer_checks_dx_dh0_and_every_parameter_of_a_recurrent_layer(make):
+    layer = make()
+    result = mn.check_layer(layer, np.random.default_rng(0).standard_normal((4, 5, 3)))
+    states = ["h0", "c0"] if isinstance(layer, mn.LSTM) else ["h0"]
+    assert result.passed and [c.param for c in result.checks] == ["input", *layer.params, *states]
 
 
 def test_check_layer_passes_a_correct_embedding_on_token_ids():

@@ -148,13 +148,27 @@ def test_check_function_on_softmax_loss_is_what_it_prints(readme):
 # ---- the command line ----------------------------------------------------------------------
 
 
-def test_the_train_example_prints_what_the_readme_shows(readme, tmp_path, monkeypatch, capsys):
+def command_examples(text: str) -> list[tuple[list[str], str]]:
+    """(argv, the lines shown under it) of every indented `$ minnet ...` example, in order; the
+    shown lines run to the first line that is not indented as the command is (blank lines
+    inside them included) or to the next command."""
+    found = re.findall(r"^( +)\$ minnet (.*)\n((?:\1(?!\$ ).*\n|\n(?=\1(?!\$ )))+)", text,
+                       re.MULTILINE)
+    return [(command.split(), textwrap.dedent(shown)) for _, command, shown in found]
+
+
+def test_the_command_line_examples_print_what_the_readme_shows(readme, tmp_path, monkeypatch,
+                                                               capsys):
+    """Run one after the other in one folder, as a reader would: sample reads the model that
+    the train before it wrote. Trailing spaces are compared away (editors strip them)."""
     text, _, _ = readme
-    example = re.search(r"^( +)\$ (minnet train .*)\n((?:\1.*\n)+)", text, re.MULTILINE)
-    argv, shown = example.group(2).split()[1:], textwrap.dedent(example.group(3))
+    examples = command_examples(text)
+    assert [argv[0] for argv, _ in examples] == ["train", "train", "sample"]
     monkeypatch.chdir(tmp_path)
-    assert cli.main(argv) == 0
-    assert capsys.readouterr().out == shown
+    for argv, shown in examples:
+        assert cli.main(argv) == 0, argv
+        printed = capsys.readouterr().out
+        assert [line.rstrip() for line in printed.splitlines()] == shown.splitlines(), argv
 
 
 def test_the_demo_prints_the_accuracy_and_writes_the_files_the_readme_names(readme, tmp_path,

@@ -153,13 +153,15 @@ def test_vanishing_and_exploding_show_in_the_per_step_gradient():
     assert_allclose(norms[3.0][:-1] / norms[3.0][1:], 3.0, rtol=1e-6)
 
 
-def test_check_layer_passes_every_recurrent_layer_on_input_and_weights():
+def test_check_layer_passes_every_recurrent_layer_on_input_weights_and_initial_states():
     x = np.random.default_rng(0).standard_normal((3, 4, 2))
     for cls in RECURRENT:
+        states = ["h0", "c0"] if cls is mn.LSTM else ["h0"]
         for sequences in (True, False):
             result = mn.check_layer(randomized(cls(2, 3, return_sequences=sequences)), x)
             assert result.passed, result
-            assert [c.param for c in result.checks] == ["input", "Wx", "Wh", *cls.biases]
+            assert [c.param for c in result.checks] == ["input", "Wx", "Wh", *cls.biases,
+                                                        *states]
 
 
 # ---- stacks and the checker's hints ------------------------------------------------------

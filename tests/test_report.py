@@ -65,7 +65,7 @@ def test_explain_describes_every_column():
 def test_html_has_the_same_content_with_failing_rows_marked():
     report = check(*bug("dW times 2"))
     page = report._repr_html_()
-    assert page.count("<tr") == 1 + len(report.params) + 1 + sum(len(s.failed) for s in
+    assert page.count("<tr") == 1 + len(report.params) + 1 + sum(len(s.checks) for s in
                                                                   report.suspects)
     assert page.count("background:#fde2e2") == sum(not c.passed for c in report.params) + 1
     assert "factor: analytic ≈ 2 × numeric" in page and "What to do" in page

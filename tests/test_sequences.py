@@ -188,6 +188,17 @@ def test_sampling_step_by_step_equals_reading_the_whole_sequence_again(cls):
         assert out[k] == model.forward(out[None, :k])[0, -1].argmax()
 
 
+def test_sampling_a_transformer_reads_the_whole_sequence_and_at_most_max_len_ids():
+    """Attention looks back over every step and a positional encoding places each id by its
+    index, so a Transformer cannot go on from one new id: each draw reads the sequence so far,
+    cut to its last max_len ids once it grows longer."""
+    model = mn.transformer(V, dim=8, heads=2, blocks=1, max_len=5, seed=2)
+    out = mn.sample(model, np.array([1, 4, 2]), steps=6, temperature=0)
+    assert len(out) == 9
+    for k in range(3, 9):
+        assert out[k] == model.forward(out[None, max(0, k - 5):k])[0, -1].argmax()
+
+
 def test_sampling_draws_from_the_softmax_at_the_temperature_with_the_seed():
     model = mn.Model([mn.Embedding(3, 2, seed=0), mn.Dense(2, 3, seed=1)], loss=mn.SoftmaxCE())
     model.layers[1].params["W"][:] = 0

@@ -6,10 +6,15 @@ Read in this order:
     verdicts.py  agree or not, per tensor, and the pattern of a wrong gradient (hints)
     function.py  check_function: the textbook check on any function, with a verdict
     report.py    ParamCheck, LayerCheck, CheckReport: what a check found, as tables
+    shapes.py    gradients that cannot be compared (missing, None, a list, a wrong shape)
     calls.py     calling a user's layer safely: copies, rewound randomness, proven shortcuts
+    training.py  what training computes: the analytic side, and arrays changed in place
     kinks.py     perturbations that straddle a corner (ReLU at 0): compared one-sided
     probe.py     J under perturbations, for a whole model or one layer
-    diagnose.py  what kind of mistake a wrong gradient is: derivative tables, missing terms
+    diagnose.py  what kind of mistake a wrong gradient is, from the structure of the error:
+                 axes.py, structure.py, elementwise.py, normalization.py, pairing.py,
+                 flow.py measure it; show.py prints the tensor, yours beside the true one
+    wiring.py    how a model wires its layers: in place, shared arrays, a layer used twice
     checker.py   GradientChecker and check_layer: verdicts, then the layers to blame
     restore.py   the model is put back bit for bit, whether the check returns or raises
     sweep.py     error against eps: the V;   debug.py   fit(debug=True)

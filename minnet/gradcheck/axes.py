@@ -4,7 +4,7 @@
 The names come from shapes alone, in the conventions minnet follows: a batch first, (N, F) for
 features, (N, T, D) for sequences, (N, C, H, W) for images, a weight (in, out) or a kernel
 (O, C, kh, kw). An axis whose length is a whole number of hidden sizes (an LSTM's 4H) is
-split into blocks; a layer may name them with a `gates` attribute ("ifog").
+split into blocks; a layer may name them with a `gate_names` attribute.
 """
 
 from __future__ import annotations
@@ -38,13 +38,13 @@ class Axes:
         return f"{self.plural(axis)} {_listed(indices)}"
 
     def block(self, axis: int, b: int) -> str:
-        """'columns 3:6 (block 2 of 4, the forget gate's f)'."""
+        """'columns 3:6 (block 2 of 4, the forget f gate)', 'columns 0:2 (head 0)'."""
         size, labels = self.blocks[axis]
-        count = None
         text = f"{self.plural(axis)} {b * size}:{(b + 1) * size}"
+        if labels and labels[b].startswith("head"):
+            return f"{text} ({labels[b]})"
         if labels:
-            count = len(labels)
-            return f"{text} (block {b + 1} of {count}, {labels[b]})"
+            return f"{text} (block {b + 1} of {len(labels)}, {labels[b]})"
         return f"{text} (block {b + 1})"
 
 
@@ -54,6 +54,9 @@ def _listed(indices: list[int]) -> str:
     if len(indices) > 8:
         return ", ".join(map(str, indices[:8])) + f" and {len(indices) - 8} more"
     return ", ".join(map(str, indices[:-1])) + f" and {indices[-1]}"
+
+
+HEADS = ("num_heads", "heads", "n_heads")  # how a layer says it has attention heads
 
 
 def of_input(x_shape: tuple, loss: bool = False) -> Axes:
@@ -67,8 +70,15 @@ def of_input(x_shape: tuple, loss: bool = False) -> Axes:
 
 def of_param(shape: tuple, x_shape: tuple, out_shape: tuple | None, layer=None) -> Axes:
     """A parameter, from how its shape relates to the input and output of its layer."""
-    gates = getattr(layer, "gates", None)
+    gates = getattr(layer, "gate_names", None)
     out_last = out_shape[-1] if out_shape else None
+    heads = next((getattr(layer, k) for k in HEADS if isinstance(getattr(layer, k, None), int)),
+                 None)
+    if heads and heads > 1 and len(shape) in (1, 2) and shape[-1] % heads == 0 \
+            and shape[-1] == out_last:  # attention: each head a block of the last axis
+        names = ("input feature", "column")[-len(shape):]
+        return Axes(names, {len(shape) - 1: (shape[-1] // heads,
+                                             tuple(f"head {h}" for h in range(heads)))})
     if len(shape) == 4:
         return Axes(("output channel", "input channel", "kernel row", "kernel column"), {},
                     (2, 3))
@@ -93,8 +103,7 @@ def _blocks(shape: tuple, axis: int, hidden: int | None, gates) -> dict:
     m = shape[axis] // hidden
     if not 2 <= m <= 4:
         return {}
-    labels = tuple(f"the {g} gate's block" for g in gates) if gates and len(gates) == m \
-        else None
+    labels = tuple(f"the {g} gate" for g in gates) if gates and len(gates) == m else None
     return {axis: (hidden, labels)}
 
 

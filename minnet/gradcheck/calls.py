@@ -25,8 +25,9 @@ STEP = 1e-3  # how far a verification moves an input or a weight
 
 
 def is_own(obj) -> bool:
-    """Is this one of minnet's own classes (not a user's subclass)?"""
-    return _minnet(type(obj))
+    """Is this one of minnet's own classes (not a user's subclass), holding only such layers
+    when it is a block?"""
+    return _minnet(type(obj)) and all(is_own(layer) for layer in getattr(obj, "layers", ()))
 
 
 def by_minnet(obj, method: str) -> bool:
@@ -103,6 +104,7 @@ class Calls:
 
     def __init__(self, obj, fast: bool, is_loss: bool = False, y=None) -> None:
         self.obj, self.fast, self.is_loss, self.y = obj, fast, is_loss, y
+        self.states: dict[str, np.ndarray] = {}  # initial states passed by keyword: h0, c0
         self.own = is_own(obj)
         self.random = Randomness(obj)
         self.proven: dict[tuple, bool] = {}  # (shortcut, param) -> matched plain calls
@@ -116,7 +118,9 @@ class Calls:
         return out if self.is_loss else np.array(out, copy=True)
 
     def _call(self, x):
-        return float(self.obj.forward(x, self.y)) if self.is_loss else self.obj.forward(x)
+        if self.is_loss:
+            return float(self.obj.forward(x, self.y))
+        return self.obj.forward(x, **self.states)
 
     def backward(self, dout):
         """backward(dout) on a copy of dout (a layer may modify it in place)."""
@@ -138,7 +142,7 @@ class Calls:
             xs = xs.copy()
         if self.is_loss:
             return np.asarray(self.obj.values(xs, self.y), dtype=np.float64)
-        return self.obj.forward(xs)
+        return self.obj.forward(xs, **self.states)
 
     def _one_by_one(self, xs):
         outs = [self.forward(x) for x in xs]
@@ -176,8 +180,9 @@ class Calls:
         exception it is never tried again in this check.
         """
         key = (hint, name)
-        if not (self.fast and trusted(self.obj, hint) and self.proven.get(key, True)):
-            return None
+        if self.states or not (self.fast and trusted(self.obj, hint)
+                               and self.proven.get(key, True)):
+            return None  # a shortcut knows no initial states
         outs = self._safely(key, shortcut)
         if outs is not None and key not in self.proven:
             self.proven[key] = _same_change(outs[0], plain(0), base)

@@ -13,6 +13,7 @@ import numpy as np
 from .._progress import tqdm
 from ..layers import Layer
 from . import wiring
+from .calls import Calls
 from .diagnose import diagnose
 from .kinks import one_sided
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
@@ -101,7 +102,7 @@ class GradientChecker:
         alone = {lc.layer_index: lc for lc in layers}
         for i in wiring.unverified(model.layers, probe.slots, checks):
             if i not in alone and probe.unstable is None:
-                alone[i] = self._alone(model, probe, i)
+                alone[i] = self._alone(model, probe, i, blame=False)
                 if not alone[i].passed:
                     report.warnings.append(
                         f"layer {i} ({type(model.layers[i]).__name__}): its backward is wrong "
@@ -111,10 +112,12 @@ class GradientChecker:
         report.advice = model_advice(report)
         return report
 
-    def _alone(self, model, probe, i: int) -> LayerCheck:
+    def _alone(self, model, probe, i: int, blame: bool = True) -> LayerCheck:
+        """Layer i alone; to name suspects, the first layer's dx is left out: training never
+        uses it."""
         seed = int(np.random.default_rng(self.seed).integers(2**31))
         return _check_one(model.layers[i], probe.inputs[i], None, probe.eps, "auto", seed,
-                          self.tol, i, self.fast)
+                          self.tol, i, self.fast, dx_unused=blame and i == 0)
 
     def _eps_report(self, model, probe, mode, checks, difference, noise, note) -> CheckReport:
         """eps is far from the bottom of the V: look again at the default before blaming."""
@@ -216,12 +219,32 @@ class GradientChecker:
         return c, a[keep], n[keep]
 
     def _localize(self, model, probe) -> list[LayerCheck]:
-        """Check each layer, then the loss, on the input it saw in the model's forward pass."""
+        """Check each layer, then the loss, on the input it saw in the model's forward pass;
+        inside a block that fails, each of its layers on the input it saw there."""
         seed = int(np.random.default_rng(self.seed).integers(2**31))
-        found = [self._alone(model, probe, i) for i in range(len(model.layers))]
+        found = []
+        for i, layer in enumerate(model.layers):
+            lc = self._alone(model, probe, i)
+            found += self._inside(layer, probe.inputs[i], lc, probe.eps, seed) \
+                if hasattr(layer, "layers") and not lc.passed else [lc]
         found.append(_check_one(model.loss, probe.inputs[-1], probe.y, probe.eps, "auto", seed,
                                 self.tol, len(model.layers), self.fast))
         return found
+
+    def _inside(self, block, x, lc: LayerCheck, eps, seed) -> list[LayerCheck]:
+        """The layers of a block that fails, checked alone on what they saw inside it; the
+        block itself when they are all right (then how it combines them is wrong)."""
+        found, h = [], x
+        for j, layer in enumerate(block.layers):
+            inner = _check_one(layer, h, None, eps, "auto", seed, self.tol, lc.layer_index,
+                               self.fast)
+            inner.path, inner.layer_name = (*lc.path, (j, inner.layer_name)), lc.layer_name
+            if hasattr(layer, "layers") and not inner.passed:
+                found += self._inside(layer, h, inner, eps, seed)
+            else:
+                found.append(inner)
+            h = Calls(layer, fast=False).forward(h)
+        return found if any(not f.passed for f in found) else [lc]
 
 
 def _shared_by(c: ParamCheck, slot) -> ParamCheck:
@@ -327,12 +350,40 @@ def _check_is_ready(layer) -> None:
         raise TypeError(f"check_layer: {layer!r} needs a forward and a backward method")
 
 
-def _check_one(layer, x, y, eps, mode, seed, tol, index, fast) -> LayerCheck:
+def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) -> LayerCheck:
     name, loss = type(layer).__name__, is_loss(layer)
     with Preserved([layer]):
         layer.input_grad = True  # alone, its input gradient is what we check
-        probe = LayerProbe(_float64_layer(layer), x, y, eps, seed, fast)
-        return _layer_verdict(probe, mode, tol, index, name, loss)
+        probe = LayerProbe(_float64_layer(layer), x, y, eps, seed, fast, dx_unused)
+        result = _layer_verdict(probe, mode, tol, index, name, loss)
+        result.settings, result.keeps = settings(layer), keeps(probe.layer)
+    if dx_unused and probe.x.dtype.kind not in "iu":
+        result.notes.append("its dx is not checked: training never uses it (first layer)")
+    return result
+
+
+BOOKKEEPING = {"training", "frozen", "input_grad", "seed", "return_sequences"}
+
+
+def settings(layer) -> dict:
+    """The numbers and words a layer keeps (alpha, eps, p, stride, ...): its settings."""
+    return {k: v for k, v in vars(layer).items() if not k.startswith("_")
+            and k not in BOOKKEEPING and isinstance(v, (int, float, str))
+            and not isinstance(v, bool)}
+
+
+def keeps(layer, most: int = 8) -> list[str]:
+    """'self.x (4, 5, 3)', 'self.cache[1] (4, 3)': the arrays a layer keeps, after a check."""
+    found = []
+    for name, v in vars(layer).items():
+        if name in ("params", "grads"):
+            continue
+        items = v.items() if isinstance(v, dict) else enumerate(v) \
+            if isinstance(v, (list, tuple)) else [(None, v)]
+        found += [f"self.{name}{'' if key is None else f'[{key!r}]'} {u.shape}"
+                  + ("" if u.dtype.kind == "f" else f" {u.dtype}")
+                  for key, u in items if isinstance(u, np.ndarray) and u.ndim > 0]
+    return found[:most]
 
 
 def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
@@ -354,6 +405,14 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
                               lambda w, eps, key=key, idx=idx:
                               probe.param_entries(key, idx[w], eps),
                               probe.repeated.get((0, key))))
+    for key, s in probe.states.items():  # a recurrent layer's h0 (and c0): dL/dh0 in self.dh0
+        if key in probe.unusable:
+            params.append(unusable(index, name, key, s.shape, probe.unusable[key]))
+            continue
+        idx = np.arange(s.size)
+        params.append(_judged(probe, probe.grads[key], idx, True, tol, atol, (index, name, key),
+                              lambda w, eps, key=key, idx=idx:
+                              probe.state_entries(key, idx[w], eps), None))
     diagnose(probe, inp, params, tol, atol)
     problems = []
     if probe.unstable:
@@ -362,7 +421,7 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
                         f"freeze() that keeps its random draws fixed")
     result = LayerCheck.of(index, name, inp, params, loss, problems)
     result.tol, result.atol = tol, atol
-    if probe.ids:
+    if probe.x.dtype.kind in "iu":
         result.notes.append("its input holds integer ids, which have no gradient: only its "
                             "parameters are checked")
     if probe.changes_input:

@@ -49,8 +49,10 @@ def slope(f, x, saved, i, eps, dout=None) -> float:
 
 
 def rel_error(a: np.ndarray, n: np.ndarray) -> float:
-    """‖a − n‖ / (‖a‖ + ‖n‖): 0 when a = n, 1 when one is zero or a = −n."""
+    """‖a − n‖ / (‖a‖ + ‖n‖): 0 when a = n, 1 when one is zero or a = −n; nan if one is."""
     denom = np.linalg.norm(a) + np.linalg.norm(n)
+    if not np.isfinite(denom):
+        return float("nan")
     return float(np.linalg.norm(np.subtract(a, n)) / denom) if denom > 0 else 0.0
 
 

@@ -138,28 +138,42 @@ def _strided_windows(z, kh, kw, stride, dilation):
 
 def placed(G: np.ndarray, params: dict, shape: tuple) -> dict:
     """A kernel layer's dx: dout·W added back at each window's place, the windows at a stride
-    and dilation, the result cut at an offset (a padding taken off) and maybe W flipped."""
+    and dilation, the result cut at an offset (a padding taken off), maybe W flipped; for a
+    depthwise kernel (C, 1, k, k), each channel's own, or their sum sent to every channel."""
     found = {}
+    for name, per in _shares(G, params, shape):
+        for (stride, dilation), assign in itertools.product(
+                itertools.product((1, 2, 3), (1, 2)), (False, True)):
+            full = (_written_back if assign else _add_back)(per, stride, dilation)
+            for cut in range(0, 3):
+                if cut and (cut + shape[2] > full.shape[2] + 2 or
+                            cut + shape[3] > full.shape[3] + 2):
+                    continue
+                dx = _fit(full, cut, shape)
+                if dx is None:
+                    continue
+                how = "written back with = (where windows overlap, the last one wins)" \
+                    if assign else "added back"
+                found[f"{name} {how} at stride {stride}"
+                      + (f", dilation {dilation}" if dilation > 1 else "")
+                      + (f", the first {_rows(cut)} cut off" if cut else "")] = dx
+    return found
+
+
+def _shares(G: np.ndarray, params: dict, shape: tuple):
+    """(what, each window's share of dx (N, C, H', W', k, k)) for every kernel param."""
     for name, W in params.items():
-        if W.ndim != 4 or G.ndim != 4 or W.shape[0] != G.shape[1] or W.shape[1] != shape[1]:
+        if W.ndim != 4 or G.ndim != 4 or W.shape[0] != G.shape[1]:
             continue
         for flip in (False, True):
-            K = W[..., ::-1, ::-1] if flip else W
-            per = np.einsum("noij,ocuv->ncijuv", G, K)  # each window's share of dx
-            for stride, dilation in itertools.product((1, 2, 3), (1, 2)):
-                full = _add_back(per, stride, dilation)
-                for cut in range(0, 3):
-                    if cut and (cut + shape[2] > full.shape[2] + 2 or
-                                cut + shape[3] > full.shape[3] + 2):
-                        continue
-                    dx = _fit(full, cut, shape)
-                    if dx is None:
-                        continue
-                    what = (f"dout·{name}{' flipped' if flip else ''} added back at stride "
-                            f"{stride}" + (f", dilation {dilation}" if dilation > 1 else "")
-                            + (f", the first {_rows(cut)} cut off" if cut else ""))
-                    found[what] = dx
-    return found
+            K, turned = (W[..., ::-1, ::-1], " flipped") if flip else (W, "")
+            if W.shape[1] == shape[1]:
+                yield f"dout·{name}{turned}", np.einsum("noij,ocuv->ncijuv", G, K)
+            elif W.shape[1] == 1 and W.shape[0] == shape[1]:  # depthwise
+                own = np.einsum("ncij,cuv->ncijuv", G, K[:, 0])
+                yield f"dout·{name}{turned}, each channel its own", own
+                yield (f"dout·{name}{turned} summed over the channels and sent to every channel",
+                       np.broadcast_to(own.sum(axis=1, keepdims=True), own.shape))
 
 
 def _rows(k: int) -> str:
@@ -174,6 +188,19 @@ def _fit(full: np.ndarray, cut: int, shape: tuple) -> np.ndarray | None:
     out = np.zeros(shape)
     part = full[:, :, cut:cut + shape[2], cut:cut + shape[3]]
     out[:, :, :part.shape[2], :part.shape[3]] = part
+    return out
+
+
+def _written_back(per: np.ndarray, stride: int, dilation: int) -> np.ndarray:
+    """_add_back with = instead of +=, window after window: where windows overlap, the last
+    one's entries stay (as a col2im written with =)."""
+    n, c, h, w, kh, kw = per.shape
+    out = np.zeros((n, c, stride * (h - 1) + dilation * (kh - 1) + 1,
+                    stride * (w - 1) + dilation * (kw - 1) + 1))
+    for i in range(h):
+        for j in range(w):
+            out[:, :, stride * i:stride * i + dilation * (kh - 1) + 1:dilation,
+                stride * j:stride * j + dilation * (kw - 1) + 1:dilation] = per[:, :, i, j]
     return out
 
 

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..layers import Dense, Layer
+from ..layers import Layer
 from ..losses import Loss
 from . import shapes, training
 from .calls import STEP, Calls, Randomness, raised
@@ -79,7 +79,11 @@ class Backward(NamedTuple):
     misshapen: dict[str, np.ndarray] = {}  # unusable grads that are arrays of another shape
 
 
-def backward_of(obj, params: dict, run, x: np.ndarray, ids: bool) -> Backward:
+STATES = ("h0", "c0")  # initial states a recurrent layer takes, with gradients d{name}
+
+
+def backward_of(obj, params: dict, run, x: np.ndarray, ids: bool,
+                states: dict | None = None) -> Backward:
     """run() is obj's backward; read what it returned and stored, never raising for it."""
     try:
         dx = run()
@@ -93,9 +97,12 @@ def backward_of(obj, params: dict, run, x: np.ndarray, ids: bool) -> Backward:
     else:
         why = shapes.problem(dx, x.shape, len(x))
     grads, unusable, misshapen = {}, {}, {}
-    for k, p in params.items():
-        g = getattr(obj, "grads", {}).get(k, _MISSING)
+    stored = {**{k: getattr(obj, "grads", {}).get(k, _MISSING) for k in params},
+              **{k: getattr(obj, f"d{k}", None) for k in states or {}}}
+    for k, p in {**params, **(states or {})}.items():
+        g = stored[k]
         problem = f"missing: backward did not store grads[{k!r}]" if g is _MISSING else \
+            f"missing: backward did not set self.d{k}" if g is None and k in STATES else \
             shapes.problem(g, p.shape, len(x))
         if problem:
             unusable[k] = problem
@@ -137,17 +144,19 @@ class ModelProbe:
         self.random.rewind()
         self.step = training.step(model, X, y)  # what every training step after the first gets
         self.grads, self.unusable = self.step.grads, self.step.unusable
-        self._zeroed()
+        own = all(c.own for c in [*self.calls, self.loss_calls])  # no copies: the same path
+        if not own:
+            self._zeroed()
         self.random.rewind()
         self.inputs, self.J0 = self._pass()
         self.atol = round_off(self.J0)
-        self.copied = self._copied_backward()
+        self.copied = None if own else self._copied_backward()
         self.changes = self._changes()
         steady = self.first.loss == self.step.loss == self.J0
         self.unstable = None if steady else self._unstable()
         self.unlisted = {s.name: self._unlisted_readers(s) for s in self.slots} if steady else {}
-        self.repeated = repeat_backward(before, self.first.grads, self.step.grads) \
-            if steady else {}
+        self.repeated = repeat_backward(before, self.first.grads, self.step.grads,
+                                        1e-3 * self.atol) if steady else {}
 
     def _zeroed(self) -> dict:
         """Set every grads array to 0 in place (so that += shows as exactly 2x); read them."""
@@ -205,8 +214,9 @@ class ModelProbe:
         """Where training's first gradient differs from the same step on copies: who aliased."""
         if self.copied is None or self.first.stop is not None:
             return []
-        same = all(np.allclose(g, self.copied[k], rtol=1e-9, atol=1e-12 * np.abs(g).max(
-            initial=1)) for k, g in self.first.grads.items() if k in self.copied)
+        same = all(np.allclose(g, self.copied[k], rtol=1e-9, equal_nan=True,
+                               atol=1e-12 * np.nan_to_num(np.abs(g)).max(initial=1))
+                   for k, g in self.first.grads.items() if k in self.copied)
         if same and self.first.loss == self.J0:
             return []
         self.random.rewind()
@@ -338,8 +348,9 @@ class ModelProbe:
         return self.loss_calls.stack(h) + self.P0, bent | np.concatenate([flags, flags])
 
     def _penalty_change(self, layer, name, w, d):
-        """Exact change of 0.5 * l2 * Σ W² when entries w of a Dense W move by d."""
-        if not (self.model.l2 and isinstance(layer, Dense) and name == "W"):
+        """Exact change of 0.5 * l2 * Σ W² when entries w of a penalized W (a Dense's) move by d."""
+        p = layer.params[name]
+        if not any(W is p for W, _ in self.model._penalized()):
             return 0.0
         return 0.5 * self.model.l2 * (2 * w * d + d * d)
 
@@ -364,15 +375,18 @@ def _same_nonzero(v, w) -> bool:
 class LayerProbe:
     """J = Σ layer(x) * G (or a loss's value) under perturbations of x and of each parameter."""
 
-    def __init__(self, layer, x, y, eps, seed, fast) -> None:
+    def __init__(self, layer, x, y, eps, seed, fast, dx_unused: bool = False) -> None:
         self.layer, self.x, self.y, self.eps, self.fast = layer, x, y, eps, fast
         self.params = dict(getattr(layer, "params", {}))
-        self.ids = x.dtype.kind in "iu"  # token ids: not perturbed, no input gradient
+        # token ids (or the first layer of a model, whose dx no one uses): x is not perturbed,
+        # and backward need not return dx
+        self.ids = x.dtype.kind in "iu" or dx_unused
         self.is_loss = is_loss(layer)
         self.calls = Calls(layer, fast, self.is_loss, y)
         self.rng = np.random.default_rng(seed)
         freeze(layer)
         self.changes_input = self._changes_input()
+        self.calls.states = self.states = self._states(self.calls.forward(x))
         out = self.calls.forward(x)
         if self.is_loss:
             self.G, self.J0, self.base_out = None, out, None
@@ -386,7 +400,8 @@ class LayerProbe:
         found = self._backward()
         self.dx, self.dx_problem, self.grads, self.unusable, self.misshapen = found
         self.repeated = {} if self.unstable else \
-            {(0, k): why for k, why in repeat_backward(before, first.grads, self.grads).items()}
+            {(0, k): why for k, why in repeat_backward(before, first.grads, self.grads,
+                                                        1e-3 * round_off(self.J0)).items()}
         self._ignores: dict | None = None
 
     def dependence(self) -> dict[str, str]:
@@ -401,7 +416,8 @@ class LayerProbe:
         """Your gradients (dx and grads) after a forward at x and a backward of G."""
         zero_grads(self.layer)
         self.calls.forward(x)
-        b = backward_of(self.layer, self.params, lambda: self.calls.backward(G), x, self.ids)
+        b = backward_of(self.layer, self.params, lambda: self.calls.backward(G), x, self.ids,
+                        self.states)
         return {"input": b.dx, **b.grads}
 
     def _dependence(self) -> dict[str, str]:
@@ -436,6 +452,28 @@ class LayerProbe:
             J.append(float(self.score(np.asarray(out)[None])[0]))
         return (J[0] - J[1]) / (2 * self.eps)
 
+    def _states(self, out) -> dict[str, np.ndarray]:
+        """Initial states a recurrent layer takes by keyword (h0=None, c0=None): random ones,
+        so that its gradients dL/dh0 (self.dh0) and dL/dc0 count in J and are checked."""
+        if self.is_loss:
+            return {}
+        try:
+            params = inspect.signature(self.layer.forward).parameters
+        except (TypeError, ValueError):
+            return {}
+        names = [k for k in STATES if k in params and params[k].default is None]
+        if not names:
+            return {}
+        width, rng = np.shape(out)[-1], np.random.default_rng(self.rng.integers(2**31))
+        return {k: 0.5 * rng.standard_normal((len(self.x), width)) for k in names}
+
+    def state_entries(self, key, idx, eps) -> Pairs:
+        """J with flat entry idx[k] of the initial state `key` moved by ±eps."""
+        s = self.states[key]
+        outs = [self.calls.moved(s, i, d, self.x) for d in (eps, -eps) for i in idx]
+        J = self.score(np.stack(outs))
+        return Pairs(J[:len(idx)], J[len(idx):], np.zeros(len(idx), dtype=bool), eps)
+
     def _changes_input(self) -> bool:
         x = self.x.copy()
         self.calls._call(x)  # not through Calls.forward, which would hand it a copy
@@ -444,7 +482,7 @@ class LayerProbe:
     def _backward(self) -> Backward:
         self.calls.forward(self.x)
         return backward_of(self.layer, self.params, lambda: self.calls.backward(self.G),
-                           self.x, self.ids)
+                           self.x, self.ids, self.states)
 
     def _read(self) -> dict:
         return backward_of(self.layer, self.params, lambda: self.x, self.x, True).grads

@@ -79,6 +79,8 @@ class ParamCheck:
         if self.param == "input":
             return "its gradient dL/dscores (what backward returns)" if self.is_loss else \
                 "its input gradient dL/dx (what backward returns)"
+        if self.param in ("h0", "c0"):
+            return f"its gradient dL/d{self.param} (self.d{self.param})"
         return f"its gradient for {self.param} (grads[{self.param!r}])"
 
 
@@ -100,6 +102,9 @@ class LayerCheck:
     fixes: list[str] = field(default_factory=list)  # "What to do" for its problems
     tol: float | None = None  # the rule its rows were judged by (rule())
     atol: float | None = None
+    path: tuple = ()  # inside a block: ((1, "MultiHeadAttention"), ...) below layer_index
+    settings: dict = field(default_factory=dict)  # its numbers and words: alpha, eps, p, ...
+    keeps: list = field(default_factory=list)  # the arrays it keeps: "self.x (4, 5)", ...
 
     @classmethod
     def of(cls, index: int, name: str, inp: ParamCheck | None, params: list[ParamCheck],
@@ -115,7 +120,7 @@ class LayerCheck:
         failed = [c for c in checks if not c.passed]
         hint = problems[0] if problems and not failed else None
         if failed:
-            worst = max(failed, key=severity)
+            worst = max(failed, key=telling)
             hint = f"{worst.param}: {worst.hint}" if worst.hint else \
                 f"{worst.param} gradient wrong (rel_error {worst.rel_error:.1e})"
         return cls(index, name, not failed and not problems, inp and inp.rel_error, params,
@@ -126,8 +131,14 @@ class LayerCheck:
         """How text names it: "layer 2 (Dense)", "the loss (SoftmaxCE)", or the class alone."""
         if self.is_loss:
             return f"the loss ({self.layer_name})" if self.in_model else self.layer_name
-        return f"layer {self.layer_index} ({self.layer_name})" if self.in_model \
-            else self.layer_name
+        inside = "".join(f" › {j} ({name})" for j, name in self.path)
+        return f"layer {self.layer_index} ({self.layer_name}){inside}" if self.in_model \
+            else self.layer_name + inside
+
+    @property
+    def place(self) -> tuple[int, ...]:
+        """Where it runs in the model, in order: (3, 1) for layer 1 inside layer 3."""
+        return (self.layer_index, *(j for j, _ in self.path))
 
     @property
     def checks(self) -> list[ParamCheck]:
@@ -137,11 +148,29 @@ class LayerCheck:
     def failed(self) -> list[ParamCheck]:
         return [c for c in self.checks if not c.passed]
 
+    def setting_line(self) -> str | None:
+        """'its settings: alpha = 1.3, eps = 1e-05', what a formula may need from the layer."""
+        said = []
+        if self.settings:
+            said.append("its settings: " + ", ".join(f"{k} = {v!r}"
+                                                     for k, v in self.settings.items()))
+        if self.keeps:
+            said.append("it keeps from forward: " + ", ".join(self.keeps))
+        return "; ".join(said) or None
+
+    def tally(self) -> str | None:
+        """'wrong: dx, dWq; right: dWv, dbv' when some of its tensors are right."""
+        right = [c.short.removeprefix("its ") for c in self.checks if c.passed]
+        wrong = [c.short.removeprefix("its ") for c in self.failed]
+        if not (right and wrong):
+            return None
+        return f"wrong: {', '.join(wrong)}; right: {', '.join(right)}"
+
     def summary(self) -> str:
         """'its input gradient dL/dx (what backward returns) is wrong: <hint>', worst first."""
         if not self.failed:
             return self.problems[0] if self.problems else "right"
-        worst = max(self.failed, key=severity)
+        worst = max(self.failed, key=telling)
         return f"{worst.what} is wrong: {worst.hint or f'rel_error {worst.rel_error:.1e}'}"
 
     def __str__(self) -> str:
@@ -149,7 +178,8 @@ class LayerCheck:
             head = f"Layer check of {self.who} PASSED"
         else:
             head = f"Layer check of {self.who} FAILED: {self.summary()}"
-        lines = [head, _ALONE_LOSS if self.is_loss else _ALONE]
+        lines = [head] + [f"({line})" for line in (self.tally(), self.setting_line()) if line]
+        lines += [_ALONE_LOSS if self.is_loss else _ALONE]
         lines += [_sentence(rule(self.tol, self.atol))] if self.tol else []
         lines += _kink_line(self.checks)
         lines += ["", table(self.checks)]
@@ -240,8 +270,10 @@ class CheckReport:
         alone = [s for s in self.suspects if s.failed]  # not those with a problem only
         if alone:
             lines += ["", _MODEL_ALONE]
-            lines += [f"  {s.who}: {s.summary()}" for s in alone]
-            lines += ["", table([c for s in alone for c in s.failed])]
+            for s in alone:
+                lines.append(f"  {s.who}: {s.summary()}")
+                lines += [f"    ({line})" for line in (s.tally(), s.setting_line()) if line]
+            lines += ["", table([c for s in alone for c in s.checks])]
             lines += [line for s in alone for line in _derivative_tables(s.checks)]
         if self.advice:
             lines += ["", self.advice]
@@ -254,7 +286,7 @@ class CheckReport:
         after = [_MODEL_ALONE] if alone else []
         after += [line for s in alone for line in _derivative_tables(s.checks)]
         after += [self.advice] if self.advice else []
-        return _html(self.headline(), self.params, [c for s in alone for c in s.failed],
+        return _html(self.headline(), self.params, [c for s in alone for c in s.checks],
                      notes + after)
 
     def explain(self) -> str:
@@ -317,6 +349,14 @@ def _sentence(text: str) -> str:
     return text[0].upper() + text[1:] + "."
 
 
+def telling(c: ParamCheck) -> tuple:
+    """Sort key whose max is the failing tensor to name first: one whose error the diagnosis
+    could describe (findings, then any hint), dx before a parameter, then the worst."""
+    strong = any(not f.startswith(("wrong only", "wrong at every")) for f in c.findings)
+    return (*severity(c)[:2], strong, bool(c.findings), c.hint is not None,
+            c.param == "input", c.rel_error)
+
+
 def severity(c: ParamCheck) -> tuple:
     """Sort key whose max is the worst tensor: a failure, a wrong number over none compared."""
     return (not c.passed, c.status != "inconclusive", c.rel_error)
@@ -344,7 +384,8 @@ def layer_advice(check: LayerCheck) -> str:
     if "input" in names:
         where.append("the gradient it returns (dL/dscores)" if check.is_loss
                      else "the gradient it returns (dL/dx)")
-    where += [f"grads[{n!r}]" for n in names if n != "input"]
+    where += [f"self.d{n}" if n in ("h0", "c0") else f"grads[{n!r}]" for n in names
+              if n != "input"]
     return (f"What to do: in the backward of {check.who}, fix {' and '.join(where)}; check the "
             f"fix with mn.check_layer(layer, x{', y=y' if check.is_loss else ''}).")
 

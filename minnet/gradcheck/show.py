@@ -13,19 +13,22 @@ ROWS, COLUMNS = 8, 8  # the most rows and columns of a slice
 
 
 def side_by_side(a: np.ndarray, n: np.ndarray, wrong: np.ndarray, axes: Axes,
-                 what: str) -> list[str]:
-    """Lines: a heading, then yours | true, a '*' after each wrong entry of yours."""
+                 what: str, context: tuple | None = None) -> list[str]:
+    """Lines: a heading, then yours | true, a '*' after each wrong entry of yours; then, when
+    `context` = (x, dout) of the same shape, the same entries of the layer's input and upstream
+    gradient, so that a formula can be tried on them by hand."""
     if a.ndim == 0:
         return []
     if a.ndim == 1:
         a, n, wrong = a[None], n[None], wrong[None]
+        context = context and tuple(v[None] for v in context)
         axes = Axes(("", *axes.names), {})
     worst = np.unravel_index(np.argmax(np.where(wrong, np.abs(a - n), -1)), a.shape)
     if a.size <= WHOLE:  # every 2-D slice, one after the other
         slices = list(np.ndindex(a.shape[:-2]))
         rows = cols = slice(None)
     else:
-        slices = [worst[:-2]]
+        slices = _two_slices(np.where(wrong, np.abs(a - n), -1), worst)
         rows = _around(worst[-2], a.shape[-2], ROWS)
         cols = _around(worst[-1], a.shape[-1], COLUMNS)
     lines = [f"{what}{' whole' if a.size <= WHOLE else ''}, yours | true, * where yours is "
@@ -35,7 +38,22 @@ def side_by_side(a: np.ndarray, n: np.ndarray, wrong: np.ndarray, axes: Axes,
         if lead:
             lines.append("at " + ", ".join(f"{axes.name(i)} {k}" for i, k in enumerate(lead)))
         lines += _block(a[lead][rows, cols], n[lead][rows, cols], wrong[lead][rows, cols])
+        if context:
+            x, G = (v[lead][rows, cols] for v in context)
+            lines += ["  and there, x (the layer's input) | dout (the upstream gradient G):"]
+            lines += _block(x, G, np.zeros(x.shape, dtype=bool))
     return lines
+
+
+def _two_slices(size: np.ndarray, worst: tuple) -> list[tuple]:
+    """The 2-D slice of the worst entry, and the worst of another (sample, channel, step)."""
+    first = worst[:-2]
+    if size.ndim < 3:
+        return [first]
+    per = size.reshape(*size.shape[:-2], -1).max(axis=-1)
+    per[first] = -np.inf
+    second = np.unravel_index(np.argmax(per), per.shape)
+    return [first] + ([tuple(int(i) for i in second)] if per[second] > 0 else [])
 
 
 def _around(at: int, size: int, most: int) -> slice:

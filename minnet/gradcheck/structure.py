@@ -7,6 +7,7 @@ two arrays and, when it holds, says so in a sentence; when it does not hold, it 
               gate blocks) that hold wrong entries, and a trend along time
     sums      what the gradient sums to along each axis: 0 for the true one, not for yours
     offset    an error that is the same all along an axis
+    dout      an error that is a multiple of dout itself: a term dout missing (a skip path)
     moved     the right values at other entries: shifted, flipped, transposed, or elsewhere
               in the same window
 """
@@ -29,8 +30,32 @@ def close(u, v, rtol: float = CLOSE) -> np.ndarray:
 # ---- where the wrong entries are -------------------------------------------------------------
 
 
-def where(wrong: np.ndarray, checked: np.ndarray, axes: Axes, err: np.ndarray) -> str | None:
-    """'wrong only in samples 0 and 3, channel 1 (24 of 96 entries); right everywhere else'."""
+def where(wrong: np.ndarray, checked: np.ndarray, axes: Axes, err: np.ndarray,
+          a: np.ndarray | None = None) -> str | None:
+    """'wrong only in samples 0 and 3, channel 1 (24 of 96 entries); right everywhere else',
+    and how, when it is the same at every wrong entry: an offset, or (a given) a scale."""
+    text = _where(wrong, checked, axes, err)
+    how = _how(wrong, err, a) if text or wrong.all() else None
+    return text + how if text and how else text
+
+
+def _how(wrong, err, a) -> str | None:
+    e = err[wrong]
+    if len(e) < 2:  # one entry is the same as itself: nothing to tell
+        return None
+    if np.all(np.abs(e - e.mean()) <= 1e-4 * np.abs(e.mean())):
+        return f"; by the same offset everywhere: analytic − numeric = {e.mean():.4g}"
+    if a is not None and wrong.sum() < np.isfinite(err).sum():
+        n = a[wrong] - e
+        if np.all(np.abs(n) > TINY):
+            r = a[wrong] / n
+            if np.all(np.abs(r - r.mean()) <= 1e-4 * np.abs(r.mean())):
+                digits = 4 if abs(r.mean() - 1) > 1e-2 else 7
+                return f"; by a scale there: analytic = {r.mean():.{digits}g} × numeric"
+    return None
+
+
+def _where(wrong: np.ndarray, checked: np.ndarray, axes: Axes, err: np.ndarray) -> str | None:
     k, m = int(wrong.sum()), int(checked.sum())
     if k == 0 or wrong.ndim == 0:
         return None
@@ -48,7 +73,8 @@ def where(wrong: np.ndarray, checked: np.ndarray, axes: Axes, err: np.ndarray) -
         parts += _positions(wrong, checked, axes, joint)
     trend = _trend(err, wrong, axes)
     if not parts:  # "wrong everywhere" alone says nothing the table does not
-        return f"wrong at every entry checked ({m}); {trend}" if trend and k == m else None
+        return f"wrong at every entry checked ({m})" + (f"; {trend}" if trend else "") \
+            if k == m and (trend or _how(wrong, err, None)) else None
     text = f"wrong only {' and '.join(parts)} ({k} of {m} entries); right everywhere else"
     return f"{text}; {trend}" if trend else text
 
@@ -171,6 +197,19 @@ def offset(err: np.ndarray, wrong: np.ndarray, axes: Axes) -> str | None:
     return None
 
 
+def dout_term(err: np.ndarray, G: np.ndarray | None, what: str) -> str | None:
+    """E = c·dout at every entry: dx lacks (or has too much of) dout itself."""
+    if G is None or err.shape != np.shape(G) or not np.isfinite(err).all():
+        return None
+    c = float(np.vdot(err, G) / max(np.vdot(G, G), 1e-300))
+    if abs(c) < 1e-3 or not close(err, c * G, 1e-5).all():
+        return None
+    if abs(c + 1) < 1e-4:
+        return (f"the error is −dout at every entry: your {what} lacks a term dout itself (as a "
+                f"residual connection y = x + f(x) adds dout, its skip path, to dx)")
+    return f"the error is {c:.4g} × dout at every entry: a term {-c:.4g}·dout is missing"
+
+
 # ---- the right values at other entries ---------------------------------------------------------
 
 
@@ -190,9 +229,33 @@ def moved(a: np.ndarray, n: np.ndarray, axes: Axes, what: str, x: np.ndarray | N
                 f"kernel flipped where it should not be (or not flipped where it should)?")
     if a.ndim >= 2 and a.shape[-1] == a.shape[-2] and close(a, np.swapaxes(n, -1, -2)).all():
         return f"yours is the true {what} transposed (its last two axes swapped)"
+    for axis in axes.blocks:
+        text = _blocks_moved(a, n, axes, axis, what)
+        if text:
+            return text
     if window is not None and axes.spatial and x is not None:
         return _in_windows(a, n, x, window, what)
     return None
+
+
+def _blocks_moved(a, n, axes: Axes, axis: int, what: str) -> str | None:
+    """Blocks along an axis (an LSTM's gates) in another order: yours' block b holds the true
+    block p[b]."""
+    size, _ = axes.blocks[axis]
+    count = a.shape[axis] // size
+    part = lambda v, b: np.take(v, range(b * size, (b + 1) * size), axis=axis)  # noqa: E731
+    order = []
+    for b in range(count):
+        match = [k for k in range(count) if close(part(a, b), part(n, k)).all()]
+        if len(match) != 1:
+            return None
+        order.append(match[0])
+    moved = [b for b in range(count) if order[b] != b]
+    if not moved or sorted(order) != list(range(count)):
+        return None
+    holds = "; ".join(f"your {axes.block(axis, b)} holds the true {axes.block(axis, order[b])}"
+                      for b in moved)
+    return f"yours holds the true {what}'s blocks in another order: {holds}"
 
 
 def _shift_text(axes: Axes, group: tuple[int, ...], step: int, what: str) -> str:

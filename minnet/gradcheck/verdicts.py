@@ -11,6 +11,7 @@ from . import shapes
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
 from .report import FunctionCheck, ParamCheck
 
+FACTOR_TWO = " (a stray or missing factor 2, as in d(x²)/dx = 2x?)"
 ATOL = 1e-8  # an entry also agrees when off by at most this times max(1, |J|): round-off
 SECOND_LOOK = 100  # an entry that disagrees is tried again with eps / SECOND_LOOK
 
@@ -132,13 +133,13 @@ def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:
         return None
     if abs(c + 1) < 1e-3:
         return "sign: analytic ≈ -numeric (a minus sign is flipped)"
-    text = f"factor: analytic ≈ {c:.4g} × numeric"
+    text = f"factor: analytic ≈ {c:.{4 if abs(c - 1) > 1e-2 else 7}g} × numeric"
     if batch and batch > 1 and abs(c - batch) < 1e-3 * batch:
         text += f" (a missing division by the batch size N = {batch}?)"
     elif batch and batch > 1 and abs(c * batch - 1) < 1e-3:
         text += f" (an extra division by the batch size N = {batch}?)"
     elif abs(c - 2) < 2e-3 or abs(c - 0.5) < 1e-3:
-        text += " (a stray or missing factor 2, as in d(x²)/dx = 2x?)"
+        text += FACTOR_TWO
     return text
 
 
@@ -159,9 +160,9 @@ def _mask_pattern(a, n) -> str | None:
 
 def l2_hint(model, layer, name, a, n, idx) -> str | None:
     """Model-level pattern: the l2 term l2·W left out of (or added twice to) dW."""
-    if not (model.l2 and name == "W" and _penalized(model, layer)):
+    if not (model.l2 and _penalized(model, layer.params[name])):
         return None
-    l2w = model.l2 * layer.params["W"].ravel()[idx]
+    l2w = model.l2 * layer.params[name].ravel()[idx]
     if rel_error(a + l2w, n) < 1e-4:
         return f"l2: the gradient lacks the l2 term (analytic + l2·W ≈ numeric, l2 = {model.l2})"
     if rel_error(a - l2w, n) < 1e-4:
@@ -169,8 +170,8 @@ def l2_hint(model, layer, name, a, n, idx) -> str | None:
     return None
 
 
-def _penalized(model, layer) -> bool:
-    return any(W is layer.params["W"] for W, _ in model._penalized())
+def _penalized(model, p) -> bool:
+    return any(W is p for W, _ in model._penalized())
 
 
 def shape_mismatch(index, name, param, want, got, batch=None) -> ParamCheck:
@@ -188,18 +189,22 @@ def unusable(index, name, param, want, why: str) -> ParamCheck:
                       0, 0, False, why, status=status)
 
 
-def repeat_backward(before: dict, first: dict, second: dict) -> dict:
+def repeat_backward(before: dict, first: dict, second: dict, floor: float = 0.0) -> dict:
     """Gradients that changed between two identical forward-backward calls, and why.
 
     Each dict maps a tensor's key to its gradient: before the first call (zeroed), after it,
     and after the second. Adding the same amount again is accumulation (+= instead of =);
-    anything else is state that carries over from one call to the next.
+    anything else is state that carries over from one call to the next. Changes within
+    `floor` are round-off (a bias before BatchNorm, whose gradient is ~1e-17), not either.
     """
     found = {}
     for k, g1 in first.items():
         if k not in second or np.array_equal(g1, second[k]):
             continue
         step, again = g1 - before.get(k, 0), second[k] - g1
+        if not (np.isfinite(step).all() and np.isfinite(again).all()) or \
+                max(np.abs(step).max(initial=0), np.abs(again).max(initial=0)) <= floor:
+            continue  # not finite: its row says so; within the floor: round-off
         ratio = float(np.vdot(step + again, step) / max(np.vdot(step, step), 1e-300))
         if np.allclose(again, step, rtol=1e-9, atol=1e-12 * np.abs(step).max(initial=1)):
             found[k] = (f"accumulating: the first backward matched numeric, a second one gave "
@@ -217,12 +222,20 @@ def blame_downstream(checks: list[ParamCheck], suspects) -> None:
     A failing tensor of a suspect itself, without a hint of its own, borrows the hint its
     layer got when checked alone.
     """
-    sound = {s.layer_index for s in suspects}
-    alone = {(s.layer_index, c.param): c.hint for s in suspects for c in s.failed}
+    alone = {_place(s.layer_index, s.path, c.param): c.hint
+             for s in suspects for c in s.failed}
     for c in checks:
-        if not c.passed and not c.hint and alone.get((c.layer_index, c.param)):
-            c.hint = f"{alone[(c.layer_index, c.param)]} (found when checked alone, below)"
-        later = [s for s in suspects if s.layer_index > c.layer_index]
-        if not c.passed and c.status == "FAIL" and c.layer_index not in sound and later:
-            s = later[0]
-            c.hint = (f"follows from {s.who}: this layer is right on its own")
+        here = _place(c.layer_index, (), c.param)
+        if not c.passed and not c.hint and alone.get(here):
+            c.hint = f"{alone[here]} (found when checked alone, below)"
+        at = here[:-1]  # where the tensor's layer runs: (3, 0) for '0.gamma' of layer 3
+        mine = any(at[:len(s.place)] == s.place for s in suspects)
+        later = [s for s in suspects if s.place > at[:len(s.place)]]
+        if not c.passed and c.status == "FAIL" and not mine and later:
+            c.hint = f"follows from {later[0].who}: this layer is right on its own"
+
+
+def _place(index: int, path: tuple, param: str) -> tuple:
+    """(3, 1, 'Wq') for param '1.Wq' of layer 3, or 'Wq' of layer 1 inside layer 3."""
+    *inner, name = param.split(".")
+    return (index, *(j for j, _ in path), *(int(i) for i in inner), name)

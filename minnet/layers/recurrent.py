@@ -33,6 +33,7 @@ class Recurrent(Layer):
     """
 
     gates = 1  # blocks of H columns in Wx and Wh
+    gate_names: tuple[str, ...] = ()  # the blocks' names, for the checker's reports
     biases: tuple[str, ...] = ("b",)
     stackable = True  # x (K, N, T, D): every axis before T is a batch axis
     smooth = True
@@ -209,7 +210,7 @@ class LSTM(Recurrent):
               then dWx, dWh, db and dx from da as in RNN.
     """
 
-    gates = 4
+    gates, gate_names = 4, ("input i", "forget f", "output o", "cell candidate g")
     dc0: np.ndarray | None = None  # after backward: dL/dc0 (N, H), and dc (N, T, H)
     dc: np.ndarray | None = None
 
@@ -274,6 +275,7 @@ class GRU(Recurrent):
     """
 
     gates, biases = 3, ("bx", "bh")
+    gate_names = ("reset r", "update z", "new n")
 
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None) -> np.ndarray:
         xs, h0 = self._begin(x, h0=h0)

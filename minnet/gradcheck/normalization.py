@@ -1,0 +1,117 @@
+"""A normalization's backward, dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ: its means over
+the wrong axis, or a term missing (or of the wrong size), told from the true dx, which sums to 0
+over the axis forward normalizes over."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .axes import of_input
+from .numeric import rel_error
+from .probe import LayerProbe
+from .structure import over, zero_sums
+
+
+def norm_axis(n: np.ndarray) -> int | None:
+    """The axis over which the numeric dx sums to 0 in every slice, as it does for a layer
+    that subtracts a mean over that axis (0 for BatchNorm, -1 for LayerNorm)."""
+    if n.ndim < 2 or not np.isfinite(n).all():
+        return None
+    for axis in (0, -1):
+        if n.shape[axis] > 1 and np.all(np.abs(n.sum(axis=axis))
+                                        <= 1e-6 * np.abs(n).sum(axis=axis) + 1e-12):
+            return axis
+    return None
+
+
+def _standardized(x: np.ndarray, axis: int) -> np.ndarray:
+    """x̂: x minus its mean, over its standard deviation, along `axis`."""
+    c = x - x.mean(axis=axis, keepdims=True)
+    return c / np.sqrt((c**2).mean(axis=axis, keepdims=True) + 1e-300)
+
+
+def normalized(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
+    """A normalization's backward, (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ, with its means over
+    other axes than the ones forward normalizes over (where the true dx sums to 0)."""
+    x, G = probe.x, probe.G
+    true = zero_sums(n)
+    if G is None or a.shape != x.shape or not true:
+        return None
+    p = true[0]
+    eps = float(getattr(probe.layer, "eps", 1e-5))
+    c = x - x.mean(axis=p, keepdims=True)
+    sigma = np.sqrt((c**2).mean(axis=p, keepdims=True) + eps)
+    xhat = c / sigma
+    scales = [1.0] + [v for v in probe.params.values() if v.ndim == 1 and _broadcasts(v, G)]
+    axes = of_input(x.shape)
+    others = [(q,) for q in range(x.ndim) if x.shape[q] > 1] + ([(2, 3)] if x.ndim == 4 else [])
+    for gamma in scales:
+        dxhat = G * gamma
+        if rel_error(_norm_backward(dxhat, xhat, sigma, p), n) > 1e-4:
+            continue  # the true dx is no such backward (σ may differ by the layer's eps)
+        mine = [q for q in others if q != p
+                and rel_error(_norm_backward(dxhat, xhat, sigma, q), a) < 1e-4]
+        if mine:
+            return (f"your dx is a normalization's backward, (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂))"
+                    f" / σ, with its means over {over(axes, mine[0])}; the true one takes them "
+                    f"over {over(axes, p)}, the axis forward normalizes over (dx̂ = dout·γ)")
+    return None
+
+
+def _norm_backward(dxhat, xhat, sigma, q) -> np.ndarray:
+    """(dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ, the means over the axes q."""
+    mean = lambda v: v.mean(axis=q, keepdims=True)  # noqa: E731
+    return (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat)) / sigma
+
+
+def _broadcasts(v: np.ndarray, G: np.ndarray) -> bool:
+    try:
+        return np.broadcast_shapes(v.shape, G.shape) == G.shape
+    except ValueError:
+        return False
+
+
+def missing_term(x: np.ndarray, G: np.ndarray, err: np.ndarray, n: np.ndarray,
+                 axis: int) -> str | None:
+    """err = α + β·x̂ in every slice along `axis` (x̂: x standardized over it): which term?
+
+    A normalization's backward is dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ. When dx̂ / σ is
+    c·G in each slice (gamma the same all along it, as for BatchNorm), c follows from the
+    numeric n, and so does how many times each term entered the analytic gradient.
+    """
+    if not np.isfinite(err).all() or err.shape != x.shape or x.shape[axis] < 4:
+        return None  # with fewer samples, any error would fit a + b·x̂
+    xhat = _standardized(x, axis)
+    mean = lambda v: v.mean(axis=axis, keepdims=True)  # noqa: E731
+    terms = {"− mean(dx̂)": lambda v: mean(v), "− x̂·mean(dx̂·x̂)": lambda v: xhat * mean(v * xhat)}
+    size = np.linalg.norm(err)
+    if np.linalg.norm(err - sum(t(err) for t in terms.values())) > 1e-4 * size:
+        return None
+    found = {name: t(err) for name, t in terms.items() if np.linalg.norm(t(err)) > 1e-3 * size}
+    rest = G - sum(t(G) for t in terms.values())
+    c = mean(n * rest) / np.maximum(mean(rest * rest), 1e-300)
+    known = np.linalg.norm(n - c * rest) <= 1e-3 * np.linalg.norm(n)  # x̂ here has no eps
+    said = []
+    for name, part in found.items():
+        full = c * terms[name](G)  # the whole term, as the true gradient subtracts it
+        k = float(np.vdot(part, full) / np.vdot(full, full)) if known else np.nan
+        said.append("missing" if abs(k - 1) < 1e-3 else "missing or wrong" if np.isnan(k)
+                    else f"{1 - k:.3g} × instead of once")
+    along = "batch axis (in each feature)" if axis == 0 else "last axis (in each sample)"
+    shape = {1: "the same all along", 2: "a + b·x̂ along"}[len(found)]
+    if list(found) == ["− x̂·mean(dx̂·x̂)"]:
+        shape = "proportional to x̂ along"
+    xdef = ", x̂ = x standardized over it" if "x̂" in shape else ""
+    if len(set(said)) == 1:
+        noun = "the term" if len(found) == 1 else "the terms"
+        what = f"{noun} {' and '.join(found)} {_verb(said[0], len(found) > 1)}"
+    else:
+        what = ", ".join(f"the term {name} {_verb(s, False)}" for name, s in zip(found, said))
+    return f"the error is {shape} the {along}{xdef}: {what} (dx̂ = dout·γ, the gradient at x̂)"
+
+
+def _verb(status: str, plural: bool) -> str:
+    if status.startswith("missing"):
+        return ("are both " if plural and status == "missing" else "are " if plural
+                else "is ") + status
+    return ("enter " if plural else "enters ") + status

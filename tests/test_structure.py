@@ -1,0 +1,404 @@
+"""Diagnoses from the structure of the error, for any layer: each mechanism on planted layers of
+several kinds (dense, elementwise, normalization, image, pooling, recurrent, attention, losses),
+written as students write them, with the statement it must produce. None of these statements
+names a layer class: each comes from E = analytic − numeric, x, dout and what the layer keeps."""
+
+import numpy as np
+import pytest
+from planted import (
+    BatchNormWrongGamma,
+    ConvFlippedKernelGrad,
+    ConvForgetsPaddingInBackward,
+    MaxPoolGradToWholeWindow,
+    SVMCountsTrueClass,
+)
+
+import minnet as mn
+
+
+def alone(layer, x, y=None):
+    return mn.check_layer(layer, x, y=y)
+
+
+def findings(result, param="input"):
+    (c,) = [c for c in result.checks if c.param == param]
+    assert not c.passed, str(result)
+    return " | ".join(c.findings)
+
+
+def normal(shape, seed=7):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+def images(n=3, c=2, size=6, seed=0):
+    return np.random.default_rng(seed).standard_normal((n, c, size, size))
+
+
+# ---- layers written as students write them ------------------------------------------------
+
+
+class PoolTopLeft(mn.Layer):
+    """2×2 max pool whose backward sends each window's gradient to its top-left entry."""
+
+    def forward(self, x):
+        N, C, H, W = x.shape
+        self.x = x
+        return x.reshape(N, C, H // 2, 2, W // 2, 2).max(axis=(3, 5))
+
+    def backward(self, dout):
+        dx = np.zeros_like(self.x)
+        dx[:, :, ::2, ::2] = dout
+        return dx
+
+
+class NormOverBatch(mn.Layer):
+    """Layer norm (no params) whose backward takes its means over the batch axis."""
+
+    def forward(self, x):
+        mu, var = x.mean(axis=1, keepdims=True), x.var(axis=1, keepdims=True)
+        self.std = np.sqrt(var + 1e-5)
+        self.xhat = (x - mu) / self.std
+        return self.xhat
+
+    def backward(self, dout):
+        xh = self.xhat
+        return (dout - dout.mean(axis=0, keepdims=True)
+                - xh * (dout * xh).mean(axis=0, keepdims=True)) / self.std
+
+
+class ConvStrideInDW(mn.Layer):
+    """3×3 convolution at stride 2, with loops; its dW takes the windows at stride 1."""
+
+    def __init__(self, C, F, seed=0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.params = {"W": rng.standard_normal((F, C, 3, 3)) * 0.3, "b": np.zeros(F)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        N, _, H, W_ = x.shape
+        Ho, Wo = (H - 3) // 2 + 1, (W_ - 3) // 2 + 1
+        out = np.zeros((N, self.params["W"].shape[0], Ho, Wo))
+        for i in range(Ho):
+            for j in range(Wo):
+                win = x[:, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3]
+                out[:, :, i, j] = np.tensordot(win, self.params["W"], axes=([1, 2, 3], [1, 2, 3]))
+        self.cache = (x, Ho, Wo)
+        return out + self.params["b"][:, None, None]
+
+    def backward(self, dout):
+        x, Ho, Wo = self.cache
+        W = self.params["W"]
+        dx, dW = np.zeros_like(x), np.zeros_like(W)
+        for i in range(Ho):
+            for j in range(Wo):
+                dW += np.tensordot(dout[:, :, i, j], x[:, :, i:i + 3, j:j + 3], axes=([0], [0]))
+                dx[:, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3] += np.tensordot(
+                    dout[:, :, i, j], W, axes=([1], [0]))
+        self.grads = {"W": dW, "b": dout.sum(axis=(0, 2, 3))}
+        return dx
+
+
+class ReLUReturnsMask(mn.Layer):
+    def forward(self, x):
+        self.x = x
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        return (self.x > 0).astype(float)  # dout forgotten
+
+
+class ReLUForgetsMask(mn.Layer):
+    def forward(self, x):
+        self.x = x
+        return np.maximum(x, 0)
+
+    def backward(self, dout):
+        return dout.copy()  # the mask forgotten
+
+
+class CausalMix(mn.Layer):
+    """y_t = tanh(Σ_{s <= t} x_s W / (t + 1)): a causal average over time, then a weight."""
+
+    def __init__(self, D, seed=0):
+        super().__init__()
+        self.params = {"W": np.random.default_rng(seed).standard_normal((D, D)) * 0.5}
+        self.grads = {"W": np.zeros((D, D))}
+
+    def mask(self, T):
+        m = np.tril(np.ones((T, T)))
+        return m / m.sum(axis=1, keepdims=True)
+
+    def forward(self, x):
+        self.x, T = x, x.shape[1]
+        self.avg = np.einsum("ts,nsd->ntd", self.mask(T), x)
+        self.y = np.tanh(self.avg @ self.params["W"])
+        return self.y
+
+    def backward(self, dout):
+        da = dout * (1 - self.y ** 2)
+        self.grads["W"] = np.einsum("ntd,nte->de", self.avg, da)
+        davg = da @ self.params["W"].T
+        return np.einsum("ts,ntd->nsd", self.backward_mask(self.x.shape[1]), davg)
+
+    def backward_mask(self, T):
+        return self.mask(T)
+
+
+class CausalMixMaskForgotten(CausalMix):
+    def backward_mask(self, T):
+        return np.ones((T, T)) / np.arange(1, T + 1)[:, None]  # averages over the future too
+
+
+class RNNNoDhNext(mn.Layer):
+    """h_t = tanh(x_t Wx + h_{t-1} Wh), h_{-1} = 0; backward forgets the gradient from t + 1."""
+
+    def __init__(self, D, H, seed=0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.params = {"Wx": rng.standard_normal((D, H)) * 0.5,
+                       "Wh": rng.standard_normal((H, H)) * 0.5}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        N, T, _ = x.shape
+        h, self.cache, out = np.zeros((N, self.params["Wh"].shape[0])), [], []
+        for t in range(T):
+            hn = np.tanh(x[:, t] @ self.params["Wx"] + h @ self.params["Wh"])
+            self.cache.append((x[:, t], h, hn))
+            h = hn
+            out.append(h)
+        return np.stack(out, axis=1)
+
+    def backward(self, dout):
+        dx = np.zeros((*dout.shape[:2], self.params["Wx"].shape[0]))
+        dWx, dWh = np.zeros_like(self.params["Wx"]), np.zeros_like(self.params["Wh"])
+        for t in reversed(range(dout.shape[1])):
+            xt, hp, hn = self.cache[t]
+            da = dout[:, t] * (1 - hn ** 2)  # + dh_next forgotten
+            dx[:, t] = da @ self.params["Wx"].T
+            dWx += xt.T @ da
+            dWh += hp.T @ da
+        self.grads = {"Wx": dWx, "Wh": dWh}
+        return dx
+
+
+class ResidualNoSkip(mn.Residual):
+    def backward(self, dout):
+        for layer in reversed(self.layers):
+            dout = layer.backward(dout)
+        return dout
+
+
+class ScaledLinear(mn.Layer):
+    """y = x W / √d, d the input width; backward forgets the 1/√d."""
+
+    def __init__(self, d, seed=0):
+        super().__init__()
+        self.d = d
+        self.params = {"W": np.random.default_rng(seed).standard_normal((d, 3))}
+        self.grads = {"W": np.zeros((d, 3))}
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["W"] / np.sqrt(self.d)
+
+    def backward(self, dout):
+        self.grads["W"] = self.x.T @ dout  # / √d forgotten
+        return dout @ self.params["W"].T / np.sqrt(self.d)
+
+
+class LSTMGatesSwapped(mn.LSTM):
+    """The forget and output gates' gradients packed into each other's columns."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        H = self.hidden_size
+        for k in ("Wx", "Wh", "b"):
+            g = self.grads[k].copy()
+            g[..., H:2 * H], g[..., 2 * H:3 * H] = self.grads[k][..., 2 * H:3 * H], \
+                self.grads[k][..., H:2 * H]
+            self.grads[k] = g
+        return dx
+
+
+class ELUWrongSlope(mn.Layer):
+    alpha = 1.3
+
+    def forward(self, x):
+        self.x = x
+        return np.where(x > 0, x, self.alpha * (np.exp(x) - 1))
+
+    def backward(self, dout):
+        return dout * self.alpha * np.exp(self.x)  # the slope 1 where x > 0 forgotten
+
+
+# ---- the statements ------------------------------------------------------------------------
+
+
+def test_the_right_values_in_the_wrong_place_of_each_pooling_window():
+    said = findings(alone(PoolTopLeft(), images()))
+    assert ("within each 2×2 window your dx has the right total, at the wrong entry: yours puts "
+            "it at offset (0, 0) of every window, the top-left; the true one puts it at the "
+            "window's maximum of x") in said
+
+
+def test_the_whole_window_given_the_gradient():
+    said = findings(alone(MaxPoolGradToWholeWindow(2), images()))
+    assert ("within each 2×2 window your dx gives every entry the window's whole gradient (the "
+            "same value 4 times); the true one puts it at the window's maximum of x") in said
+
+
+def test_a_normalization_with_its_means_over_the_wrong_axis():
+    said = findings(alone(NormOverBatch(), normal((8, 6))))
+    assert ("your dx is a normalization's backward, (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ, with "
+            "its means over the batch (axis 0), in each feature; the true one takes them over "
+            "each sample's features (axis 1)") in said
+    assert "the true dx sums to 0 over each sample's features (axis 1); yours does not" in said
+
+
+def test_a_kernel_gradient_paired_with_the_windows_at_the_wrong_stride():
+    said = findings(alone(ConvStrideInDW(2, 3), images(size=7)), "W")
+    assert ("your dW equals dout against the first windows of self.cache[0] at stride 1; the "
+            "true one equals dout against the windows of self.cache[0] at stride 2") in said
+
+
+def test_a_flipped_kernel_and_a_padding_cut_at_the_wrong_side():
+    said = findings(alone(ConvFlippedKernelGrad(2, 2, 3, padding=1, seed=0), images()), "W")
+    assert "yours is the true dW flipped along rows and columns (turned by 180°)" in said
+    said = findings(alone(ConvForgetsPaddingInBackward(2, 2, 5, padding=2, seed=0), images()))
+    assert "yours holds the true dx shifted by 2 rows and 2 columns" in said
+    assert ("your dx equals dout·W added back at stride 1; the true one equals dout·W added "
+            "back at stride 1, the first 2 rows and columns cut off") in said
+
+
+def test_a_normalization_gradient_paired_with_the_wrong_kept_array():
+    said = findings(alone(BatchNormWrongGamma(5), normal((8, 5))), "gamma")
+    assert ("your dgamma equals Σ dout over the batch (axis 0); the true one equals "
+            "Σ dout·self.xhat over the batch (axis 0)") in said
+
+
+def test_what_a_gradient_ignores_dout_or_x():
+    x = normal((6, 5))
+    assert ("your dx is the same for two different upstream gradients dout: backward does not "
+            "use dout") in findings(alone(ReLUReturnsMask(), x))
+    assert ("your dx is the same for two different inputs x, where the true one changes: the "
+            "derivative at x (a mask, or f'(x)) is missing from it") in \
+        findings(alone(ReLUForgetsMask(), x))
+
+
+def test_gradient_sent_where_forward_has_no_path_a_causal_mask():
+    x = normal((3, 5, 4))
+    assert alone(CausalMix(4), x).passed
+    said = findings(alone(CausalMixMaskForgotten(4), x))
+    assert ("with dout only at time step 1, your dx is not 0 at time steps 2..4, though the "
+            "output at time step 1 does not depend on x there") in said
+
+
+def test_gradient_that_does_not_flow_back_in_time():
+    said = findings(alone(RNNNoDhNext(3, 4), normal((3, 5, 3))))
+    assert ("with dout only at time step 1, your dx is 0 at time step 0, though the output at "
+            "time step 1 depends on x there: gradient does not flow back along that path") in said
+    assert "along time the error is 0 at the last step (t = 4)" in said
+
+
+def test_a_residual_without_its_skip_path():
+    block = ResidualNoSkip(mn.Dense(4, 4, seed=0), mn.Tanh())
+    said = findings(alone(block, normal((5, 4))))
+    assert ("the error is −dout at every entry: your dx lacks a term dout itself (as a residual "
+            "connection y = x + f(x) adds dout, its skip path, to dx)") in said
+
+
+def test_a_factor_that_is_the_square_root_of_a_size():
+    said = findings(alone(ScaledLinear(9), normal((5, 9))), "W")
+    assert ("your dW is 3 × the true one, and 3 = √9, where 9 is a size of this layer's "
+            "tensors: a scale 1/√9 missing") in said
+
+
+def test_gate_blocks_in_another_order():
+    result = alone(LSTMGatesSwapped(3, 2, seed=0), normal((3, 4, 3)))
+    said = findings(result, "Wx")
+    assert ("yours holds the true dWx's blocks in another order: your columns 2:4 (block 2 of "
+            "4, the forget f gate) holds the true columns 4:6 (block 3 of 4, the output o "
+            "gate)") in said
+
+
+def test_a_derivative_up_to_a_constant_on_one_side_and_the_settings_shown():
+    result = alone(ELUWrongSlope(), normal((6, 5)))
+    assert "where x > 0, your dy/dx equals 1.3·exp(x) (true: 1)" in str(result)
+
+
+def test_a_losss_report_shows_its_scores_and_targets_and_where_it_is_wrong():
+    scores, y = normal((6, 3)), np.array([1, 2, 0, 2, 0, 1])
+    result = alone(SVMCountsTrueClass(), scores, y)
+    said = findings(result)
+    assert said.startswith("wrong only at each sample's target class y")
+    text = str(result)
+    assert "and the scores and targets y of those samples:" in text
+    assert f"  sample 0: scores {' '.join(f'{v:+.3g}' for v in scores[0])}   y = 1" in text
+
+
+def test_small_tensors_are_shown_whole_larger_ones_around_the_worst_entry():
+    result = alone(BatchNormWrongGamma(5), normal((8, 5)))
+    text = str(result)
+    assert "dgamma whole, yours | true, * where yours is wrong: one row × features 0..4" in text
+    result = alone(NormOverBatch(), normal((20, 12)))
+    assert "dx, yours | true, * where yours is wrong: samples" in str(result)
+    assert "(of 20) × features" in str(result) and "(of 12)" in str(result)
+    assert "and there, x (the layer's input) | dout (the upstream gradient G):" in str(result)
+
+
+def test_every_layer_is_accounted_for_and_a_first_layer_checked_alone():
+    X = images(c=1)
+    model = mn.Model([PoolTopLeft(), mn.Flatten(), mn.Dense(9, 3, seed=2)], loss=mn.SoftmaxCE())
+    report = mn.GradientChecker(progress=False).check(model, X, np.arange(3) % 3)
+    assert report.passed  # training never uses the first layer's dx ...
+    assert report.accounts[0] == ("layer 0 (PoolTopLeft): no parameters; its dx is never used "
+                                  "in training (first layer); checked alone: WRONG")
+    assert report.warnings[0].startswith("layer 0 (PoolTopLeft): its backward is wrong when "
+                                         "checked alone")  # ... but the layer is still wrong
+    model = mn.Model([mn.Dense(4, 6, seed=0), mn.Tanh(), mn.Dense(6, 3, seed=1)],
+                     loss=mn.SoftmaxCE())
+    report = mn.GradientChecker(progress=False).check(model, normal((5, 4)),
+                                                      np.arange(5) % 3)
+    assert report.accounts == [
+        "layer 0 (Dense): W and b compared above; its dx is never used in training (first "
+        "layer)",
+        "layer 1 (Tanh): no parameters; its dx verified through the gradients of layer 0's W "
+        "and b",
+        "layer 2 (Dense): W and b compared above; its dx verified through the gradients of "
+        "layer 0's W and b",
+        "the loss (SoftmaxCE): its dscores verified through every gradient above"]
+    assert "Every layer, and how this check verified its backward:" in str(report)
+
+
+def test_a_table_with_kinks_says_what_they_are():
+    x = normal((6, 5))
+    x[0, 0] = 0.0  # on ReLU's corner
+    text = str(alone(mn.ReLU(), x))
+    assert "kinks: entries whose ±eps step crosses a corner of forward" in text
+
+
+@pytest.mark.parametrize("make, x", [
+    (lambda: ResidualNoSkip(mn.Dense(4, 4, seed=0), mn.Tanh()), (5, 4)),
+    (PoolTopLeft, (3, 2, 6, 6)),
+])
+def test_no_statement_names_a_layer_class(make, x):
+    result = alone(make(), normal(x))
+    for c in result.checks:
+        for f in c.findings:
+            assert type(result).__name__ not in f and "Residual" not in f \
+                and "Pool" not in f
+
+
+def test_where_a_backward_through_time_goes_wrong_with_dout_at_the_last_step():
+    said = findings(alone(RNNNoDhNext(3, 4), normal((3, 5, 3))))
+    assert ("with dout only at the last step (t = 4), your dx is right at t = 4, and wrong at "
+            "t = 0..3: going back in time, the error enters at step 3") in said
+
+
+def test_a_suspect_shows_its_settings_and_what_it_keeps():
+    text = str(alone(ELUWrongSlope(), normal((6, 5))))
+    assert "it keeps from forward: self.x (6, 5)" in text
+    text = str(alone(ScaledLinear(9), normal((5, 9))))
+    assert "its settings: d = 9" in text
