@@ -121,8 +121,6 @@ def test_the_table_of_mistakes_is_what_the_reports_say(kernel):  # noqa: F811
         named = set(re.findall(r"`(\w+)`", fails)) | ({"input"} if "dx" in fails else set())
         assert named == {p for p, v in found.items() if v == "FAIL"}, (layer, found)
         assert all(found[p] == "ok" for p in re.findall(r"`(\w+)`", right)), (layer, found)
-    assert "part 0 (SkipDropped): its input gradient" in printed
-    assert "part 1 (Residual): right" in printed
 
 
 def test_the_attention_it_draws_is_what_the_text_says(kernel):  # noqa: F811
