@@ -9,7 +9,8 @@ What is measured (each contender a course folder of its own, set up once, untime
                     grading cell declared in source/NAME/grading.py
   One run: `nbgrader autograde 05_assignment --force`, then the same for 06_convolutions, on the
   five submissions of tests/submissions.py (alice right and bob wrong in both, dave in 05 with
-  his grading cells edited). Interleaved rounds, medians (see common.py).
+  his grading cells edited). Interleaved rounds, medians (see common.py). Later assignments
+  (07 on) were written for minnet's grader and have no in-the-kernel course to compare with.
   Goal (issue 20): outside / in the kernel <= 1.5.
 
     python bench/autograde_cost.py [--repeats N] [--quick] [--base COMMIT]

@@ -52,6 +52,13 @@ A06 = Assignment("06_convolutions", ["exercise-avgpool"],
                  stubs=2, right="dout[..., None, None] / k**2", wrong="dout[..., None, None]",
                  partial={"grade-avgpool-forward": 2, "grade-avgpool-backward": 0,
                           "grade-avgpool-network": 0})
+DC = "dc = dnext_c + dnext_h * o * (1 - tanh_c**2)"
+A07 = Assignment("07_backprop_through_time", ["exercise-lstm-step"],
+                 {"grade-lstm-step-h": 3, "grade-lstm-step-c": 3, "grade-lstm-sequence": 2,
+                  "grade-lstm-network": 2},
+                 stubs=1, right=DC, wrong=DC.replace("dnext_c + ", ""),  # the cell path missing
+                 partial={"grade-lstm-step-h": 3, "grade-lstm-step-c": 0,
+                          "grade-lstm-sequence": 0, "grade-lstm-network": 0})
 SCALED = "dS = self.softmax_backward(A, dA) / np.sqrt(self.head_dim)"
 A08 = Assignment("08_attention_by_hand", ["exercise-attention"],
                  {"grade-softmax-backward": 2, "grade-attention-backward": 5,

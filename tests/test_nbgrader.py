@@ -4,8 +4,8 @@ correct submission full marks and a buggy one partial marks, with the gradient c
 in the feedback, and a cheating one no points for what it cheats (tests/submissions.py).
 
 Everything runs in one temporary course folder set up by tutorials/generate.py, holding every
-assignment (05 and the exercises of tutorials 06 and 08), through nbgrader's own command line (this
-interpreter's), with notebooks executed by a kernel of this interpreter.
+assignment (05, and the exercises of tutorials 06, 07 and 08), through nbgrader's own command line
+(this interpreter's), with notebooks executed by a kernel of this interpreter.
 Skipped without nbgrader (pip install ".[teach]").
 """
 
@@ -24,6 +24,7 @@ from nbgrader.api import Gradebook  # noqa: E402
 from submissions import (  # noqa: E402
     A05,
     A06,
+    A07,
     A08,
     CHEATS,
     TUTORIALS,
@@ -33,7 +34,8 @@ from submissions import (  # noqa: E402
 )
 from test_tutorials import kernel  # noqa: E402, F401 (a kernel of this interpreter, headless)
 
-ASSIGNMENTS = [A05, A06, A08]
+TEACHING = (TUTORIALS.parent / "docs" / "teaching.md").read_text(encoding="utf-8")
+ASSIGNMENTS = [A05, A06, A07, A08]
 # whose grading cells a grading.py declares; 08's are checked in the notebook until it has one
 DECLARED = [a for a in ASSIGNMENTS if (a.source.parent / "grading.py").is_file()]
 UNDECLARED = {"08_attention_by_hand"}
@@ -104,6 +106,15 @@ def test_the_source_holds_solutions_and_the_student_version_only_stubs(a):
         assert c.cell_type != "code" or (c.outputs == [] and c.execution_count is None)
 
 
+@by_name
+def test_docs_teaching_lists_the_assignment_with_its_points(a):
+    """docs/teaching.md's table of assignments has a row for each, with the points graded."""
+    row = re.search(rf"^\| `{a.name}` \|.*\| ([\d +]+) = (\d+) \|$", TEACHING, re.MULTILINE)
+    assert row, f"docs/teaching.md lists no {a.name}"
+    parts = [int(p) for p in row.group(1).split("+")]
+    assert parts == list(a.points.values()) and int(row.group(2)) == sum(parts)
+
+
 @pytest.fixture(scope="module")
 def graded(course):
     """Every assignment's submissions of tests/submissions.py, the cheats in 05 included, handed
@@ -153,14 +164,24 @@ def test_a_wrong_gradient_gets_partial_marks(graded, a):
 @pytest.mark.parametrize("a, layer, hint", [
     (A05, "PReLU", "factor: analytic ≈ 0.125 × numeric"),  # dalpha / N, N = 8
     (A06, "AvgPool2D", "factor: analytic ≈ 4 × numeric"),  # k² = 4 times too large
+    (A07, "LSTMStep", "(block 1 of 4, the input i gate)"),  # i, f, g go through dc; o not
     (A08, "SelfAttention", "factor: analytic ≈ 2 × numeric"),  # √d = 2 times too large
-], ids=["05_assignment", "06_convolutions", "08_attention_by_hand"])
+], ids=["05_assignment", "06_convolutions", "07_backprop_through_time", "08_attention_by_hand"])
 def test_the_feedback_shows_the_checkers_report(graded, a, layer, hint):
     text = feedback(graded, a, "bob")
     assert "GradientCheckError" in text
     assert f"Layer check of {layer} FAILED" in text
     assert hint in text
     assert "GradientCheckError" not in feedback(graded, a, "alice")
+
+
+def test_docs_teaching_quotes_the_07_feedback_as_bob_reads_it(graded):
+    quoted = re.search(r"In 07, the student whose `dc` lacks `dnext_c` reads.*?\n\n"
+                       r"((?:    [^\n]*\n)+).*?\n\n((?:    [^\n]*\n)+)", TEACHING, re.DOTALL)
+    assert quoted, "docs/teaching.md no longer quotes 07's feedback"
+    text = " ".join(feedback(graded, A07, "bob").split())
+    for block in quoted.groups():
+        assert " ".join(block.split()) in text
 
 
 def test_a_student_cannot_edit_a_grading_cell_into_passing(graded):

@@ -149,3 +149,28 @@ def test_check_function_says_what_it_measured_when_no_pattern_fits():
     assert "None" not in head
     assert head.startswith("Gradient check of f FAILED: rel_error 7.1e-01, wrong at 12 of 12 "
                            "entries; the worst at (2, 0): analytic +7.6243e-01, numeric")
+
+
+class LearnedStart(mn.Layer):
+    """A learned initial state kept as a parameter named h0; backward forgets its gradient."""
+
+    def __init__(self):
+        super().__init__()
+        r = np.random.default_rng(0)
+        self.params = {"W": r.normal(size=(3, 3)), "h0": r.normal(size=(3,))}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["W"] + self.params["h0"]
+
+    def backward(self, dout):
+        self.grads["W"] = self.x.T @ dout
+        self.grads["h0"] = np.zeros(3)  # BUG: should be dout.sum(axis=0)
+        return dout @ self.params["W"].T
+
+
+def test_a_parameter_named_h0_is_a_parameter_not_an_initial_state():
+    text = str(mn.check_layer(LearnedStart(), np.random.default_rng(1).normal(size=(4, 3))))
+    assert "fix grads['h0']" in text and "grads['h0']) is wrong" in text
+    assert "self.dh0" not in text

@@ -402,3 +402,38 @@ def test_a_suspect_shows_its_settings_and_what_it_keeps():
     assert "it keeps from forward: self.x (6, 5)" in text
     text = str(alone(ScaledLinear(9), normal((5, 9))))
     assert "its settings: d = 9" in text
+
+
+class SelfUpdating(mn.Dense):
+    """A from-scratch tutorial's habit: backward also takes the SGD step."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        self.params["W"] -= 0.1 * self.grads["W"]
+        return dx
+
+
+def test_a_backward_that_updates_its_own_parameters_is_named():
+    result = alone(SelfUpdating(4, 3, seed=0), normal((5, 4)))
+    assert not result.passed
+    assert any(p.startswith("backward changes W itself (as an update W -= lr·dW inside "
+                            "backward does)") for p in result.problems)
+    model = mn.Model([mn.Dense(4, 4, seed=1), SelfUpdating(4, 3, seed=0)], loss=mn.SoftmaxCE())
+    report = mn.GradientChecker(progress=False).check(model, normal((5, 4)), np.arange(5) % 3)
+    assert any("backward changes 1.W itself" in p for p in report.problems)
+
+
+class ReLUSlopeBand(mn.Layer):
+    """A hard sigmoid-like ramp whose slope's mask uses the wrong breakpoints."""
+
+    def forward(self, x):
+        self.x = x
+        return np.clip(x / 6 + 0.5, 0, 1)
+
+    def backward(self, dout):
+        return dout * ((self.x > -1) & (self.x < 1)) / 6  # forward's ramp is -3 < x < 3
+
+
+def test_an_elementwise_error_in_bands_of_x_says_where_they_end():
+    text = str(alone(ReLUSlopeBand(), 2.5 * normal((8, 6))))
+    assert "all where x lies in [" in text and "right next to it at x = " in text

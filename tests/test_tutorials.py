@@ -1,6 +1,6 @@
 """The tutorials: committed without outputs, each runs top to bottom well under a minute, and the
-assignment passes with its reference solution and fails helpfully without it. (Tutorial 06 ends
-with a graded exercise of its own: tests/test_tutorial_06.py.)
+assignment passes with its reference solution and fails helpfully without it. (Tutorials 06 and
+07 end with a graded exercise of their own: tests/test_tutorial_06.py, tests/test_tutorial_07.py.)
 
 Each notebook runs as a student's Jupyter runs it: a fresh kernel, the working directory set
 to tutorials/, matplotlib on the kernel's own default (inline) backend, and nothing put in
@@ -40,7 +40,7 @@ def source_of(path: Path) -> Path:
 SOURCE = source_of(ASSIGNMENT)
 EXPECTED = ["01_gradient_checking.ipynb", "02_layers.ipynb", "03_hunting_bugs.ipynb",
             "04_training_digits.ipynb", "05_assignment.ipynb", "06_convolutions.ipynb",
-            "08_attention_by_hand.ipynb"]
+            "07_backprop_through_time.ipynb", "08_attention_by_hand.ipynb"]
 SECONDS = 45  # per notebook, kernel start included: "well under a minute" with room for slow CI
 
 DRAWS = re.compile(r"^\s*(plot\.\w+\(|fig, axe?s? = plt\.subplots)", re.MULTILINE)
@@ -133,7 +133,7 @@ def with_solution(nb, replace: dict[str, str] | None = None, source: Path = SOUR
 # ---- the notebooks as committed ------------------------------------------------------------
 
 
-def test_the_five_tutorials_exist():
+def test_the_tutorials_exist():
     assert [p.name for p in NOTEBOOKS] == EXPECTED
 
 
@@ -157,7 +157,7 @@ _RUNS: dict[Path, tuple] = {}
 def run_once(path: Path):
     """Execute a lesson notebook once per test session; later tests reuse the result.
 
-    A lesson that ends with a graded exercise (06) runs as a student who solved it runs it:
+    A lesson that ends with a graded exercise (06, 07) runs as a student who solved it runs it:
     its exercise cells hold the solution of its nbgrader source.
     """
     if path not in _RUNS:

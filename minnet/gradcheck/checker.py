@@ -408,17 +408,28 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
     for key, s in probe.states.items():  # a recurrent layer's h0 (and c0): dL/dh0 in self.dh0
         if key in probe.unusable:
             params.append(unusable(index, name, key, s.shape, probe.unusable[key]))
-            continue
-        idx = np.arange(s.size)
-        params.append(_judged(probe, probe.grads[key], idx, True, tol, atol, (index, name, key),
-                              lambda w, eps, key=key, idx=idx:
-                              probe.state_entries(key, idx[w], eps), None))
+        else:
+            idx = np.arange(s.size)
+            params.append(_judged(probe, probe.grads[key], idx, True, tol, atol,
+                                  (index, name, key), lambda w, eps, key=key, idx=idx:
+                                  probe.state_entries(key, idx[w], eps), None))
+        params[-1].state = True
     diagnose(probe, inp, params, tol, atol)
     problems = []
+    if probe.moved:
+        problems.append(f"backward changes {', '.join(probe.moved)} itself (as an update "
+                        f"W -= lr·dW inside backward does): each forward then sees other "
+                        f"parameters; leave the update to the optimizer")
     if probe.unstable:
         problems.append(f"nondeterminism: {name} gave a different output for the same input, "
                         f"even with np.random and its own Generators rewound; give it a "
                         f"freeze() that keeps its random draws fixed")
+    out = np.asarray(probe.base_out if probe.base_out is not None else probe.J0)
+    if out.dtype.kind == "f" and out.dtype.itemsize < 8 and any(not c.passed for c in params):
+        problems.append(f"its forward returns {out.dtype} even on float64 input: centered "
+                        f"differences keep about {np.finfo(out.dtype).precision} digits, so "
+                        f"the numbers above may be round-off, not your backward (compute in "
+                        f"x's dtype)")
     result = LayerCheck.of(index, name, inp, params, loss, problems)
     result.tol, result.atol = tol, atol
     if probe.x.dtype.kind in "iu":

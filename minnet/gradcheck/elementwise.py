@@ -171,7 +171,29 @@ def _region(x, wrong) -> str:
     far = np.abs(x[~wrong]).max()
     if far < np.abs(x[wrong]).min():
         return f"wrong at {k} of {m} entries: all but those near x = 0 (|x| <= {far:.3g})"
+    runs = _runs(x, wrong)
+    if len(runs) <= 3:
+        return (f"wrong at {k} of {m} entries, all where x lies in {' or '.join(runs)}; "
+                f"right everywhere else")
     return f"wrong at {k} of {m} entries, spread over the range of x"
+
+
+def _runs(x, wrong) -> list[str]:
+    """The stretches of x (sorted) where entries are wrong: '[-2.79, -1.22]', with the right
+    entries around them as bounds, so that a breakpoint can be read off."""
+    order = np.argsort(x)
+    xs, ws = x[order], wrong[order]
+    runs, start = [], None
+    for i, w in enumerate(ws):
+        if w and start is None:
+            start = i
+        if start is not None and (not w or i == len(ws) - 1):
+            end = i if w else i - 1
+            around = [f"{xs[j]:.3g}" for j in (start - 1, end + 1) if 0 <= j < len(xs)]
+            runs.append(f"[{xs[start]:.3g}, {xs[end]:.3g}] (right next to it at x = "
+                        f"{' and '.join(around)})")
+            start = None
+    return runs
 
 
 def formula(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray) -> str | None:

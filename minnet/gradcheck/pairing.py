@@ -105,6 +105,10 @@ def _products(G, arrays, shape) -> dict:
             found[f"{name}ᵀ·dout"] = rows(z).T @ rows(G)
         if (G.shape[-1], z.shape[-1]) == shape[::-1] and shape[0] == shape[1]:
             found[f"doutᵀ·{name}"] = rows(G).T @ rows(z)
+        if z.ndim >= 3 and (z.shape[-1], G.shape[-1]) == shape:  # each summed over time first
+            middle = tuple(range(1, z.ndim - 1))
+            found[f"(Σ over the middle axes of {name})ᵀ·(Σ over them of dout), each summed "
+                  f"on its own"] = z.sum(axis=middle).T @ G.sum(axis=middle)
     return found
 
 
@@ -169,6 +173,9 @@ def _shares(G: np.ndarray, params: dict, shape: tuple):
             K, turned = (W[..., ::-1, ::-1], " flipped") if flip else (W, "")
             if W.shape[1] == shape[1]:
                 yield f"dout·{name}{turned}", np.einsum("noij,ocuv->ncijuv", G, K)
+                if W.shape[0] == W.shape[1]:  # square: the channels may be swapped
+                    yield (f"dout·{name}{turned} with its in and out channels swapped",
+                           np.einsum("noij,couv->ncijuv", G, K))
             elif W.shape[1] == 1 and W.shape[0] == shape[1]:  # depthwise
                 own = np.einsum("ncij,cuv->ncijuv", G, K[:, 0])
                 yield f"dout·{name}{turned}, each channel its own", own

@@ -77,6 +77,7 @@ class Backward(NamedTuple):
     grads: dict[str, np.ndarray]
     unusable: dict[str, str]
     misshapen: dict[str, np.ndarray] = {}  # unusable grads that are arrays of another shape
+    moved: list[str] = []  # parameters that backward itself changed
 
 
 STATES = ("h0", "c0")  # initial states a recurrent layer takes, with gradients d{name}
@@ -85,6 +86,7 @@ STATES = ("h0", "c0")  # initial states a recurrent layer takes, with gradients 
 def backward_of(obj, params: dict, run, x: np.ndarray, ids: bool,
                 states: dict | None = None) -> Backward:
     """run() is obj's backward; read what it returned and stored, never raising for it."""
+    before = {k: np.array(p, copy=True) for k, p in params.items()}
     try:
         dx = run()
     except Exception as e:  # a student's backward: a FAIL row, never a crash
@@ -110,8 +112,11 @@ def backward_of(obj, params: dict, run, x: np.ndarray, ids: bool,
                 misshapen[k] = g.copy()
         else:
             grads[k] = np.array(g, dtype=np.float64)  # a copy: grads change later
+    now = getattr(obj, "params", {})  # a backward may also bind new arrays
+    moved = [k for k in params if not np.array_equal(now.get(k, params[k]), before[k],
+                                                     equal_nan=True)]
     return Backward(None if why else np.array(dx, dtype=np.float64), why, grads, unusable,
-                    misshapen)
+                    misshapen, moved)
 
 
 _MISSING = object()
@@ -159,10 +164,18 @@ class ModelProbe:
                                         1e-3 * self.atol) if steady else {}
 
     def _zeroed(self) -> dict:
-        """Set every grads array to 0 in place (so that += shows as exactly 2x); read them."""
+        """Set every grads array to 0 in place (so that += shows as exactly 2x); return what
+        could not be zeroed (an array that is not writeable), the rest being 0."""
         for layer in self.layers:
             zero_grads(layer)
-        return training.read_all(self.model, self.n)[0]
+        if not self._frozen():
+            return {}
+        return {k: g for k, g in training.read_all(self.model, self.n)[0].items() if np.any(g)}
+
+    def _frozen(self) -> bool:
+        """Does some layer keep a gradient array that cannot be written to (and so zeroed)?"""
+        return any(isinstance(g, np.ndarray) and not g.flags.writeable
+                   for layer in self.layers for g in getattr(layer, "grads", {}).values())
 
     def _pass(self):
         """Forward from X on copies, keeping the input of every layer and of the loss."""
@@ -239,6 +252,11 @@ class ModelProbe:
                          f"the same θ: {where}, even with np.random and its own Generators "
                          f"rewound. During a check it must be a fixed function of its input: "
                          f"give it a freeze() that keeps its random draws (or state) fixed.")
+        if self.step.moved:
+            found.append(f"backward changes {', '.join(self.step.moved)} itself (as an update "
+                         f"W -= lr·dW inside backward does): each forward then sees other "
+                         f"parameters, so nothing can be compared; leave the update to the "
+                         f"optimizer")
         if self.step.stop is not None and self.step.stop.index is None:  # no layer to blame
             found.append(f"backward broke off: {self.step.stop.text}")
         return found
@@ -398,7 +416,7 @@ class LayerProbe:
         first = self._backward()
         self.unstable = not np.array_equal(np.asarray(self.calls.forward(x)), np.asarray(out))
         found = self._backward()
-        self.dx, self.dx_problem, self.grads, self.unusable, self.misshapen = found
+        self.dx, self.dx_problem, self.grads, self.unusable, self.misshapen, self.moved = found
         self.repeated = {} if self.unstable else \
             {(0, k): why for k, why in repeat_backward(before, first.grads, self.grads,
                                                         1e-3 * round_off(self.J0)).items()}

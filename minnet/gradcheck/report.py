@@ -60,6 +60,7 @@ class ParamCheck:
     also: tuple = ()  # other holders of a shared array: ("2.W",)
     findings: list = field(default_factory=list, repr=False)  # what the error shows (diagnose)
     shown: list = field(default_factory=list, repr=False)  # the tensor, yours beside the true
+    state: bool = False  # an initial state passed to forward (h0, c0), its gradient in self.dh0
 
     @property
     def where(self) -> str:
@@ -79,7 +80,7 @@ class ParamCheck:
         if self.param == "input":
             return "its gradient dL/dscores (what backward returns)" if self.is_loss else \
                 "its input gradient dL/dx (what backward returns)"
-        if self.param in ("h0", "c0"):
+        if self.state:
             return f"its gradient dL/d{self.param} (self.d{self.param})"
         return f"its gradient for {self.param} (grads[{self.param!r}])"
 
@@ -384,8 +385,8 @@ def layer_advice(check: LayerCheck) -> str:
     if "input" in names:
         where.append("the gradient it returns (dL/dscores)" if check.is_loss
                      else "the gradient it returns (dL/dx)")
-    where += [f"self.d{n}" if n in ("h0", "c0") else f"grads[{n!r}]" for n in names
-              if n != "input"]
+    where += [f"self.d{c.param}" if c.state else f"grads[{c.param!r}]" for c in failed
+              if c.param != "input"]
     return (f"What to do: in the backward of {check.who}, fix {' and '.join(where)}; check the "
             f"fix with mn.check_layer(layer, x{', y=y' if check.is_loss else ''}).")
 

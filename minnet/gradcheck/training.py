@@ -8,7 +8,7 @@ layer still holds; `trace` replays one step call by call to name both.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,7 @@ class Step:
     grads: dict[str, np.ndarray]  # slot name -> gradient as float64, for those that can be read
     unusable: dict[str, str]  # slot name -> why its gradient cannot be compared
     stop: Stop | None = None  # where backward broke off, when it raised
+    moved: list[str] = field(default_factory=list)  # parameters backward itself changed
 
 
 @dataclass
@@ -46,18 +47,20 @@ def step(model, X: np.ndarray, y: np.ndarray) -> Step:
     X is copied first, as fit's batches are: a layer may change its input in place.
     """
     loss = model._loss(X.copy(), y)
-    stop = None
+    stop, params = None, {name: p.copy() for name, p in model.named_parameters()}
     try:
         model.backward()
     except Exception as e:  # a student's backward: a FAIL row, never a crash
         stop = where_backward_stops(model, X, y, e)
+    moved = [name for name, p in model.named_parameters()
+             if not np.array_equal(p, params[name], equal_nan=True)]
     grads, unusable = read_all(model, len(X))
     if stop is not None:  # the layers below where it stopped kept stale grads
         for slot in model.slots():
             if stop.index is None or max(i for i, _ in slot.holders) < stop.index:
                 grads.pop(slot.name, None)
                 unusable[slot.name] = f"not reached: {stop.short}"
-    return Step(loss, grads, unusable, stop)
+    return Step(loss, grads, unusable, stop, moved)
 
 
 def read_all(model, batch: int) -> tuple[dict[str, np.ndarray], dict[str, str]]:

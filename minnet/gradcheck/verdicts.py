@@ -119,7 +119,9 @@ def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:
     if not np.isfinite(a).all():
         return "not finite: the analytic gradient holds NaN or inf"
     if nn == 0:
-        return None
+        return ("the true gradient is 0 at every entry: the output does not move when this "
+                "tensor does, so forward does not read it (a copy kept from an earlier call?), "
+                "yet yours is not 0")
     if na <= 1e-12 * nn:
         return "zero: the analytic gradient is all zeros (never computed, or never stored)"
     mask = _mask_pattern(a, n)
