@@ -36,9 +36,6 @@ from test_tutorials import kernel  # noqa: E402, F401 (a kernel of this interpre
 
 TEACHING = (TUTORIALS.parent / "docs" / "teaching.md").read_text(encoding="utf-8")
 ASSIGNMENTS = [A05, A06, A07, A08]
-# whose grading cells a grading.py declares; 08's are checked in the notebook until it has one
-DECLARED = [a for a in ASSIGNMENTS if (a.source.parent / "grading.py").is_file()]
-UNDECLARED = {"08_attention_by_hand"}
 
 
 def load_generate():
@@ -165,7 +162,7 @@ def test_a_wrong_gradient_gets_partial_marks(graded, a):
     (A05, "PReLU", "factor: analytic ≈ 0.125 × numeric"),  # dalpha / N, N = 8
     (A06, "AvgPool2D", "factor: analytic ≈ 4 × numeric"),  # k² = 4 times too large
     (A07, "LSTMStep", "(block 1 of 4, the input i gate)"),  # i, f, g go through dc; o not
-    (A08, "SelfAttention", "factor: analytic ≈ 2 × numeric"),  # √d = 2 times too large
+    (A08, "SelfAttention", "a scale 1/√4 missing (as attention's 1/√d)"),  # d = 8 / 2 heads
 ], ids=["05_assignment", "06_convolutions", "07_backprop_through_time", "08_attention_by_hand"])
 def test_the_feedback_shows_the_checkers_report(graded, a, layer, hint):
     text = feedback(graded, a, "bob")
@@ -207,7 +204,7 @@ def flagged(course: Path, a: Assignment, student: str) -> set[str]:
         return {g for g in a.points if gb.find_grade(g, a.name, a.name, student).needs_manual_grade}
 
 
-@pytest.mark.parametrize("a", DECLARED, ids=lambda a: a.name)
+@by_name
 def test_every_declared_grading_cell_is_graded_outside_the_notebook(graded, a):
     for student in ("alice", "bob"):
         for grade_id in a.points:
@@ -254,10 +251,7 @@ def test_a_submission_that_writes_the_gradebook_changes_no_grade(graded):
     assert "the gradebook changed" in cell_text(graded, A05, "writes-gradebook", "grade-softplus")
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="no grading.py yet: the lead "
-                                            "registers it with minnet's grader"))
-    if n in UNDECLARED else n for n in generate.assignments()])
+@pytest.mark.parametrize("name", generate.assignments())
 def test_every_grading_cell_of_a_shipped_assignment_is_declared(name):
     """source/NAME/grading.py gives each grading cell of the notebook a part, and nothing else."""
     from minnet.grading.reference import declared

@@ -42,7 +42,7 @@ def test_the_exercise_and_its_solution_match(solution):
     # what the exercise builds on is read-only, so that nbgrader grades it as written
     locked = {c.metadata.nbgrader.grade_id for c in nb.cells
               if c.metadata.get("nbgrader", {}).get("locked")}
-    assert {"imports", "attention-forward", "attention-layer", *GRADES} == locked
+    assert {"imports", "attention-forward", "attention-layer", "softmax-layer", *GRADES} == locked
     # the lesson is the teacher's, word for word: only the exercise differs
     source = T.read(SOURCE)
     assert [c.source for c in nb.cells if c.id != EXERCISE] == \
@@ -67,14 +67,43 @@ def test_the_reference_solution_passes_every_grading_cell(kernel):  # noqa: F811
         assert "✓" in T.stdout(T.cell_tagged(nb, tag)), tag
 
 
+def grading_only(nb):
+    """nb without its lesson: the read-only cells, the exercise and the grading cells, which is
+    what minnet's grader runs (tutorials/source/08_attention_by_hand/grading.py)."""
+    kept = [c for c in nb.cells if c.get("metadata", {}).get("nbgrader")]
+    assert len(kept) == 5 + len(GRADES)  # imports, attention, AttentionLayer, the exercise,
+    # KeySoftmax
+    nb.cells = kept
+    return nb
+
+
+def test_the_grading_cells_need_no_lesson_cell(kernel):  # noqa: F811
+    """A student may edit or skip any lesson cell: grading builds only on read-only cells."""
+    nb, _, error = T.execute(grading_only(T.with_solution(T.read(NOTEBOOK), source=SOURCE)),
+                             "08, grading cells only")
+    assert error is None, error
+    assert all("✓" in T.stdout(T.cell_tagged(nb, tag)) for tag in GRADES)
+
+
 def test_a_forgotten_scale_fails_with_the_checkers_report(kernel, solution):  # noqa: F811
     wrong = solution[EXERCISE].replace(SCALED, "dS = self.softmax_backward(A, dA)")
-    nb = T.with_solution(T.read(NOTEBOOK), {EXERCISE: wrong}, SOURCE)
+    nb = grading_only(T.with_solution(T.read(NOTEBOOK), {EXERCISE: wrong}, SOURCE))
     where, output = T.failure(nb, "08 with the 1/√d forgotten")
     assert where == "grade-attention-backward"  # softmax_backward is right: its cell passed
     assert output.ename == "GradientCheckError"
     assert "Layer check of SelfAttention FAILED" in output.evalue
-    assert "factor: analytic ≈ 2 × numeric" in output.evalue  # √d, d = 8 / 2 heads
+    assert "a scale 1/√4 missing (as attention's 1/√d)" in output.evalue  # d = 8 / 2 heads
+
+
+def test_a_softmax_backward_over_the_queries_fails_its_own_grading_cell(kernel,  # noqa: F811
+                                                                          solution):
+    wrong = solution[EXERCISE].replace("(dA * A).sum(axis=-1", "(dA * A).sum(axis=-2")
+    nb = grading_only(T.with_solution(T.read(NOTEBOOK), {EXERCISE: wrong}, SOURCE))
+    where, output = T.failure(nb, "08 with the softmax's sum over the queries")
+    assert where == "grade-softmax-backward"
+    assert "Layer check of KeySoftmax FAILED" in output.evalue
+    assert "the true dx sums to 0 over each sample's columns (axis 3); yours does not" \
+        in output.evalue
 
 
 # ---- the text says what the outputs show --------------------------------------------------
