@@ -172,11 +172,15 @@ def test_the_feedback_shows_the_checkers_report(graded, a, layer, hint):
     assert "GradientCheckError" not in feedback(graded, a, "alice")
 
 
-def test_docs_teaching_quotes_the_07_feedback_as_bob_reads_it(graded):
-    quoted = re.search(r"In 07, the student whose `dc` lacks `dnext_c` reads.*?\n\n"
-                       r"((?:    [^\n]*\n)+).*?\n\n((?:    [^\n]*\n)+)", TEACHING, re.DOTALL)
-    assert quoted, "docs/teaching.md no longer quotes 07's feedback"
-    text = " ".join(feedback(graded, A07, "bob").split())
+@pytest.mark.parametrize("a, who", [
+    (A07, "In 07, the student whose `dc` lacks `dnext_c` reads"),
+    (A08, "In 08, the student who forgot the 1/√d in `attention_backward` reads"),
+], ids=["07_backprop_through_time", "08_attention_by_hand"])
+def test_docs_teaching_quotes_the_feedback_as_bob_reads_it(graded, a, who):
+    quoted = re.search(re.escape(who) + r".*?\n\n((?:    [^\n]*\n)+).*?\n\n((?:    [^\n]*\n)+)",
+                       TEACHING, re.DOTALL)
+    assert quoted, f"docs/teaching.md no longer quotes {a.name}'s feedback"
+    text = " ".join(feedback(graded, a, "bob").split())
     for block in quoted.groups():
         assert " ".join(block.split()) in text
 
