@@ -59,6 +59,13 @@ A07 = Assignment("07_backprop_through_time", ["exercise-lstm-step"],
                  stubs=1, right=DC, wrong=DC.replace("dnext_c + ", ""),  # the cell path missing
                  partial={"grade-lstm-step-h": 3, "grade-lstm-step-c": 0,
                           "grade-lstm-sequence": 0, "grade-lstm-network": 0})
+SCALED = "dS = self.softmax_backward(A, dA) / np.sqrt(self.head_dim)"
+A08 = Assignment("08_attention_by_hand", ["exercise-attention"],
+                 {"grade-softmax-backward": 2, "grade-attention-backward": 5,
+                  "grade-attention-block": 3},
+                 stubs=2, right=SCALED, wrong=SCALED.replace(" / np.sqrt(self.head_dim)", ""),
+                 partial={"grade-softmax-backward": 2, "grade-attention-backward": 0,
+                          "grade-attention-block": 0})
 
 
 def submission(a: Assignment, edit=None, grading: str | None = None, course: Path = TUTORIALS):

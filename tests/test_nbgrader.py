@@ -4,7 +4,7 @@ correct submission full marks and a buggy one partial marks, with the gradient c
 in the feedback, and a cheating one no points for what it cheats (tests/submissions.py).
 
 Everything runs in one temporary course folder set up by tutorials/generate.py, holding every
-assignment (05, and the exercises of tutorials 06 and 07), through nbgrader's own command line
+assignment (05, and the exercises of tutorials 06, 07 and 08), through nbgrader's own command line
 (this interpreter's), with notebooks executed by a kernel of this interpreter.
 Skipped without nbgrader (pip install ".[teach]").
 """
@@ -25,6 +25,7 @@ from submissions import (  # noqa: E402
     A05,
     A06,
     A07,
+    A08,
     CHEATS,
     TUTORIALS,
     Assignment,
@@ -34,7 +35,7 @@ from submissions import (  # noqa: E402
 from test_tutorials import kernel  # noqa: E402, F401 (a kernel of this interpreter, headless)
 
 TEACHING = (TUTORIALS.parent / "docs" / "teaching.md").read_text(encoding="utf-8")
-ASSIGNMENTS = [A05, A06, A07]
+ASSIGNMENTS = [A05, A06, A07, A08]
 
 
 def load_generate():
@@ -161,7 +162,8 @@ def test_a_wrong_gradient_gets_partial_marks(graded, a):
     (A05, "PReLU", "factor: analytic ≈ 0.125 × numeric"),  # dalpha / N, N = 8
     (A06, "AvgPool2D", "factor: analytic ≈ 4 × numeric"),  # k² = 4 times too large
     (A07, "LSTMStep", "(block 1 of 4, the input i gate)"),  # i, f, g go through dc; o not
-], ids=["05_assignment", "06_convolutions", "07_backprop_through_time"])
+    (A08, "SelfAttention", "a scale 1/√4 missing (as attention's 1/√d)"),  # d = 8 / 2 heads
+], ids=["05_assignment", "06_convolutions", "07_backprop_through_time", "08_attention_by_hand"])
 def test_the_feedback_shows_the_checkers_report(graded, a, layer, hint):
     text = feedback(graded, a, "bob")
     assert "GradientCheckError" in text
@@ -170,11 +172,15 @@ def test_the_feedback_shows_the_checkers_report(graded, a, layer, hint):
     assert "GradientCheckError" not in feedback(graded, a, "alice")
 
 
-def test_docs_teaching_quotes_the_07_feedback_as_bob_reads_it(graded):
-    quoted = re.search(r"In 07, the student whose `dc` lacks `dnext_c` reads.*?\n\n"
-                       r"((?:    [^\n]*\n)+).*?\n\n((?:    [^\n]*\n)+)", TEACHING, re.DOTALL)
-    assert quoted, "docs/teaching.md no longer quotes 07's feedback"
-    text = " ".join(feedback(graded, A07, "bob").split())
+@pytest.mark.parametrize("a, who", [
+    (A07, "In 07, the student whose `dc` lacks `dnext_c` reads"),
+    (A08, "In 08, the student who forgot the 1/√d in `attention_backward` reads"),
+], ids=["07_backprop_through_time", "08_attention_by_hand"])
+def test_docs_teaching_quotes_the_feedback_as_bob_reads_it(graded, a, who):
+    quoted = re.search(re.escape(who) + r".*?\n\n((?:    [^\n]*\n)+).*?\n\n((?:    [^\n]*\n)+)",
+                       TEACHING, re.DOTALL)
+    assert quoted, f"docs/teaching.md no longer quotes {a.name}'s feedback"
+    text = " ".join(feedback(graded, a, "bob").split())
     for block in quoted.groups():
         assert " ".join(block.split()) in text
 

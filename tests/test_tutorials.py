@@ -40,7 +40,7 @@ def source_of(path: Path) -> Path:
 SOURCE = source_of(ASSIGNMENT)
 EXPECTED = ["01_gradient_checking.ipynb", "02_layers.ipynb", "03_hunting_bugs.ipynb",
             "04_training_digits.ipynb", "05_assignment.ipynb", "06_convolutions.ipynb",
-            "07_backprop_through_time.ipynb"]
+            "07_backprop_through_time.ipynb", "08_attention_by_hand.ipynb"]
 SECONDS = 45  # per notebook, kernel start included: "well under a minute" with room for slow CI
 
 DRAWS = re.compile(r"^\s*(plot\.\w+\(|fig, axe?s? = plt\.subplots)", re.MULTILINE)
