@@ -320,3 +320,39 @@ def test_a_layer_built_of_arrays_taking_an_initial_state_crosses_as_the_solution
     assert np.array_equal(remote.forward(x), local.forward(x))  # h0=None: zeros, both sides
     verdict = grade(Part("grade-step", Backward(step, x=normal(5, 3))), 1, g)
     assert verdict["passed"], verdict
+
+
+SCALED = """
+import numpy as np
+import minnet as mn
+
+
+class Scaled(mn.Layer):
+    smooth = True
+
+    def __init__(self, d):
+        super().__init__()
+        self.d = d
+
+    def forward(self, x):
+        return x / np.sqrt(self.d)
+
+    def backward(self, dout):
+        return dout
+"""
+
+
+def test_the_graders_copy_of_a_layer_is_reported_as_the_layer_itself():
+    namespace = {}
+    exec(SCALED, namespace)
+    x = np.random.default_rng(0).standard_normal((3, 5))
+    submission = Submission([["exercise", SCALED]])
+    try:
+        submission.part(60)
+        remote = submission.make("Scaled", (4,), {}, "Scaled(4)", namespace["Scaled"])
+        here, there = mn.check_layer(namespace["Scaled"](4), x), mn.check_layer(remote, x)
+    finally:
+        submission.close()
+    assert "its settings: d = 4" in str(there) and "handle" not in str(there)
+    assert "a scale 1/√4 missing" in str(there)
+    assert str(here).splitlines()[0] == str(there).splitlines()[0]

@@ -174,3 +174,22 @@ def test_a_parameter_named_h0_is_a_parameter_not_an_initial_state():
     text = str(mn.check_layer(LearnedStart(), np.random.default_rng(1).normal(size=(4, 3))))
     assert "fix grads['h0']" in text and "grads['h0']) is wrong" in text
     assert "self.dh0" not in text
+
+
+def test_a_loss_that_is_nan_names_the_first_layer_whose_output_is_not_finite():
+    class Log(mn.Layer):
+        def forward(self, x):
+            self.x = x
+            return np.log(x)
+
+        def backward(self, dout):
+            return dout / self.x
+
+    model = mn.Model([mn.Dense(3, 3, seed=0), Log(), mn.Dense(3, 2, seed=1)], mn.SoftmaxCE())
+    X, y = np.random.default_rng(0).standard_normal((6, 3)), np.array([0, 1] * 3)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        report = mn.GradientChecker(progress=False).check(model, X, y)
+    headline = str(report).splitlines()[0]
+    assert not report.passed and "nondeterminism" not in str(report)
+    assert headline.startswith("Gradient check FAILED: the loss is nan at these parameters: the "
+                               "output of layer 1 (Log) is the first to hold NaN or inf")

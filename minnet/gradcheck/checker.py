@@ -91,7 +91,8 @@ class GradientChecker:
     def _report(self, model, probe, mode, checks, difference, problems, note) -> CheckReport:
         passed = all(c.passed for c in checks) and not problems
         wrong = any(c.status in ("FAIL", "accumulating", "not reached") for c in checks)
-        layers = self._localize(model, probe) if wrong and probe.unstable is None else []
+        layers = self._localize(model, probe) \
+            if wrong and probe.unstable is None and np.isfinite(probe.J0) else []
         suspects = wiring.suspects(probe, checks, layers, not passed)
         blame_downstream(checks, suspects)
         report = CheckReport(passed, difference, mode, probe.eps, checks, layers, suspects,

@@ -158,7 +158,7 @@ class ModelProbe:
         self.atol = round_off(self.J0)
         self.copied = None if own else self._copied_backward()
         self.changes = self._changes()
-        steady = self.first.loss == self.step.loss == self.J0
+        steady = self.first.loss == self.step.loss == self.J0  # False when J is NaN
         self.unstable = None if steady else self._unstable()
         self.unlisted = {s.name: self._unlisted_readers(s) for s in self.slots} if steady else {}
         self.repeated = repeat_backward(before, self.first.grads, self.step.grads,
@@ -244,9 +244,21 @@ class ModelProbe:
         inputs2, self.J1 = self._pass()
         return _first_difference(self.inputs, inputs2)
 
+    def _not_finite(self) -> str:
+        """Which layer's output first holds NaN or inf, when the loss does."""
+        bad = next((i for i, out in enumerate(self.inputs[1:])
+                    if not np.isfinite(np.asarray(out, dtype=np.float64)).all()), None)
+        where = f"the output of layer {bad} ({type(self.layers[bad]).__name__})" \
+            if bad is not None else f"the loss ({type(self.loss).__name__})"
+        return (f"the loss is {self.J0!r} at these parameters: {where} is the first to hold NaN "
+                f"or inf (a log or square root of a negative number, a division by 0, an "
+                f"overflow?), so no gradient can be compared")
+
     def problems(self) -> list[str]:
         found = []
-        if self.unstable is not None or not self.first.loss == self.step.loss == self.J0:
+        if not np.isfinite(self.J0):
+            found.append(self._not_finite())
+        elif self.unstable is not None or not self.first.loss == self.step.loss == self.J0:
             culprit = self.unstable
             where = (f"layer {culprit} ({type(self.layers[culprit]).__name__}) gave a different "
                      f"output for the same input" if culprit is not None
@@ -383,7 +395,7 @@ class ModelProbe:
 def _first_difference(inputs1, inputs2):
     """Index of the first layer whose output differs between two identical passes."""
     for i in range(len(inputs1) - 1):
-        if not np.array_equal(inputs1[i + 1], inputs2[i + 1]):
+        if not same(np.asarray(inputs1[i + 1]), np.asarray(inputs2[i + 1])):
             return i
     return None
 

@@ -89,8 +89,10 @@ class Submission:
         names = _names(head.get("params"), len(arrays), call)
         if len(names) != len(arrays) or not isinstance(head.get("id"), int):
             raise wire.WireError(f"{call} sent an answer of the wrong form")
-        return remote_class(solution)(self, self.child, head["id"], call,
-                                      dict(zip(names, arrays)))
+        layer = remote_class(solution)(self, self.child, head["id"], call,
+                                       dict(zip(names, arrays)))
+        layer.settle(head.get("settings"))
+        return layer
 
     def close(self) -> None:
         if self.child is not None:
@@ -143,20 +145,30 @@ class RemoteLayer(Layer):
 
     def __init__(self, submission: Submission, child: Child, handle: int, call: str,
                  params: dict) -> None:
-        super().__init__()
-        self.submission, self.child, self.handle, self.call = submission, child, handle, call
+        super().__init__()  # the grader's own attributes start with _: not the layer's settings
+        self._submission, self._child, self._handle, self._call = submission, child, handle, call
         self.params = params
         self.grads = {k: np.zeros_like(v) for k, v in params.items()}
 
+    def settle(self, settings) -> None:
+        """The submission's layer's settings (its numbers and words: d = 4, eps = 1e-05), so
+        that a report on this layer says what one on the submission's own layer would."""
+        if not isinstance(settings, dict):
+            return
+        for k, v in settings.items():
+            plain = isinstance(v, (int, float, str)) and not isinstance(v, bool)
+            if plain and k.isidentifier() and not k.startswith("_") and not hasattr(self, k):
+                setattr(self, k, v)
+
     def __repr__(self) -> str:
-        return self.call
+        return self._call
 
     def forward(self, *xs, **named):
         """forward(x), or forward(x, h0=...) as the solution's forward takes it."""
         given = {k: v for k, v in named.items() if v is not None}
         head, out = self._ask("forward", "params", [*xs, *given.values()], inputs=len(xs),
                               named=list(given), none=[k for k in named if k not in given])
-        result = _result(head, out, f"{self.call}.forward")
+        result = _result(head, out, f"{self._call}.forward")
         if self.log is not None:
             self.log.append(({k: np.array(v) for k, v in self.params.items()},
                              [np.array(x) for x in xs],
@@ -166,7 +178,7 @@ class RemoteLayer(Layer):
 
     def backward(self, *douts):
         head, out = self._ask("backward", "grads", douts, keep=list(self.keep))
-        call = f"{self.call}.backward"
+        call = f"{self._call}.backward"
         grads = _names(head.get("grads"), len(out), call)
         kept = _names(head.get("kept"), len(out) - len(grads), call)
         if not set(kept) <= set(self.keep):
@@ -177,7 +189,7 @@ class RemoteLayer(Layer):
             del self.grads[k]  # as the submission's layer has it: the checker names what is missing
         for k, v in zip(kept, out[n + len(grads):]):
             setattr(self, k, v)
-        self.submission.backwards.append({"call": call, "layer": type(self).__name__, **{
+        self._submission.backwards.append({"call": call, "layer": type(self).__name__, **{
             k: head.get(k) if isinstance(head.get(k), int) else 0
             for k in ("forward_calls", "numeric_calls")}})
         return _result(head, out[:n], call)
@@ -186,8 +198,8 @@ class RemoteLayer(Layer):
         held = getattr(self, kind)
         flags = {"training": bool(self.training), "input_grad": bool(self.input_grad),
                  "frozen": bool(self.frozen)}
-        header = {"op": op, "id": self.handle, kind: list(held), "flags": flags, **extra}
-        return self.submission.ask(self.child, header, f"{self.call}.{op}",
+        header = {"op": op, "id": self._handle, kind: list(held), "flags": flags, **extra}
+        return self._submission.ask(self._child, header, f"{self._call}.{op}",
                                    [*held.values(), *(np.asarray(a) for a in arrays)])
 
 
