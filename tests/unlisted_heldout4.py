@@ -188,7 +188,9 @@ class DenseSoftsignA(DenseSoftsign):
 
 class CenteredLinear(mn.Layer):
     """A linear map whose weights into each output sum to zero: Ŵ = W - mean over the inputs
-    (axis 0), y = x Ŵ + b;  dW = dŴ - its mean over axis 0.  x (N, D), W (D, F), b (F,) -> (N, F)."""
+    (axis 0), y = x Ŵ + b;  dW = dŴ - its mean over axis 0.
+
+    x (N, D), W (D, F), b (F,) -> (N, F)."""
 
     def __init__(self, d, f, seed=0):
         super().__init__()
