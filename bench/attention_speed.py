@@ -38,7 +38,7 @@ import os
 
 import common
 import numpy as np
-from check_speed import EPS, naive_check
+from check_speed import full_against_naive
 
 import minnet as mn
 
@@ -134,20 +134,9 @@ def run_check(repeats) -> dict[str, float]:
     X = rng.integers(0, VOCAB, (CHECK_N, CHECK_T))
     y = rng.integers(0, VOCAB, (CHECK_N, CHECK_T))
 
-    def full(fast):
-        checker = mn.GradientChecker(mode="full", eps=EPS, progress=False, fast=fast)
-        report = checker.check(model, X, y)
-        return f"{'passed' if report.passed else 'FAILED'}, difference {report.difference:.1e}"
-
-    contenders = {"minnet full": lambda: lambda: full(True),
-                  "minnet full, fast=False": lambda: lambda: full(False),
-                  "naive": lambda: lambda: f"difference {naive_check(model, X, y):.1e}"}
-    times, results = common.time_interleaved(contenders, repeats)
-    n = model.get_flat_params().size
-    med = common.print_table(
-        f"[check] mn.transformer({VOCAB}, dim={CHECK_DIM}, heads={CHECK_HEADS}, blocks=1, "
-        f"max_len={CHECK_T}), float64, {n:,} parameters, {CHECK_N} sequences of {CHECK_T}",
-        times, results, "naive")
+    med = full_against_naive(
+        model, X, y, f"[check] mn.transformer({VOCAB}, dim={CHECK_DIM}, heads={CHECK_HEADS}, "
+        f"blocks=1, max_len={CHECK_T}), {CHECK_N} sequences of {CHECK_T}", repeats)
     return {"check:full/naive": med["minnet full"] / med["naive"],
             "check:fast=False/naive": med["minnet full, fast=False"] / med["naive"]}
 

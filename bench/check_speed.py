@@ -65,6 +65,26 @@ def build_model(sizes) -> mn.Model:
 # ---- the contenders ----------------------------------------------------------------------
 
 
+def full_against_naive(model, X, y, title: str, repeats: int,
+                       no_shortcuts: bool = True) -> dict[str, float]:
+    """Time minnet's full check (and, if asked, the same without shortcuts) against the naive
+    loop, interleaved; print the table under `title` (the parameter count is added) and return
+    the medians by contender."""
+
+    def full(fast):
+        checker = mn.GradientChecker(mode="full", eps=EPS, progress=False, fast=fast)
+        report = checker.check(model, X, y)
+        return f"{'passed' if report.passed else 'FAILED'}, difference {report.difference:.1e}"
+
+    contenders = {"minnet full": lambda: lambda: full(True)}
+    if no_shortcuts:
+        contenders["minnet full, fast=False"] = lambda: lambda: full(False)
+    contenders["naive"] = lambda: lambda: f"difference {naive_check(model, X, y):.1e}"
+    times, results = common.time_interleaved(contenders, repeats)
+    n = model.get_flat_params().size
+    return common.print_table(f"{title}, float64, {n:,} parameters", times, results, "naive")
+
+
 def naive_check(model, X, y, entries=None, eps=EPS) -> float:
     """The seed's method on the given flat entries (all by default); returns the difference
     ||g - g_num|| / (||g|| + ||g_num||) over those entries."""

@@ -35,7 +35,7 @@ import os
 
 import common
 import numpy as np
-from check_speed import EPS, naive_check
+from check_speed import full_against_naive
 
 import minnet as mn
 
@@ -176,17 +176,9 @@ def run_check(repeats) -> dict[str, float]:
     X, y = X[:32], y[:32]
     model = conv_net()
 
-    def full():
-        report = mn.GradientChecker(mode="full", eps=EPS, progress=False).check(model, X, y)
-        return f"{'passed' if report.passed else 'FAILED'}, difference {report.difference:.1e}"
-
-    contenders = {"minnet full": lambda: full,
-                  "naive": lambda: lambda: f"difference {naive_check(model, X, y):.1e}"}
-    times, results = common.time_interleaved(contenders, repeats)
-    n = model.get_flat_params().size
-    med = common.print_table(f"[check] Conv2D(1, 16, 3, padding=1) - ReLU - MaxPool2D(2) - "
-                             f"Flatten - Dense(256, 10), float64, {n:,} parameters, 32 digit "
-                             f"images", times, results, "naive")
+    med = full_against_naive(model, X, y, "[check] Conv2D(1, 16, 3, padding=1) - ReLU - "
+                             "MaxPool2D(2) - Flatten - Dense(256, 10), 32 digit images", repeats,
+                             no_shortcuts=False)
     return {"check:full/naive": med["minnet full"] / med["naive"]}
 
 

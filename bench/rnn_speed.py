@@ -29,7 +29,7 @@ import os
 
 import common
 import numpy as np
-from check_speed import EPS, naive_check
+from check_speed import full_against_naive
 
 import minnet as mn
 
@@ -127,19 +127,8 @@ def run_check(repeats) -> dict[str, float]:
     X, y = rng.integers(0, V, (CN, CT)), rng.integers(0, V, (CN, CT))
     model = char_lstm()
 
-    def full(fast):
-        checker = mn.GradientChecker(mode="full", eps=EPS, progress=False, fast=fast)
-        report = checker.check(model, X, y)
-        return f"{'passed' if report.passed else 'FAILED'}, difference {report.difference:.1e}"
-
-    contenders = {"minnet full": lambda: lambda: full(True),
-                  "minnet full, fast=False": lambda: lambda: full(False),
-                  "naive": lambda: lambda: f"difference {naive_check(model, X, y):.1e}"}
-    times, results = common.time_interleaved(contenders, repeats)
-    n = model.get_flat_params().size
-    med = common.print_table(f"[check] Embedding({V}, {CD}) - LSTM({CD}, {CH}) - Dense({CH}, "
-                             f"{V}), float64, {n:,} parameters, N={CN} sequences of T={CT} ids",
-                             times, results, "naive")
+    med = full_against_naive(model, X, y, f"[check] Embedding({V}, {CD}) - LSTM({CD}, {CH}) - "
+                             f"Dense({CH}, {V}), N={CN} sequences of T={CT} ids", repeats)
     return {"check:full/naive": med["minnet full"] / med["naive"],
             "check:no_shortcuts/naive": med["minnet full, fast=False"] / med["naive"]}
 

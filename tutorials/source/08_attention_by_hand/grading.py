@@ -33,34 +33,6 @@ def transformer(attention: mn.Layer) -> mn.Model:
                      mn.Dense(8, 5, seed=9)], loss=mn.SoftmaxCE())
 
 
-class WithSettings:
-    """What a check may ask while grading (reference.Grading), but the student's SelfAttention
-    holds the settings the notebook's holds. The grader's copy of a student's layer holds only
-    its params, and the checker reads head_dim to name a missing 1/√d in its report."""
-
-    def __init__(self, grading) -> None:
-        self.grading = grading
-
-    def __getattr__(self, name: str):
-        return getattr(self.grading, name)
-
-    def student(self, built) -> mn.Layer:
-        layer, solution = self.grading.student(built), self.grading.reference(built)
-        for name in ("embed_dim", "num_heads", "head_dim"):
-            setattr(layer, name, getattr(solution, name))
-        return layer
-
-
-class AsInTheNotebook:
-    """A check of SelfAttention, run WithSettings: its report is the one the notebook prints."""
-
-    def __init__(self, check) -> None:
-        self.check = check
-
-    def run(self, grading) -> str:
-        return self.check.run(WithSettings(grading))
-
-
 class InABlock:
     """The student's SelfAttention inside transformer(), checked as a whole by
     mn.GradientChecker on sequences X (N, 6, 8) and targets y (N, 6): the cell's, or, if None,
@@ -72,7 +44,7 @@ class InABlock:
     def run(self, grading) -> str:
         X = grading.rng.standard_normal((3, 6, 8)) if self.X is None else self.X
         y = grading.rng.integers(0, 5, (3, 6)) if self.y is None else self.y
-        model = transformer(WithSettings(grading).student(SelfAttention(8, 2, causal=True, seed=5)))
+        model = transformer(grading.student(SelfAttention(8, 2, causal=True, seed=5)))
         report = mn.GradientChecker(progress=False).check(model, X, y)
         grading.audit()
         if not report.passed:
@@ -87,8 +59,8 @@ PARTS = [
          Forward(KeySoftmax(), x=normal(2, 3, 5, 5)),
          Backward(KeySoftmax(), x=normal(2, 3, 5, 5))),
     Part("grade-attention-backward",
-         *[AsInTheNotebook(Backward(layer, x=CELL_X, seed=0)) for layer in LAYERS],
+         *[Backward(layer, x=CELL_X, seed=0) for layer in LAYERS],
          *[Forward(layer, x=normal(3, 5, 8)) for layer in LAYERS],
-         *[AsInTheNotebook(Backward(layer, x=normal(3, 5, 8))) for layer in LAYERS]),
+         *[Backward(layer, x=normal(3, 5, 8)) for layer in LAYERS]),
     Part("grade-attention-block", InABlock(BLOCK_X, BLOCK_Y), InABlock()),
 ]
