@@ -532,7 +532,7 @@ def test_a_stray_parameter_factor_in_a_one_dimensional_gradient_is_named():
 
 def test_a_mean_where_copies_gradients_add_up_and_a_mean_whose_scale_is_missing():
     said = findings(alone(RepeatThrice(), normal((4, 5))))
-    assert "your dx is 1/3 of the true one, and each entry of x feeds 3 outputs" in said
+    assert "your dx is 1/3 of the true one, and each entry of x reaches 3 outputs" in said
     said = findings(alone(MeanOfPairs(), normal((4, 6))))
     assert "your dx is 2× the true one, and each output reads 2 entries of x" in said
     assert "1/2 of a mean missing" in said
@@ -542,3 +542,41 @@ def test_nothing_is_said_about_time_for_a_layer_that_works_step_by_step():
     result = alone(TimeWiseScale(), normal((3, 5, 4)))
     assert "dout only at the last step" not in str(result)
     assert "analytic ≈ 0.5 × numeric" in str(result)
+
+
+class XMinusSin(mn.Layer):
+    """y = x − sin x; backward differentiates only the sine: dy/dx = cos x."""
+
+    def forward(self, x):
+        self.x = x
+        return x - np.sin(x)
+
+    def backward(self, dout):
+        return dout * np.cos(self.x)
+
+
+class ScalarGain(mn.Layer):
+    """y = s · x with one learned number s; ds averages over the entries it was used in."""
+
+    def __init__(self):
+        super().__init__()
+        self.params = {"s": np.array([1.5])}
+        self.grads = {"s": np.zeros(1)}
+
+    def forward(self, x):
+        self.x = x
+        return self.params["s"] * x
+
+    def backward(self, dout):
+        self.grads["s"] = np.array([np.mean(dout * self.x)])
+        return dout * self.params["s"]
+
+
+def test_a_derivative_that_is_a_line_in_the_true_one():
+    table = str(alone(XMinusSin(), normal((4, 6))))
+    assert "your dy/dx = 1 − true at every wrong entry (a line in the true one" in table
+
+
+def test_a_parameter_used_by_every_entry_whose_gradient_is_averaged():
+    said = findings(alone(ScalarGain(), normal((4, 6))), "s")
+    assert ("your ds is 1/24 of the true one, and each entry of s reaches 24 outputs") in said

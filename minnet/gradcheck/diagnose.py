@@ -184,13 +184,13 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
         found.append(missing_term(probe.x, probe.G, err, n, axis) if axis is not None else None)
         found.append(at_targets(err, probe.y) if probe.is_loss else None)
     else:
-        found.append(one_sample(probe, c.param, a))
+        found += [one_sample(probe, c.param, a), fan(probe, a, n, what, c.param)]
     factor = per_index(probe.layer, a, n, axes, what)
     if factor and ", which is" in factor:  # it names the array: the most telling statement
         found.insert(0, factor)
     found += [pairing(probe.G, probe.layer, "x" if is_input else c.param, a, n),
               product(probe, a, n, c.param) if is_input else None, scaled(probe, a, n, what),
-              fan(probe, a, n) if is_input else None, factor]
+              fan(probe, a, n, what, "x") if is_input else None, factor]
     found += [*flows(probe), back_in_time(probe)] if is_input and not probe.is_loss else []
     found += [sums(a, n, axes, what), offset(err, wrong, axes)]
     return found
@@ -230,18 +230,19 @@ def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | 
     return None
 
 
-def fan(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
-    """yours = k × true, or true / k, where k is how many outputs an input feeds (an upsampling)
-    or how many inputs an output reads (a pooling): a sum and a mean mixed up."""
+def fan(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str, name: str) -> str | None:
+    """yours = k × true, or true / k, where k is how many outputs each entry of the tensor
+    reaches (an upsampling's x, a parameter broadcast over the batch) or how many entries of x
+    each output reads (a pooling): a sum and a mean mixed up."""
     c = float(np.vdot(a, n) / max(np.vdot(n, n), 1e-300))
     if probe.base_out is None or probe.is_loss or not _close(a, c * n, 1e-5).all():
         return None
-    feeds = np.size(probe.base_out) / probe.x.size
+    feeds = np.size(probe.base_out) / a.size
     if feeds > 1 and abs(c * feeds - 1) < 1e-4:
-        return (f"your dx is 1/{feeds:g} of the true one, and each entry of x feeds {feeds:g} "
-                f"outputs (the output has {feeds:g}× the input's size): their gradients add up; "
-                f"does your backward average them?")
-    if feeds < 1 and abs(c * feeds - 1) < 1e-4:
+        return (f"your {what} is 1/{feeds:g} of the true one, and each entry of {name} reaches "
+                f"{feeds:g} outputs (the output has {feeds:g}× its size): their gradients add "
+                f"up; does your backward average them?")
+    if feeds < 1 and abs(c * feeds - 1) < 1e-4 and name == "x":
         return (f"your dx is {1 / feeds:g}× the true one, and each output reads {1 / feeds:g} "
                 f"entries of x (the input has {1 / feeds:g}× the output's size): is the "
                 f"1/{1 / feeds:g} of a mean missing in backward?")

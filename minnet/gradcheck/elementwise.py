@@ -145,6 +145,9 @@ def _ratio(x, y, yours, true, wrong) -> str:
     if np.all(np.abs(d - np.median(d)) <= 1e-4 * np.abs(np.median(d)) + 1e-9):
         return (f"your dy/dx = true {'+' if np.median(d) > 0 else '−'} "
                 f"{abs(np.median(d)):.4g} at every wrong entry (an offset, not a factor)")
+    line = _affine(yours[wrong], true[wrong])
+    if line:
+        return line
     cands = {_name(k): v for k, v in _candidates(x[wrong], y[wrong]).items()}
     with np.errstate(divide="ignore"):
         found = [name for name, v in cands.items() if _close(r, v, 1e-4).all()]
@@ -153,6 +156,19 @@ def _ratio(x, y, yours, true, wrong) -> str:
         return f"your/true = {found[0]} at every wrong entry"
     return (f"your/true is not a constant (from {r.min():.3g} to {r.max():.3g}): the formula "
             f"differs, not only a factor")
+
+
+def _affine(yours: np.ndarray, true: np.ndarray) -> str | None:
+    """yours = α + β·true at every entry (β ≠ 1, and enough distinct entries to tell)."""
+    if len(np.unique(np.round(true, 6))) < 4:
+        return None
+    beta, alpha = np.polyfit(true, yours, 1)
+    if abs(beta - 1) < 1e-3 or abs(beta) < 1e-3 or not _close(yours, alpha + beta * true,
+                                                               1e-5).all():
+        return None
+    k = "" if abs(abs(beta) - 1) < 1e-6 else f"{abs(beta):.4g}·"
+    return (f"your dy/dx = {alpha + 0.0:.4g} {'−' if beta < 0 else '+'} {k}true at every wrong "
+            f"entry (a line in the true one, not a factor)")
 
 
 def _region(x, wrong) -> str:
