@@ -580,3 +580,22 @@ def test_a_derivative_that_is_a_line_in_the_true_one():
 def test_a_parameter_used_by_every_entry_whose_gradient_is_averaged():
     said = findings(alone(ScalarGain(), normal((4, 6))), "s")
     assert ("your ds is 1/24 of the true one, and each entry of s reaches 24 outputs") in said
+
+
+class NextMinusThis(mn.Layer):
+    """y_t = x_{t+1} − x_t (the last step: −x_t); backward sends dout_t to x_{t−1}."""
+
+    def forward(self, x):
+        nxt = np.concatenate([x[:, 1:], np.zeros_like(x[:, :1])], axis=1)
+        return nxt - x
+
+    def backward(self, dout):
+        dx = -dout.copy()
+        dx[:, :-1] += dout[:, 1:]
+        return dx
+
+
+def test_gradient_sent_the_other_way_along_time_is_named_as_mirrored():
+    said = findings(alone(NextMinusThis(), normal((3, 5, 2))))
+    assert ("with dout only at time step 1, your dx reaches time steps 0 and 1 where forward "
+            "reads time steps 1 and 2: mirrored around time step 1") in said

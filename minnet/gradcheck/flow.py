@@ -56,6 +56,12 @@ def _along(probe, axis: int, axes: Axes) -> str | None:
     leak = np.flatnonzero(yours & ~depends)
     lost = np.flatnonzero(~yours & depends)
     name = axes.name(axis)
+    reach, read = np.flatnonzero(yours), np.flatnonzero(depends)
+    if len(leak) and set(2 * at - read) == set(reach):
+        return (f"with dout only at {name} {at}, your dx reaches {axes.of(axis, reach)} where "
+                f"forward reads {axes.of(axis, read)}: mirrored around {name} {at}, your "
+                f"backward runs the other way along this axis (an index t + 1 where t − 1 "
+                f"belongs, or the reverse?)")
     said = []
     if len(leak):
         said.append(f"your dx is not 0 at {axes.of(axis, leak)}, though the output at {name} "
