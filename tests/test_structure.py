@@ -599,3 +599,51 @@ def test_gradient_sent_the_other_way_along_time_is_named_as_mirrored():
     said = findings(alone(NextMinusThis(), normal((3, 5, 2))))
     assert ("with dout only at time step 1, your dx reaches time steps 0 and 1 where forward "
             "reads time steps 1 and 2: mirrored around time step 1") in said
+
+
+class TanhDense(mn.Layer):
+    """y = tanh(x W + b), W (4, 4); backward returns the gradient at x W + b as dx."""
+
+    def __init__(self):
+        super().__init__()
+        self.params = {"W": np.random.default_rng(3).standard_normal((4, 4)), "b": np.zeros(4)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.x = x
+        self.y = np.tanh(x @ self.params["W"] + self.params["b"])
+        return self.y
+
+    def backward(self, dout):
+        da = dout * (1 - self.y**2)
+        self.grads["W"] = self.x.T @ da
+        self.grads["b"] = da.sum(axis=0)
+        return da
+
+
+class PrunedDense(mn.Layer):
+    """y = x (W ⊙ mask) with a fixed mask, W (5, 3); dx multiplies by the unmasked W."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(4)
+        self.params = {"W": rng.standard_normal((5, 3))}
+        self.grads = {"W": np.zeros((5, 3))}
+        self.mask = (rng.random((5, 3)) > 0.3).astype(float)
+
+    def forward(self, x):
+        self.x, self.used = x, self.params["W"] * self.mask
+        return x @ self.used
+
+    def backward(self, dout):
+        self.grads["W"] = (self.x.T @ dout) * self.mask
+        return dout @ self.params["W"].T
+
+
+def test_the_last_product_of_dx_missing_or_made_with_the_wrong_matrix():
+    said = findings(alone(TanhDense(), normal((6, 4))))
+    assert ("your dx · params['W']ᵀ is the true dx: is the last product, with params['W']ᵀ, "
+            "missing?") in said
+    said = findings(alone(PrunedDense(), normal((6, 5))))
+    assert ("your dx is the true one with params['W']ᵀ in place of self.usedᵀ in the last "
+            "product") in said

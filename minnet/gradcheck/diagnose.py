@@ -24,7 +24,7 @@ from .elementwise import EXACT, NUMERIC, _close, derivatives
 from .factors import per_index
 from .flow import back_in_time, flows
 from .normalization import missing_term, norm_axis, normalized
-from .pairing import pairing
+from .pairing import kept, pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
 from .show import side_by_side
@@ -102,6 +102,31 @@ def product(probe: LayerProbe, a: np.ndarray, n: np.ndarray, key: str) -> str | 
     return f"analytic equals {m} at every entry (true: {t}): {how}"
 
 
+def last_product(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
+    """dx = (the gradient at x·Q)·Qᵀ for a matrix Q (D, F) that forward multiplied x by; yours
+    made with another (D, F) matrix R the layer holds, or with none when F = D."""
+    D = probe.x.shape[-1]
+    held = {f"params[{k!r}]": v for k, v in getattr(probe.layer, "params", {}).items()}
+    held |= kept(probe.layer)
+    mats = {k: v for k, v in held.items() if np.ndim(v) == 2 and v.shape[0] == D and D > 1}
+    rows_a, rows_n = a.reshape(-1, D), n.reshape(-1, D)
+    for q, Q in mats.items():
+        if Q.shape[1] > D or np.linalg.cond(Q) > 1e6:
+            continue
+        at_q = np.linalg.lstsq(Q, rows_n.T, rcond=None)[0].T  # the gradient at x·Q, if any
+        if not _close(at_q @ Q.T, rows_n, 1e-6).all():
+            continue
+        others = {r: R for r, R in mats.items() if r != q and R.shape == Q.shape}
+        for r, R in [("", None)] * (Q.shape[1] == D) + list(others.items()):
+            made = at_q if R is None else at_q @ R.T
+            if _close(made, rows_a, 1e-6).all():
+                return (f"your dx · {q}ᵀ is the true dx: is the last product, with {q}ᵀ, "
+                        f"missing?" if R is None else
+                        f"your dx is the true one with {r}ᵀ in place of {q}ᵀ in the last "
+                        f"product: true dx = (gradient at x·{q})·{q}ᵀ, yours = (the same)·{r}ᵀ")
+    return None
+
+
 def at_targets(err: np.ndarray, y) -> str | None:
     """A loss's dscores wrong exactly at each sample's target class, by the same amount."""
     y = np.asarray(y)
@@ -174,26 +199,40 @@ def _findings(probe: LayerProbe, c: ParamCheck, tol: float, atol: float) -> list
 
 
 def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]:
-    """Statements that need every entry compared."""
+    """Statements that need every entry compared. A mechanism that cannot read this layer says
+    nothing; the others still speak."""
+    G, x, own = probe.G, probe.x, is_input and not probe.is_loss  # own: a layer's dx
     window = _window(probe) if is_input else None
-    found = [moved(a, n, axes, what, probe.x if is_input else None, window)]
-    if is_input:
-        found.append(None if probe.is_loss else normalized(probe, a, n))
-        found.append(None if probe.is_loss else dout_term(err, probe.G, what))
-        axis = None if probe.is_loss else norm_axis(n)
-        found.append(missing_term(probe.x, probe.G, err, n, axis) if axis is not None else None)
-        found.append(at_targets(err, probe.y) if probe.is_loss else None)
+    factor = _safe(lambda: per_index(probe.layer, a, n, axes, what))
+    tests = [lambda: moved(a, n, axes, what, x if is_input else None, window)]
+    if own:
+        tests += [lambda: normalized(probe, a, n), lambda: dout_term(err, G, what),
+                  lambda: missing_term(x, G, err, n, norm_axis(n)) if norm_axis(n) is not None
+                  else None]
+    elif is_input:
+        tests += [lambda: at_targets(err, probe.y)]
     else:
-        found += [one_sample(probe, c.param, a), fan(probe, a, n, what, c.param)]
-    factor = per_index(probe.layer, a, n, axes, what)
-    if factor and ", which is" in factor:  # it names the array: the most telling statement
-        found.insert(0, factor)
-    found += [pairing(probe.G, probe.layer, "x" if is_input else c.param, a, n),
-              product(probe, a, n, c.param) if is_input else None, scaled(probe, a, n, what),
-              fan(probe, a, n, what, "x") if is_input else None, factor]
-    found += [*flows(probe), back_in_time(probe)] if is_input and not probe.is_loss else []
-    found += [sums(a, n, axes, what), offset(err, wrong, axes)]
-    return found
+        tests += [lambda: one_sample(probe, c.param, a), lambda: fan(probe, a, n, what, c.param)]
+    tests += [lambda: pairing(G, probe.layer, "x" if is_input else c.param, a, n)]
+    if own:
+        tests += [lambda: product(probe, a, n, c.param), lambda: last_product(probe, a, n)]
+    tests += [lambda: scaled(probe, a, n, what)]
+    if own:
+        tests += [lambda: fan(probe, a, n, what, "x")]
+    found = [factor] if factor and ", which is" in factor else []  # it names the array: first
+    found += [_safe(t) for t in tests] + [factor]
+    if own:
+        found += [*(_safe(lambda: flows(probe)) or []), _safe(lambda: back_in_time(probe))]
+    return found + [_safe(lambda: sums(a, n, axes, what)), _safe(lambda: offset(err, wrong, axes))]
+
+
+def _safe(test):
+    """A mechanism's statement, or None when it cannot read this layer (a shape it does not
+    expect): a diagnosis is extra, and one that fails must not silence the others."""
+    try:
+        return test()
+    except (ValueError, TypeError, IndexError, np.linalg.LinAlgError):
+        return None
 
 
 def _scores_and_targets(scores: np.ndarray, y, wrong: np.ndarray, most: int = 8) -> list[str]:

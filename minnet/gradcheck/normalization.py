@@ -35,7 +35,7 @@ def normalized(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
     other axes than the ones forward normalizes over (where the true dx sums to 0)."""
     x, G = probe.x, probe.G
     true = zero_sums(n)
-    if G is None or a.shape != x.shape or not true:
+    if G is None or not a.shape == G.shape == x.shape or not true:
         return None
     p = true[0]
     eps = float(getattr(probe.layer, "eps", 1e-5))
