@@ -22,6 +22,7 @@ from unlisted import (
     POOL,
     SEQ,
     Case,
+    SelfAttention,
     dense_net,
     image_net,
     loss_net,
@@ -102,6 +103,28 @@ class BipolarSigmoid(mn.Layer):
 class BipolarSigmoidA(BipolarSigmoid):
     def slope(self):
         return 2 * self.y * (1 - self.y)
+
+
+class ShiftedSoftplus(mn.Layer):
+    """Softplus moved through the origin: y = log(1 + eˣ) - log 2;  dy/dx = σ(x).
+
+    x, y: (N, D)."""
+
+    def forward(self, x):
+        self.x = x
+        return np.logaddexp(0, x) - np.log(2)
+
+    def backward(self, dout):
+        return dout * self.slope()
+
+    def slope(self):
+        return sigmoid(self.x)
+
+
+@same_name
+class ShiftedSoftplusA(ShiftedSoftplus):
+    def slope(self):
+        return sigmoid(self.x) - np.log(2)
 
 
 # ---- dense-like ------------------------------------------------------------------------------
@@ -240,6 +263,35 @@ class PixelNorm(mn.Layer):
 class PixelNormA(PixelNorm):
     def along(self):
         return self.x
+
+
+class ScaledL2Norm(mn.Layer):
+    """Rows scaled to a learned length g: x̂ = x / ‖x‖, y = g x̂;
+    dg = Σ dout · x̂, dx = g (dout - x̂ (dout · x̂)) / ‖x‖.  x, y: (N, D);  g (1,)."""
+
+    def __init__(self, g=2.5):
+        super().__init__()
+        self.params, self.grads = {"g": np.array([g])}, {"g": np.zeros(1)}
+
+    def forward(self, x):
+        self.norm = np.linalg.norm(x, axis=1, keepdims=True)
+        self.xhat = x / self.norm
+        self.y = self.params["g"] * self.xhat
+        return self.y
+
+    def backward(self, dout):
+        self.grads["g"] = np.array([(dout * self.unit()).sum()])
+        along = (dout * self.xhat).sum(axis=1, keepdims=True)
+        return self.params["g"] * (dout - self.xhat * along) / self.norm
+
+    def unit(self):
+        return self.xhat
+
+
+@same_name
+class ScaledL2NormA(ScaledL2Norm):
+    def unit(self):
+        return self.y
 
 
 # ---- convolution and pooling -----------------------------------------------------------------
@@ -524,6 +576,45 @@ class LeakyRNNA(LeakyRNN):
         return self.hs[:, t + 1]
 
 
+class DecayRecurrence(mn.Layer):
+    """A linear recurrence with a learned decay a: y_t = a y_{t-1} + x_t, y_{-1} = 0;
+    g_t = dout_t + a g_{t+1}, dx_t = g_t, da = Σ_t g_t · y_{t-1}.  x (N, T, D) -> (N, T, D);
+    a (1,)."""
+
+    def __init__(self, a=0.7):
+        super().__init__()
+        self.params, self.grads = {"a": np.array([a])}, {"a": np.zeros(1)}
+
+    def forward(self, x):
+        a, self.y = self.params["a"], np.zeros_like(x)
+        prev = np.zeros_like(x[:, 0])
+        for t in range(x.shape[1]):
+            prev = a * prev + x[:, t]
+            self.y[:, t] = prev
+        return self.y
+
+    def backward(self, dout):
+        a, dx, g = self.params["a"], np.zeros_like(dout), np.zeros_like(dout[:, 0])
+        da = 0.0
+        for t in reversed(range(1, dout.shape[1])):
+            g = dout[:, t] + a * g
+            dx[:, t] = g
+            da += (self.reaching(g, dout[:, t]) * self.y[:, t - 1]).sum()
+        dx[:, 0] = dout[:, 0] + a * g
+        self.grads["a"] = np.array([da])
+        return dx
+
+    def reaching(self, g, dout_t):
+        """dL/dy_t, all that reaches step t."""
+        return g
+
+
+@same_name
+class DecayRecurrenceA(DecayRecurrence):
+    def reaching(self, g, dout_t):
+        return dout_t
+
+
 # ---- attention and residual blocks -----------------------------------------------------------
 
 
@@ -588,6 +679,12 @@ class ReLUBlockA(ReLUBlock):
         return self.a
 
 
+@same_name
+class SelfAttentionA(SelfAttention):
+    def softmax_back(self, dp):
+        return self.scores * (dp - (dp * self.scores).sum(axis=-1, keepdims=True))
+
+
 def layernorm_back(dz, z):
     """Back through z = (x - mean) / std over the last axis, std folded into z: (N, T, D)."""
     return dz - dz.mean(axis=-1, keepdims=True) - z * (dz * z).mean(axis=-1, keepdims=True)
@@ -638,6 +735,10 @@ CASES = [
          "the sigmoid's s(1 - s) is evaluated at the layer's output y = 2σ - 1, not at σ(x): "
          "read off the output the slope is (1 - y²)/2",
          "return 2 * self.s * (1 - self.s)"),
+    Case("shifted-softplus", ACT, lambda: dense_net(ShiftedSoftplusA(), seed=524, scale=2.0),
+         "the constant -log 2 that shifts the curve is kept in the derivative: the slope of a "
+         "constant is 0, so dy/dx is σ(x) alone",
+         "return sigmoid(self.x)"),
     Case("weight-decay", DENSE, lambda: dense_net(DecayLinearA(5, 4, seed=505), seed=505),
          "dW adds the decay term λW, but the penalty is not part of the loss the layer's forward "
          "computes: the gradient of this forward is xᵀ dout alone (decay belongs to the optimizer "
@@ -659,6 +760,10 @@ CASES = [
          "the correction term along the channel vector uses the raw x where y = x / r belongs: "
          "dx = (dout - y mean_c(dout·y)) / r",
          "return self.y"),
+    Case("scaled-l2norm", NORM, lambda: dense_net(ScaledL2NormA(2.5), seed=525),
+         "dg multiplies dout by the output y = g x̂, which holds g itself, where x̂ belongs: "
+         "dg comes out g times too large",
+         "return self.xhat"),
     Case("strided-conv", CONV, lambda: image_net(StridedConvA(3, 2, seed=510), seed=510,
                                                  size=(5, 5)),
          "backward places output (i, j)'s window at row i, column j, forgetting the stride: "
@@ -697,6 +802,15 @@ CASES = [
          "tanh's slope 1 - a² is taken at the leaky state h_t, not at the tanh's own output "
          "a_t, which the leak mixes with h_{t-1}",
          "return self.acts[:, t]"),
+    Case("decay-recurrence", SEQ, lambda: sequence_net(DecayRecurrenceA(0.7), seed=526),
+         "da pairs y_{t-1} with the step's own dout_t, leaving out the gradient that later "
+         "steps send back to y_t: it must be g_t, everything that reaches y_t (dx is right)",
+         "return g"),
+    Case("attention-softmax-at-scores", ATTN,
+         lambda: sequence_net(SelfAttentionA(4, seed=527), seed=527),
+         "the softmax's Jacobian is evaluated at the scores S where the probabilities P = "
+         "softmax(S) belong: S ⊙ (dP - Σ dP ⊙ S)",
+         "return self.p * (dp - (dp * self.p).sum(axis=-1, keepdims=True))"),
     Case("attention-pool", ATTN, lambda: sequence_net(AttentionPoolA(4, seed=520), seed=520),
          "the softmax backward subtracts the plain mean of dp over time where the p-weighted "
          "sum Σ_t p_t dp_t belongs",
