@@ -1,6 +1,5 @@
 """The unlisted corpus (tests/unlisted.py and the held-out sets tests/unlisted_heldout.py,
-tests/unlisted_heldout2.py, tests/unlisted_heldout3.py, tests/unlisted_heldout4.py) is what it
-says it is.
+tests/unlisted_heldout2.py to tests/unlisted_heldout5.py) is what it says it is.
 
 First the textbook: every buggy case is wrong, its parent class (the fix) is right, every
 correct twin is right. Then the checker: it fails each buggy case and passes each correct one.
@@ -21,6 +20,7 @@ import unlisted_heldout
 import unlisted_heldout2
 import unlisted_heldout3
 import unlisted_heldout4
+import unlisted_heldout5
 from print_unlisted import write
 from students import WRONG
 from unlisted import (
@@ -43,11 +43,12 @@ from unlisted import (
 DEV_MISSED: set[str] = set()
 MINIMUM = {ACT: 5, DENSE: 4, NORM: 6, CONV: 6, POOL: 5, NOISE: 2, LOSS: 5, SEQ: 6, ATTN: 5}
 ALL = unlisted.CASES + unlisted_heldout.CASES
-# The second, third and fourth held-out sets, buggy cases per family (convolution and pooling
+# The second to fifth held-out sets, buggy cases per family (convolution and pooling
 # counted together).
 SPREAD2 = {ACT: 4, DENSE: 3, NORM: 3, CONV: 3, LOSS: 3, SEQ: 4, ATTN: 4}
-LATER = (unlisted_heldout2, unlisted_heldout3, unlisted_heldout4)
-TWINS = {unlisted_heldout2: 4, unlisted_heldout3: 4, unlisted_heldout4: 3}  # correct cases
+LATER = (unlisted_heldout2, unlisted_heldout3, unlisted_heldout4, unlisted_heldout5)
+TWINS = {unlisted_heldout2: 4, unlisted_heldout3: 4, unlisted_heldout4: 3,
+         unlisted_heldout5: 3}  # correct cases
 
 
 def cases(buggy: bool | None = None, missed: bool = False) -> list:
@@ -57,7 +58,8 @@ def cases(buggy: bool | None = None, missed: bool = False) -> list:
                                  ("heldout-", unlisted_heldout.CASES, unlisted_heldout.MISSED),
                                  ("heldout2-", unlisted_heldout2.CASES, unlisted_heldout2.MISSED),
                                  ("heldout3-", unlisted_heldout3.CASES, unlisted_heldout3.MISSED),
-                                 ("heldout4-", unlisted_heldout4.CASES, unlisted_heldout4.MISSED)):
+                                 ("heldout4-", unlisted_heldout4.CASES, unlisted_heldout4.MISSED),
+                                 ("heldout5-", unlisted_heldout5.CASES, unlisted_heldout5.MISSED)):
         for i, case in enumerate(group):
             if buggy is not None and case.buggy != buggy:
                 continue
