@@ -647,3 +647,42 @@ def test_the_last_product_of_dx_missing_or_made_with_the_wrong_matrix():
     said = findings(alone(PrunedDense(), normal((6, 5))))
     assert ("your dx is the true one with params['W']ᵀ in place of self.usedᵀ in the last "
             "product") in said
+
+
+class GainTanh(mn.Layer):
+    """y = s · tanh(x) with one learned gain s; ds sums dout · y, where y already holds s."""
+
+    def __init__(self):
+        super().__init__()
+        self.params, self.grads = {"s": np.array([1.7])}, {"s": np.zeros(1)}
+
+    def forward(self, x):
+        self.t = np.tanh(x)
+        self.y = self.params["s"] * self.t
+        return self.y
+
+    def backward(self, dout):
+        self.grads["s"] = np.array([np.sum(dout * self.y)])
+        return dout * self.params["s"] * (1 - self.t**2)
+
+
+class Damped(mn.Layer):
+    """y = alpha · x with a fixed alpha; backward forgets alpha."""
+
+    def __init__(self, alpha=0.3):
+        super().__init__()
+        self.alpha = alpha
+
+    def forward(self, x):
+        return self.alpha * x
+
+    def backward(self, dout):
+        return dout.copy()
+
+
+def test_a_whole_factor_that_is_a_number_the_layer_holds_is_named():
+    said = findings(alone(GainTanh(), normal((4, 5))), "s")
+    assert said.startswith("your ds is 1.7 × the true one, which is params['s']: a stray "
+                           "factor s")
+    said = findings(alone(Damped(), normal((4, 5))))
+    assert "which is 1/self.alpha: the factor alpha is missing" in said

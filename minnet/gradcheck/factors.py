@@ -31,6 +31,10 @@ def per_index(layer, a: np.ndarray, n: np.ndarray, axes: Axes, what: str) -> str
         text = (f"your {what} is the true one times a factor per {axes.name(axis)}: "
                 f"{_listed(c)} (yours / true)")
         return text + _named(layer, c)
+    c = float(np.vdot(a, n) / max(np.vdot(n, n), 1e-300))  # one factor for the whole tensor
+    if abs(c - 1) > 1e-3 and close(a, c * n, RTOL).all():
+        named = _named(layer, np.array([c]))
+        return f"your {what} is {c:.4g} × the true one" + named if named else None
     return None
 
 
@@ -53,6 +57,8 @@ def _named(layer, c: np.ndarray) -> str:
     """', which is 1/params['gamma']: ...' when an array the layer holds gives the factors."""
     arrays = {f"params[{k!r}]": v for k, v in getattr(layer, "params", {}).items()}
     arrays |= kept(layer)
+    arrays |= {f"self.{k}": np.array([v]) for k, v in vars(layer).items()  # alpha, scale, ...
+               if isinstance(v, float) and not k.startswith("_") and v not in (0.0, 1.0)}
     for name, v in arrays.items():
         v = np.asarray(v, dtype=np.float64)
         if v.size != c.size:
