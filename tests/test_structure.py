@@ -681,8 +681,9 @@ class Damped(mn.Layer):
 
 
 def test_a_whole_factor_that_is_a_number_the_layer_holds_is_named():
-    said = findings(alone(GainTanh(), normal((4, 5))), "s")
-    assert said.startswith("your ds is 1.7 × the true one, which is params['s']: a stray "
-                           "factor s")
+    result = alone(GainTanh(), normal((4, 5)))
+    assert findings(result, "s").startswith("your ds is 1.7 × the true one, which is "
+                                            "params['s']: a stray factor s")
+    assert "(its settings: params['s'] = [1.7];" in str(result)  # small parameters are shown
     said = findings(alone(Damped(), normal((4, 5))))
     assert "which is 1/self.alpha: the factor alpha is missing" in said

@@ -366,11 +366,16 @@ def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) 
 BOOKKEEPING = {"training", "frozen", "input_grad", "seed", "return_sequences"}
 
 
-def settings(layer) -> dict:
-    """The numbers and words a layer keeps (alpha, eps, p, stride, ...): its settings."""
-    return {k: v for k, v in vars(layer).items() if not k.startswith("_")
-            and k not in BOOKKEEPING and isinstance(v, (int, float, str))
-            and not isinstance(v, bool)}
+def settings(layer, most: int = 8) -> dict:
+    """The numbers and words a layer keeps (alpha, eps, p, stride, ...): its settings; and the
+    values of its small parameters (a gain, a gamma of a few features), which a formula needs."""
+    found = {k: v for k, v in vars(layer).items() if not k.startswith("_")
+             and k not in BOOKKEEPING and isinstance(v, (int, float, str))
+             and not isinstance(v, bool)}
+    for k, p in getattr(layer, "params", {}).items():
+        if isinstance(p, np.ndarray) and 0 < p.size <= most and p.dtype.kind == "f":
+            found[f"params[{k!r}]"] = [float(f"{v:.4g}") for v in p.ravel()]
+    return found
 
 
 def keeps(layer, most: int = 8) -> list[str]:
