@@ -17,6 +17,7 @@ from .calls import Calls
 from .diagnose import diagnose
 from .kinks import one_sided
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
+from .pairing import arrays_kept
 from .probe import LayerProbe, ModelProbe, is_loss
 from .report import CheckReport, LayerCheck, ParamCheck, layer_advice, severity
 from .restore import Preserved
@@ -380,16 +381,8 @@ def settings(layer, most: int = 8) -> dict:
 
 def keeps(layer, most: int = 8) -> list[str]:
     """'self.x (4, 5, 3)', 'self.cache[1] (4, 3)': the arrays a layer keeps, after a check."""
-    found = []
-    for name, v in vars(layer).items():
-        if name in ("params", "grads"):
-            continue
-        items = v.items() if isinstance(v, dict) else enumerate(v) \
-            if isinstance(v, (list, tuple)) else [(None, v)]
-        found += [f"self.{name}{'' if key is None else f'[{key!r}]'} {u.shape}"
-                  + ("" if u.dtype.kind == "f" else f" {u.dtype}")
-                  for key, u in items if isinstance(u, np.ndarray) and u.ndim > 0]
-    return found[:most]
+    return [f"{name} {u.shape}" + ("" if u.dtype.kind == "f" else f" {u.dtype}")
+            for name, u in arrays_kept(layer)][:most]
 
 
 def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:

@@ -8,8 +8,10 @@ tensor, what the mechanisms measure (most telling first):
     structure.py      where the error lives, sums along axes, the right values moved
     pairing.py        which arrays the layer keeps a gradient was made from
     flow.py           where gradient flows that forward has no path for, back in time too
+    factors.py        yours = true × a factor: one per index, or one for the whole tensor
+                      that is a number the layer holds, a √size, or a count of uses
     and here          one sample instead of the sum, products in the wrong order, a loss wrong
-                      at its targets, a factor √k, what a gradient ignores
+                      at its targets, what a gradient ignores
 
 Every claim is a numeric test that held at every entry checked; when no test tells the cases
 apart, nothing is said.
@@ -20,15 +22,15 @@ from __future__ import annotations
 import numpy as np
 
 from .axes import of_input, of_param
-from .elementwise import EXACT, NUMERIC, _close, derivatives
-from .factors import per_index
+from .elementwise import EXACT, NUMERIC, derivatives
+from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
 from .normalization import missing_term, norm_axis, normalized
-from .pairing import kept, pairing
+from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
 from .show import side_by_side
-from .structure import dout_term, moved, offset, sums, where
+from .structure import close, dout_term, moved, offset, sums, where
 from .verdicts import FACTOR_TWO, agree
 
 # ---- parameter gradients -------------------------------------------------------------------
@@ -57,7 +59,7 @@ def one_sample(probe: LayerProbe, key: str, a: np.ndarray) -> str | None:
         return None
     total, a = parts.sum(axis=1), a.ravel()
     for i in range(parts.shape[1]):
-        if _close(a, parts[:, i], NUMERIC).all() and not _close(a, total, NUMERIC).all():
+        if close(a, parts[:, i], NUMERIC).all() and not close(a, total, NUMERIC).all():
             return (f"analytic equals the contribution of sample {i} alone: one sample used "
                     f"instead of the sum over samples")
     return None
@@ -92,8 +94,8 @@ def product(probe: LayerProbe, a: np.ndarray, n: np.ndarray, key: str) -> str | 
         pairs = {"xᵀ·G": (x.T, G), "Gᵀ·x": (G.T, x), "x·Gᵀ": (x, G.T), "G·xᵀ": (G, x.T)}
     cands = {k: p @ q for k, (p, q) in pairs.items()
              if p.shape[1] == q.shape[0] and (p.shape[0], q.shape[1]) == a.shape}
-    truth = [k for k, v in cands.items() if _close(v, n, NUMERIC).all()]
-    mine = [k for k, v in cands.items() if k not in truth and _close(v, a, EXACT).all()]
+    truth = [k for k, v in cands.items() if close(v, n, NUMERIC).all()]
+    mine = [k for k, v in cands.items() if k not in truth and close(v, a, EXACT).all()]
     if len(mine) != 1 or not truth:
         return None
     (m,), t = mine, truth[0]
@@ -106,20 +108,19 @@ def last_product(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
     """dx = (the gradient at x·Q)·Qᵀ for a matrix Q (D, F) that forward multiplied x by; yours
     made with another (D, F) matrix R the layer holds, or with none when F = D."""
     D = probe.x.shape[-1]
-    held = {f"params[{k!r}]": v for k, v in getattr(probe.layer, "params", {}).items()}
-    held |= kept(probe.layer)
-    mats = {k: v for k, v in held.items() if np.ndim(v) == 2 and v.shape[0] == D and D > 1}
+    mats = {k: v for k, v in held(probe.layer).items()
+            if np.ndim(v) == 2 and v.shape[0] == D and D > 1}
     rows_a, rows_n = a.reshape(-1, D), n.reshape(-1, D)
     for q, Q in mats.items():
         if Q.shape[1] > D or np.linalg.cond(Q) > 1e6:
             continue
         at_q = np.linalg.lstsq(Q, rows_n.T, rcond=None)[0].T  # the gradient at x·Q, if any
-        if not _close(at_q @ Q.T, rows_n, 1e-6).all():
+        if not close(at_q @ Q.T, rows_n, 1e-6).all():
             continue
         others = {r: R for r, R in mats.items() if r != q and R.shape == Q.shape}
         for r, R in [("", None)] * (Q.shape[1] == D) + list(others.items()):
             made = at_q if R is None else at_q @ R.T
-            if _close(made, rows_a, 1e-6).all():
+            if close(made, rows_a, 1e-6).all():
                 return (f"your dx · {q}ᵀ is the true dx: is the last product, with {q}ᵀ, "
                         f"missing?" if R is None else
                         f"your dx is the true one with {r}ᵀ in place of {q}ᵀ in the last "
@@ -247,45 +248,6 @@ def _scores_and_targets(scores: np.ndarray, y, wrong: np.ndarray, most: int = 8)
         values = " ".join(f"{v:+.3g}" for v in scores[i])
         lines.append(f"  sample {i}: scores {values}   y = {y[i]}")
     return lines
-
-
-def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | None:
-    """yours = c × true with c = √k (or 1/√k) for k a size of this layer's tensors: a scale
-    1/√k missing (or one too many), as in attention's 1/√d."""
-    c = float(np.vdot(a, n) / max(np.vdot(n, n), 1e-300))
-    if abs(abs(c) - 1) < 1e-3 or not _close(a, c * n, 1e-5).all():
-        return None
-    shapes = [probe.x.shape, np.shape(probe.base_out), *(p.shape for p in probe.params.values())]
-    sizes = {int(k) for shape in shapes for k in shape if k > 1}
-    sizes |= {int(v) for v in vars(probe.layer).values()  # head_dim, kernel_size, ...
-              if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 1}
-    sizes |= {k // h for k in sizes for h in sizes if h < k and k % h == 0}
-    for k in sorted(sizes):
-        for power, text in ((c, "missing"), (1 / c, "one too many")):
-            if abs(power - np.sqrt(k)) < 1e-4 * np.sqrt(k):
-                return (f"your {what} is {c:.4g} × the true one, and {power:.4g} = √{k}, where "
-                        f"{k} is a size of this layer's tensors: a scale 1/√{k} {text} (as "
-                        f"attention's 1/√d)?")
-    return None
-
-
-def fan(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str, name: str) -> str | None:
-    """yours = k × true, or true / k, where k is how many outputs each entry of the tensor
-    reaches (an upsampling's x, a parameter broadcast over the batch) or how many entries of x
-    each output reads (a pooling): a sum and a mean mixed up."""
-    c = float(np.vdot(a, n) / max(np.vdot(n, n), 1e-300))
-    if probe.base_out is None or probe.is_loss or not _close(a, c * n, 1e-5).all():
-        return None
-    feeds = np.size(probe.base_out) / a.size
-    if feeds > 1 and abs(c * feeds - 1) < 1e-4:
-        return (f"your {what} is 1/{feeds:g} of the true one, and each entry of {name} reaches "
-                f"{feeds:g} outputs (the output has {feeds:g}× its size): their gradients add "
-                f"up; does your backward average them?")
-    if feeds < 1 and abs(c * feeds - 1) < 1e-4 and name == "x":
-        return (f"your dx is {1 / feeds:g}× the true one, and each output reads {1 / feeds:g} "
-                f"entries of x (the input has {1 / feeds:g}× the output's size): is the "
-                f"1/{1 / feeds:g} of a mean missing in backward?")
-    return None
 
 
 def _window(probe: LayerProbe) -> tuple[int, int] | None:

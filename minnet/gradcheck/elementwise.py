@@ -14,6 +14,7 @@ import numpy as np
 from .calls import STEP
 from .probe import LayerProbe
 from .report import ParamCheck
+from .structure import close
 
 TRIALS = 4  # off-diagonal probes that must leave every other output entry unchanged
 SHOWN = 5  # table rows spread over the input range (quantiles of x), plus the worst one
@@ -122,7 +123,7 @@ def _spread(x: np.ndarray, worst: int) -> list[int]:
 def pattern(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray,
             wrong: np.ndarray | None = None) -> list[str]:
     """Where your dy/dx is wrong (x < 0, x > 0, near 0, everywhere), your/true, sign flips."""
-    wrong = ~_close(yours, true, NUMERIC) if wrong is None else wrong
+    wrong = ~close(yours, true, NUMERIC) if wrong is None else wrong
     m, k = len(x), int(wrong.sum())
     lines = [_region(x, wrong)]
     if k == 0:
@@ -150,8 +151,8 @@ def _ratio(x, y, yours, true, wrong) -> str:
         return line
     cands = {_name(k): v for k, v in _candidates(x[wrong], y[wrong]).items()}
     with np.errstate(divide="ignore"):
-        found = [name for name, v in cands.items() if _close(r, v, 1e-4).all()]
-        found += [f"1/({name})" for name, v in cands.items() if _close(1 / r, v, 1e-4).all()]
+        found = [name for name, v in cands.items() if close(r, v, 1e-4).all()]
+        found += [f"1/({name})" for name, v in cands.items() if close(1 / r, v, 1e-4).all()]
     if len(found) == 1:
         return f"your/true = {found[0]} at every wrong entry"
     return (f"your/true is not a constant (from {r.min():.3g} to {r.max():.3g}): the formula "
@@ -163,7 +164,7 @@ def _affine(yours: np.ndarray, true: np.ndarray) -> str | None:
     if len(np.unique(np.round(true, 6))) < 4:
         return None
     beta, alpha = np.polyfit(true, yours, 1)
-    if abs(beta - 1) < 1e-3 or abs(beta) < 1e-3 or not _close(yours, alpha + beta * true,
+    if abs(beta - 1) < 1e-3 or abs(beta) < 1e-3 or not close(yours, alpha + beta * true,
                                                                1e-5).all():
         return None
     k = "" if abs(abs(beta) - 1) < 1e-6 else f"{abs(beta):.4g}·"
@@ -215,8 +216,8 @@ def _runs(x, wrong) -> list[str]:
 def formula(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray) -> str | None:
     """The one catalogued formula your dy/dx equals at every entry, if exactly one does."""
     cands = _candidates(x, y)
-    truth = [k for k, v in cands.items() if _close(v, true, NUMERIC).all()]
-    mine = [k for k, v in cands.items() if k not in truth and _close(v, yours, EXACT).all()]
+    truth = [k for k, v in cands.items() if close(v, true, NUMERIC).all()]
+    mine = [k for k, v in cands.items() if k not in truth and close(v, yours, EXACT).all()]
     if len(mine) != 1:  # none, or several that these entries cannot tell apart
         return _pieces(x, yours, true) or _on_one_side(x, y, yours, true)
     (form, t), = mine
@@ -237,12 +238,12 @@ def formula(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray) -
 def _on_one_side(x, y, yours, true) -> str | None:
     """Wrong only where x < 0 (or > 0): the catalogued formula yours and the true one follow
     there."""
-    wrong = ~_close(yours, true, NUMERIC)
+    wrong = ~close(yours, true, NUMERIC)
     for side, there in (("x < 0", x < 0), ("x > 0", x > 0)):
         if wrong.any() and not (wrong & ~there).any() and there.sum() >= 3:
             cands = _candidates(x[there], y[there])
-            mine = [k for k, v in cands.items() if _close(v, yours[there], EXACT).all()]
-            real = [k for k, v in cands.items() if _close(v, true[there], NUMERIC).all()]
+            mine = [k for k, v in cands.items() if close(v, yours[there], EXACT).all()]
+            real = [k for k, v in cands.items() if close(v, true[there], NUMERIC).all()]
             if len(mine) == 1 and real and mine[0] not in real:
                 return (f"where {side}, your dy/dx equals {_name(mine[0])} (true: "
                         f"{_name(real[0])})")
@@ -256,10 +257,10 @@ def _scaled_form(cands: dict, v: np.ndarray) -> str | None:
     """The one catalogued formula that v equals up to a constant factor: '1.3·exp(x)'."""
     found, seen = [], []
     for key, f in sorted(cands.items(), key=lambda kv: kv[0][1] != "x"):  # x-forms first
-        if np.abs(f).min() > 1e-9 and not any(_close(f, g, EXACT).all() for g in seen):
+        if np.abs(f).min() > 1e-9 and not any(close(f, g, EXACT).all() for g in seen):
             seen.append(f)  # forms equal here (exp(y) = exp(x) where y = x) count once
             c = np.median(v / f)
-            if abs(c - 1) > 1e-6 and _close(v, c * f, EXACT).all():
+            if abs(c - 1) > 1e-6 and close(v, c * f, EXACT).all():
                 found.append(f"{c:.4g}·{_name(key)}")
     return found[0] if len(found) == 1 else None
 
@@ -287,7 +288,7 @@ def _sides(x, v) -> tuple[float, float] | None:
     pos, neg = v[x > 0], v[x < 0]
     if not (len(pos) and len(neg)):
         return None
-    if not (_close(pos, pos[0], NUMERIC).all() and _close(neg, neg[0], NUMERIC).all()):
+    if not (close(pos, pos[0], NUMERIC).all() and close(neg, neg[0], NUMERIC).all()):
         return None
     return float(pos[0]) + 0.0, float(neg[0]) + 0.0  # + 0.0: no "-0" in the text
 
@@ -297,5 +298,3 @@ def _sides_text(x, v) -> str | None:
     return None if s is None else f"{s[0]:.4g} where x > 0, {s[1]:.4g} where x < 0"
 
 
-def _close(u, v, rtol: float) -> np.ndarray:
-    return np.abs(u - v) <= 1e-9 + rtol * np.maximum(np.abs(u), np.abs(v))

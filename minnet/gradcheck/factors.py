@@ -1,10 +1,13 @@
-"""yours = true × a factor, one per index along an axis, and what that factor is.
+"""yours = true × a factor, one per index along an axis or one for the whole tensor, and what
+that factor is.
 
 A scale forgotten or applied twice leaves the ratio yours / true the same at every entry of a
 row, a column or a feature, while it differs from one feature to the next: a layer's gamma
 missing from a branch, a dbeta multiplied by gamma. When the factors equal an array the layer
 holds (or its reciprocal), the statement names it: "your dW is the true one times a factor per
-column: 10, 5, 3.33, 2.5, which is 1/params['gamma']: the factor gamma is missing".
+column: 10, 5, 3.33, 2.5, which is 1/params['gamma']: the factor gamma is missing". One factor
+for the whole tensor is named the same way, or as √k for a size k of the layer's tensors (a
+missing 1/√d), or as the number of outputs each entry reaches (a mean where the uses add up).
 """
 
 from __future__ import annotations
@@ -12,7 +15,8 @@ from __future__ import annotations
 import numpy as np
 
 from .axes import Axes
-from .pairing import kept
+from .pairing import held
+from .probe import LayerProbe
 from .structure import close
 
 RTOL = 1e-5  # how closely yours must equal factor × true at every entry
@@ -31,10 +35,55 @@ def per_index(layer, a: np.ndarray, n: np.ndarray, axes: Axes, what: str) -> str
         text = (f"your {what} is the true one times a factor per {axes.name(axis)}: "
                 f"{_listed(c)} (yours / true)")
         return text + _named(layer, c)
-    c = float(np.vdot(a, n) / max(np.vdot(n, n), 1e-300))  # one factor for the whole tensor
-    if abs(c - 1) > 1e-3 and close(a, c * n, RTOL).all():
+    c = whole_factor(a, n)
+    if c is not None and abs(c - 1) > 1e-3:
         named = _named(layer, np.array([c]))
         return f"your {what} is {c:.4g} × the true one" + named if named else None
+    return None
+
+
+def whole_factor(a: np.ndarray, n: np.ndarray) -> float | None:
+    """c with yours = c × true at every entry, or None."""
+    c = float(np.vdot(a, n) / max(np.vdot(n, n), 1e-300))
+    return c if close(a, c * n, RTOL).all() else None
+
+
+def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | None:
+    """yours = c × true with c = √k (or 1/√k) for k a size of this layer's tensors: a scale
+    1/√k missing (or one too many), as in attention's 1/√d."""
+    c = whole_factor(a, n)
+    if c is None or abs(abs(c) - 1) < 1e-3:
+        return None
+    shapes = [probe.x.shape, np.shape(probe.base_out), *(p.shape for p in probe.params.values())]
+    sizes = {int(k) for shape in shapes for k in shape if k > 1}
+    sizes |= {int(v) for v in vars(probe.layer).values()  # head_dim, kernel_size, ...
+              if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 1}
+    sizes |= {k // h for k in sizes for h in sizes if h < k and k % h == 0}
+    for k in sorted(sizes):
+        for power, text in ((c, "missing"), (1 / c, "one too many")):
+            if abs(power - np.sqrt(k)) < 1e-4 * np.sqrt(k):
+                return (f"your {what} is {c:.4g} × the true one, and {power:.4g} = √{k}, where "
+                        f"{k} is a size of this layer's tensors: a scale 1/√{k} {text} (as "
+                        f"attention's 1/√d)?")
+    return None
+
+
+def fan(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str, name: str) -> str | None:
+    """yours = k × true, or true / k, where k is how many outputs each entry of the tensor
+    reaches (an upsampling's x, a parameter broadcast over the batch) or how many entries of x
+    each output reads (a pooling): a sum and a mean mixed up."""
+    c = whole_factor(a, n)
+    if c is None or probe.base_out is None or probe.is_loss:
+        return None
+    feeds = np.size(probe.base_out) / a.size
+    if feeds > 1 and abs(c * feeds - 1) < 1e-4:
+        return (f"your {what} is 1/{feeds:g} of the true one, and each entry of {name} reaches "
+                f"{feeds:g} outputs (the output has {feeds:g}× its size): their gradients add "
+                f"up; does your backward average them?")
+    if feeds < 1 and abs(c * feeds - 1) < 1e-4 and name == "x":
+        return (f"your dx is {1 / feeds:g}× the true one, and each output reads {1 / feeds:g} "
+                f"entries of x (the input has {1 / feeds:g}× the output's size): is the "
+                f"1/{1 / feeds:g} of a mean missing in backward?")
     return None
 
 
@@ -55,10 +104,9 @@ def _factors(a: np.ndarray, n: np.ndarray, axis: int) -> np.ndarray | None:
 
 def _named(layer, c: np.ndarray) -> str:
     """', which is 1/params['gamma']: ...' when an array the layer holds gives the factors."""
-    arrays = {f"params[{k!r}]": v for k, v in getattr(layer, "params", {}).items()}
-    arrays |= kept(layer)
-    arrays |= {f"self.{k}": np.array([v]) for k, v in vars(layer).items()  # alpha, scale, ...
+    numbers = {f"self.{k}": np.array([v]) for k, v in vars(layer).items()  # alpha, scale, ...
                if isinstance(v, float) and not k.startswith("_") and v not in (0.0, 1.0)}
+    arrays = held(layer) | numbers
     for name, v in arrays.items():
         v = np.asarray(v, dtype=np.float64)
         if v.size != c.size:

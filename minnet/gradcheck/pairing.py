@@ -21,16 +21,27 @@ MOST = 8  # candidate arrays kept by a layer, at most (their pairwise products a
 
 def kept(layer) -> dict[str, np.ndarray]:
     """Float arrays the layer keeps: 'self.x', 'self.cache[2]' (not its params or grads)."""
-    found = {}
+    found = {name: u for name, u in arrays_kept(layer) if u.dtype.kind == "f"}
+    return dict(list(found.items())[:MOST])
+
+
+def arrays_kept(layer):
+    """(name, array) for every array of a dimension the layer keeps in its attributes, or in
+    the tuples, lists and dicts among them: ('self.x', x), ('self.cache[2]', ...)."""
     for name, v in vars(layer).items():
         if name in ("params", "grads"):
             continue
         items = v.items() if isinstance(v, dict) else enumerate(v) \
             if isinstance(v, (list, tuple)) else [(None, v)]
         for key, u in items:
-            if isinstance(u, np.ndarray) and u.dtype.kind == "f" and u.ndim > 0:
-                found[f"self.{name}" + ("" if key is None else f"[{key!r}]")] = u
-    return dict(list(found.items())[:MOST])
+            if isinstance(u, np.ndarray) and u.ndim > 0:
+                yield f"self.{name}" + ("" if key is None else f"[{key!r}]"), u
+
+
+def held(layer) -> dict[str, np.ndarray]:
+    """Every array the layer holds, by name: "params['W']", then what it keeps ("self.x")."""
+    found = {f"params[{k!r}]": v for k, v in getattr(layer, "params", {}).items()}
+    return found | kept(layer)
 
 
 def candidates(G: np.ndarray, arrays: dict[str, np.ndarray], shape: tuple) -> dict:
