@@ -7,6 +7,7 @@ tensor, what the mechanisms measure (most telling first):
     normalization.py  a normalization's means over the wrong axis, or a term missing
     structure.py      where the error lives, sums along axes, the right values moved
     pairing.py        which arrays the layer keeps a gradient was made from
+    formulas.py       what yours and the true one equal, entry by entry, in those arrays
     flow.py           where gradient flows that forward has no path for, back in time too
     factors.py        yours = true × a factor: one per index, or one for the whole tensor
                       that is a number the layer holds, a √size, or a count of uses
@@ -25,6 +26,7 @@ from .axes import of_input, of_param
 from .elementwise import EXACT, NUMERIC, derivatives
 from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
+from .formulas import formulas
 from .normalization import missing_term, norm_axis, normalized
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
@@ -188,6 +190,7 @@ def _findings(probe: LayerProbe, c: ParamCheck, tol: float, atol: float) -> list
         c.derivatives = derivatives(probe, c, wrong)
         found.append(c.derivatives.hint if c.derivatives is not None else None)
     if checked.all():
+        probe.restore()  # the probes above ran the layer on other inputs
         found += _whole(probe, c, a, n, err, wrong, axes, what, is_input)
     found += [ignores, where(wrong, checked, axes, err, a)]
     if c.derivatives is None:  # an elementwise layer's table says it better
@@ -217,7 +220,9 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     tests += [lambda: pairing(G, probe.layer, "x" if is_input else c.param, a, n)]
     if own:
         tests += [lambda: product(probe, a, n, c.param), lambda: last_product(probe, a, n)]
-    tests += [lambda: scaled(probe, a, n, what)]
+    table_says = c.derivatives is not None and "your dy/dx" in (c.derivatives.hint or "")
+    tests += [lambda: None if table_says else formulas(probe, c.param, a, n),
+              lambda: scaled(probe, a, n, what)]
     if own:
         tests += [lambda: fan(probe, a, n, what, "x")]
     found = [factor] if factor and ", which is" in factor else []  # it names the array: first
@@ -246,7 +251,8 @@ def _scores_and_targets(scores: np.ndarray, y, wrong: np.ndarray, most: int = 8)
     lines = ["and the scores and targets y of those samples:"]
     for i in rows:
         values = " ".join(f"{v:+.3g}" for v in scores[i])
-        lines.append(f"  sample {i}: scores {values}   y = {y[i]}")
+        target = np.array2string(y[i], precision=3) if y.dtype.kind == "f" else y[i]
+        lines.append(f"  sample {i}: scores {values}   y = {target}")
     return lines
 
 

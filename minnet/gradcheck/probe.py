@@ -445,6 +445,11 @@ class LayerProbe:
             self._again(self.x, self.G)  # leave the layer as the check found it: at (x, G)
         return self._ignores
 
+    def restore(self) -> None:
+        """Forward at x and backward of G once more: what the layer keeps is (x, G)'s again,
+        whatever the probes since have run it on."""
+        self._again(self.x, self.G)
+
     def _again(self, x, G) -> dict:
         """Your gradients (dx and grads) after a forward at x and a backward of G."""
         zero_grads(self.layer)

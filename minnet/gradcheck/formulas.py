@@ -1,0 +1,369 @@
+"""What a gradient equals, entry by entry, written in the arrays the layer holds.
+
+Yours, the true one and their difference are each fitted, at every entry checked, to
+
+    c · base · b1^p1 · b2^p2        or        base · (c1·b1 + c2·b2)
+
+where base is dout (for a layer's dx, which has dout's shape), a contraction of dout with a kept
+array (for a parameter's gradient, see pairing.py), or 1 (for a loss), and b1, b2 are building
+blocks: x (a loss's scores, its targets y and scores − y), the output, the arrays the layer
+keeps, its parameters, and a few functions of each (σ, tanh, exp, 1 − b, 1 − b²). The exponents
+of a product are read off a least-squares fit of log|v| on log|b|, rounded to halves in [−2, 2],
+and the formula is kept only when it holds at every entry. Then the two formulas say the
+mistake: "your dscores = −0.125·sign(scores − y)/|scores|; the true one = −0.125·sign(scores −
+y)/|y|: where the true one has |y|, yours has |scores|".
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from dataclasses import dataclass
+
+import numpy as np
+
+from .pairing import candidates, kept
+
+FIT = 256  # entries used to read off exponents (every entry checked verifies the formula)
+FEW = 4  # fewer entries than this tell too little
+EXPONENTS = (-2, -1.5, -1, -0.5, 0.5, 1, 1.5, 2)
+BASES = 6  # contractions of dout tried as a parameter gradient's base, at most
+
+FUNCTIONS = {"σ({})": lambda b: 0.5 * (1 + np.tanh(b / 2)), "tanh({})": np.tanh,
+             "exp({})": lambda b: np.exp(np.clip(b, -700, 700)), "1 − {}": lambda b: 1 - b,
+             "1 − {}²": lambda b: 1 - b**2, "1 − σ({})": lambda b: 0.5 * (1 - np.tanh(b / 2))}
+
+
+@dataclass
+class Formula:
+    """c · base · Π b^p (a product), or base · (c1·b1 + c2·b2) (a sum)."""
+
+    base: str
+    terms: list[tuple[float, str]]  # a sum's (c, b); a product's [(c, "")]
+    blocks: tuple[tuple[str, float], ...] = ()  # a product's (b, p)
+
+    def __str__(self) -> str:
+        if self.terms[0][1]:  # a sum
+            body = _sum(self.terms)
+            return body if not self.base else f"{self.base}·{body}" if body.endswith(" 0)") \
+                else f"{self.base}·({body})"
+        if not self.blocks and self.base.startswith("("):  # c · base alone
+            return _product(self.terms[0][0], self.base[1:-1], ())
+        return _product(self.terms[0][0], self.base, self.blocks)
+
+
+def formulas(probe, key: str, a: np.ndarray, n: np.ndarray) -> str | None:
+    """'your dX = F; the true one = F′: where the true one has b′, yours has b', from the
+    formulas yours, the true one and their difference fit; None when none fits."""
+    what = ("dscores" if probe.is_loss else "dx") if key == "input" else f"d{key}"
+    blocks = building_blocks(probe, key, a.shape)
+    bases = _bases(probe, key, a.shape)
+    blocks = {k: b for k, b in blocks.items() if not k.startswith("self.") or not (
+        _proportional(b, a) or _proportional(b, n))}  # a kept copy of a gradient says nothing
+    with np.errstate(all="ignore"):  # blocks such as exp(x) may overflow; such fits fail
+        mine, true = fit(a, bases, blocks, 1e-6), fit(n, bases, blocks, 1e-5)
+        error = fit(a - n, bases, blocks, 1e-5, products_only=True)
+    if not any(f.blocks or f.terms[0][1] for f in mine[:1] + true[:1]):
+        mine = true = []  # both c · base alone: pairing.py says that
+    if mine and true:
+        swap = _swap(mine, true)
+        if swap:
+            f, g, said = swap
+            return f"your {what} = {f}; the true one = {g}: {said}"
+        return f"your {what} = {mine[0]}; the true one = {true[0]}" + _extra(mine[0], true[0])
+    if error:
+        return (f"yours − true = {error[0]} at every entry: your {what} has a term too many "
+                f"(or lacks one, of the opposite sign)")
+    if true:
+        return f"the true {what} = {true[0]} at every entry; yours is not that"
+    if mine:
+        return f"your {what} = {mine[0]} at every entry; the true one is not of that form"
+    return None
+
+
+def building_blocks(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
+    """The arrays a formula for a gradient of this shape may be made of, by name."""
+    raw = {}
+    if probe.is_loss:
+        raw["scores"] = probe.x
+        y = np.asarray(probe.y)
+        if y.dtype.kind in "fiu" and y.size == probe.x.size:
+            raw["y"] = y = y.reshape(probe.x.shape)
+            raw["(scores − y)"] = probe.x - y
+    elif key == "input":
+        raw["x"] = probe.x
+    raw |= kept(probe.layer)  # before out: the name the student gave it reads better
+    if key == "input" and not probe.is_loss and probe.base_out is not None:
+        raw["out"] = np.asarray(probe.base_out)
+    raw |= {f"params[{k!r}]": v for k, v in probe.params.items()}
+    found = {}
+    for name, b in raw.items():
+        b = _fitted(b, shape)
+        if b is not None and not any(np.array_equal(b, c) for c in found.values()):
+            found[name] = b
+    for name, b in list(found.items()):  # after every array itself: the simpler come first
+        inner = name[1:-1] if name.startswith("(") else name
+        for form, f in FUNCTIONS.items():
+            found[form.format(inner if "(" in form else name)] = f(b)
+        found[f"({inner} > 0)" if (b >= 0).all() else f"sign({inner})"] = np.sign(b)
+    return found
+
+
+def fit(v: np.ndarray, bases: dict, blocks: dict, rtol: float,
+        products_only: bool = False) -> list[Formula]:
+    """The formulas v equals at every entry, the simplest first."""
+    if not np.isfinite(v).all() or np.abs(v).max(initial=0) == 0:
+        return []
+    found = []
+    for name, base in bases.items():
+        if base is not None and _verified(v, name, base, [], blocks, rtol):
+            return [_verified(v, name, base, [], blocks, rtol)]  # c · base alone
+        found += _products(v, name, base, blocks, rtol)
+        if not found and not products_only:
+            found += _sums(v, name, base, blocks, rtol)
+        if found:
+            break
+    return found
+
+
+def _products(v, name, base, blocks, rtol) -> list[Formula]:
+    """c · base · b1^p1 (· b2^p2): exponents from log|v / base| = log|c| + Σ p log|b|."""
+    base = np.ones_like(v) if base is None else base
+    ok = (v != 0) & (base != 0)
+    idx = _spread(np.flatnonzero(ok))
+    if len(idx) < FEW or (v[~ok] != 0).any():
+        return []
+    names = [k for k, b in blocks.items() if np.all(b.flat[idx] != 0) and np.isfinite(b).all()]
+    if not names:
+        return []
+    L = np.log(np.abs(np.array([blocks[k].flat[idx] for k in names])))
+    L -= L.mean(axis=1, keepdims=True)
+    t = np.log(np.abs(v.flat[idx] / base.flat[idx]))
+    t -= t.mean()
+    S, r = L @ L.T, L @ t
+    found = []
+    for combo, p in sorted(_solutions(S, r, t, L), key=lambda s: _plain(names, *s)):
+        exps = [_half(e) for e in p]
+        if None in exps:
+            continue
+        form = _verified(v, name, base, [(names[i], e) for i, e in zip(combo, exps)], blocks,
+                         rtol)
+        if form is not None:
+            found.append(form)
+        if len(found) >= 4:
+            break
+    return found
+
+
+def _plain(names, combo, p) -> tuple:
+    """Fewer blocks, fewer arrays under them (y·(1 − y) before y·(1 − s)), arrays before
+    functions of them, whole powers before roots."""
+    made = sum(("(" in names[i] and not names[i].startswith("(")) + ("1 −" in names[i])
+               for i in combo)
+    arrays = len({_root(names[i]) for i in combo})
+    return len(combo), arrays, made, sum(abs(e) % 1 != 0 for e in p), combo
+
+
+def _root(name: str) -> str:
+    """The array a block is made of: x for σ(x), 1 − x², (x > 0)."""
+    name = name.removeprefix("1 − ").removesuffix("²")
+    inner = re.fullmatch(r"(?:σ|tanh|exp|sign)\((.*)\)|\((.*) > 0\)", name)
+    return next(g for g in inner.groups() if g) if inner else name
+
+
+def _solutions(S, r, t, L):
+    """(blocks, exponents) whose log fit leaves (almost) nothing, one block before two."""
+    k, tt = len(r), float(t @ t)
+    if tt < 1e-10 * len(t):  # |v| the same everywhere (to 1e-5): c, and a sign from a block
+        yield (), ()
+        return
+    for i in range(k):
+        if S[i, i] > 1e-12 and tt - r[i] ** 2 / S[i, i] < 1e-10 * tt + 1e-12:
+            yield (i,), (r[i] / S[i, i],)
+    for i, j in itertools.combinations(range(k), 2):
+        det = S[i, i] * S[j, j] - S[i, j] ** 2
+        if det <= 1e-9 * S[i, i] * S[j, j]:
+            continue
+        p = ((S[j, j] * r[i] - S[i, j] * r[j]) / det, (S[i, i] * r[j] - S[i, j] * r[i]) / det)
+        if tt - p[0] * r[i] - p[1] * r[j] < 1e-10 * tt + 1e-12:
+            yield (i, j), p
+
+
+def _verified(v, name, base, factors, blocks, rtol) -> Formula | None:
+    """The product and its c, if it holds at every entry: with |b| (or odd powers keeping
+    their signs), and the sign given by another block (sign(scores − y)) if need be."""
+    signs = [k for k in blocks if k.startswith("sign(") or k.endswith(" > 0)")]
+    for s, signed in itertools.product([None, *signs], (False, True)):
+        f, shown = base * (1 if s is None else blocks[s]), []
+        for b, e in factors:
+            x, keep = blocks[b], signed and float(e).is_integer()
+            f = f * (np.sign(x) ** int(e) if keep else 1) * np.abs(x) ** e
+            shown.append((b if keep or e % 2 == 0 or (x >= 0).all() else f"|{b}|", e))
+        c = _scale(v, f)
+        if c is not None and _close(v, c * f, rtol):
+            return Formula(name, [(c, "")], tuple(shown + ([(s, 1)] if s else [])))
+    return None
+
+
+def _scale(v, f) -> float | None:
+    some = f != 0
+    return float(np.median(v[some] / f[some])) if some.any() else None
+
+
+def _sums(v, name, base, blocks, rtol) -> list[Formula]:
+    """base · (c1·b1 + c2·b2), with 1 among the blocks: a term added to a derivative."""
+    base = np.ones_like(v) if base is None else base
+    if v.size < FEW:
+        return []
+    names = ["1", *(k for k in blocks if not k.startswith("1 − "))]  # 1 and b span 1 − b
+    U = np.array([base.ravel()] + [(base * blocks[k]).ravel() for k in names[1:]])
+    if not np.isfinite(U).all():
+        return []
+    G, r, vv = U @ U.T, U @ v.ravel(), float(v.ravel() @ v.ravel())
+    found = []
+    for i, j in itertools.combinations(range(len(names)), 2):
+        det = G[i, i] * G[j, j] - G[i, j] ** 2
+        if det <= 1e-9 * G[i, i] * G[j, j]:
+            continue
+        c = ((G[j, j] * r[i] - G[i, j] * r[j]) / det, (G[i, i] * r[j] - G[i, j] * r[i]) / det)
+        if vv - c[0] * r[i] - c[1] * r[j] > 1e-10 * vv or min(map(abs, c)) < 1e-8:
+            continue
+        if _close(v, c[0] * U[i].reshape(v.shape) + c[1] * U[j].reshape(v.shape), rtol):
+            found.append(Formula(name, [(c[0], names[i]), (c[1], names[j])]))
+            break
+    return found
+
+
+def _bases(probe, key: str, shape: tuple) -> dict[str, np.ndarray | None]:
+    """What a formula multiplies: dout for a layer's dx, a contraction of dout for a parameter."""
+    G = probe.G
+    if key == "input":
+        return {"dout": G} if G is not None and np.shape(G) == shape else {"": None}
+    if G is None:
+        return {"": None}
+    found = {k: v for k, v in candidates(G, kept(probe.layer), shape).items()
+             if v.shape == shape and np.abs(v).max(initial=0) > 0}
+    return {"": None} | {f"({k})": v for k, v in list(found.items())[:BASES]}
+
+
+def _fitted(b, shape: tuple) -> np.ndarray | None:
+    """b broadcast to the gradient's shape, in float64; None when it does not broadcast or is
+    the same number everywhere (a constant says nothing that c does not)."""
+    b = np.asarray(b)
+    if b.dtype.kind not in "fiu" or b.ndim == 0 or b.size < 2:
+        return None
+    if b.shape != shape and b.squeeze().shape == tuple(k for k in shape if k != 1):
+        b = b.reshape(shape)  # y (N,) beside scores (N, 1)
+    try:
+        b = np.broadcast_to(b.astype(np.float64), shape)
+    except ValueError:
+        return None
+    return None if np.ptp(b) == 0 else np.array(b)
+
+
+def _proportional(b: np.ndarray, v: np.ndarray) -> bool:
+    c = float(np.vdot(b, v) / max(np.vdot(v, v), 1e-300))
+    return c != 0 and _close(b, c * v, 1e-6)
+
+
+def _close(u, v, rtol: float) -> bool:
+    scale = np.abs(u).max(initial=0)
+    return bool(np.all(np.abs(u - v) <= rtol * np.abs(u) + 1e-3 * rtol * scale + 1e-300))
+
+
+def _spread(idx: np.ndarray) -> np.ndarray:
+    return idx if len(idx) <= FIT else idx[np.linspace(0, len(idx) - 1, FIT).astype(int)]
+
+
+def _half(e: float) -> float | None:
+    h = round(e * 2) / 2
+    return h if h in EXPONENTS and abs(e - h) < 1e-3 else None
+
+
+def _swap(mine: list[Formula], true: list[Formula]):
+    """Two products the same but for one block: (yours, true, 'where the true one has ...')."""
+    for f, g in itertools.product(mine, true):
+        if f.base == g.base and len(f.terms) == len(g.terms) == 2:  # two sums
+            differ = [(u, w) for u, w in zip(f.terms, g.terms) if u[1] != w[1]]
+            same_c = all(abs(u[0] - w[0]) <= 1e-4 * abs(w[0]) for u, w in zip(f.terms, g.terms))
+            if len(differ) == 1 and same_c:
+                (u, w), = differ
+                return f, g, f"where the true one has {w[1]}, yours has {u[1]}"
+        if not (f.blocks and g.blocks) or f.base != g.base:
+            continue
+        p, q = _core(f, True), _core(g, True)
+        if sum(u != w for u, w in zip(p, q)) != 1:
+            p, q = _core(f), _core(g)
+        if len(p) != len(q) or abs(abs(f.terms[0][0]) - abs(g.terms[0][0])) > \
+                1e-4 * abs(g.terms[0][0]):
+            continue
+        differ = [(u, w) for u, w in zip(p, q) if u != w]
+        if len(differ) == 1:
+            (u, w), = differ
+            return f, g, f"where the true one has {_power(*w)}, yours has {_power(*u)}"
+    return None
+
+
+def _extra(f: Formula, g: Formula) -> str:
+    """': the true one has a factor b that yours lacks', when that is all that differs."""
+    if f.base != g.base or f.terms[0][1] or g.terms[0][1] or \
+            abs(f.terms[0][0] - g.terms[0][0]) > 1e-4 * abs(g.terms[0][0]):
+        return ""
+    p, q = set(_core(f, True)), set(_core(g, True))
+    if len(q - p) == 1 and not p - q:
+        return f": the true one has a factor {_power(*(q - p).pop())} that yours lacks"
+    if len(p - q) == 1 and not q - p:
+        return f": yours has a factor {_power(*(p - q).pop())} that the true one has not"
+    return ""
+
+
+def _core(f: Formula, bars: bool = False) -> list[tuple[str, float]]:
+    """A product's blocks and exponents, its sign factor (and |·|, unless bars) left aside."""
+    return [(b if bars else b.strip("|"), e) for b, e in f.blocks
+            if not b.startswith("sign(") and not b.endswith(" > 0)")]
+
+
+def _product(c: float, base: str, blocks) -> str:
+    """−2·dout·|x|·out, 1/6·sign(scores − y)/|y|, −1/(6·y)"""
+    up = ([base] if base else []) + [_power(b, e) for b, e in blocks if e > 0]
+    down = [_power(b, -e) for b, e in blocks if e < 0]  # written after a /
+    number = _number(c)
+    if not up and "/" in number and down:  # −1/6/y reads as −1/(6·y)
+        m, k = number.split("/")
+        return f"{m}/({k}·{'·'.join(down)})"
+    if abs(c - 1) > 1e-5 or not up:
+        up = [number] + up if abs(c + 1) > 1e-5 or not up else ["−" + up[0], *up[1:]]
+    return "·".join(up) + "".join(f"/{d}" for d in down)
+
+
+def _power(b: str, e: float) -> str:
+    """b², √b, 1/b, b^1.5: (1 − x) in parentheses, as a factor."""
+    if e < 0:
+        return f"1/{_power(b, -e)}"
+    if " " in b and b[0] not in "(|" and not re.match(r"\w+\(", b):
+        b = f"({b})"
+    return {1: b, 2: f"{b}²", 0.5: f"√{b}"}.get(e, f"{b}^{e:g}")
+
+
+def _sum(terms) -> str:
+    """0.5 + 0.5·sign(x) reads (x > 0); −1/6·y + 1/6·self.p"""
+    (c0, b0), (c1, b1) = terms
+    if b0 == "1" and b1.startswith("sign(") and abs(abs(c0) - abs(c1)) <= 1e-6 * abs(c1):
+        side = ">" if c0 * c1 > 0 else "<"
+        number = "" if abs(2 * c0 - 1) < 1e-6 else f"{_number(2 * c0)}·"
+        return f"{number}({b1[5:-1]} {side} 0)"
+    text = ""
+    for c, b in terms:
+        part = _number(abs(c)) if b == "1" else f"{_number(abs(c))}·{b}" \
+            if abs(abs(c) - 1) > 1e-5 else b
+        text += ("−" if c < 0 else "") + part if not text else (" − " if c < 0 else " + ") + part
+    return text
+
+
+def _number(c: float) -> str:
+    """0.5, −0.6931, and 1/6 rather than 0.1667 (a mean over 6 samples)."""
+    for k in range(3, 101):
+        m = round(c * k)
+        if m and abs(c * k - m) < 1e-7 * k and abs(float(f"{c:.4g}") - c) > 1e-9 * abs(c):
+            return f"{'−' if m < 0 else ''}{abs(m)}/{k}"
+    return f"{c:.4g}".replace("-", "−")

@@ -1,0 +1,123 @@
+"""What a gradient equals, entry by entry, in the arrays the layer holds (gradcheck/formulas.py).
+
+The layers are written as students write them, with a mistake none of the other mechanisms was
+built on; each statement must come from fitting yours and the true gradient, never from the
+layer's class."""
+
+import numpy as np
+
+import minnet as mn
+from minnet.gradcheck.formulas import Formula, _number
+
+
+def findings(result, param="input"):
+    (c,) = [c for c in result.checks if c.param == param]
+    assert not c.passed, str(result)
+    return " | ".join(c.findings)
+
+
+def normal(shape, seed=3):
+    return np.random.default_rng(seed).standard_normal(shape)
+
+
+class LogCosh(mn.Loss):
+    """L = mean log cosh(s - y); backward takes tanh of the score, not of the residual."""
+
+    def forward(self, scores, y):
+        self.cache = (scores, y)
+        return float(np.mean(np.log(np.cosh(scores - y))))
+
+    def backward(self):
+        s, y = self.cache
+        return np.tanh(s) / s.size
+
+
+class Softsign(mn.Layer):
+    """y = x / (1 + |x|); dy/dx = 1 / (1 + |x|)², written without the square."""
+
+    def forward(self, x):
+        d = 1 + np.abs(x)
+        self.cache = (x, d)
+        return x / d
+
+    def backward(self, dout):
+        x, d = self.cache
+        return dout / d
+
+
+class LogGain(mn.Layer):
+    """y = x · exp(s) per feature; ds forgets the exp(s) that y carries."""
+
+    def __init__(self, features, seed=0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.params = {"s": rng.uniform(-1, 1, features)}
+        self.grads = {"s": np.zeros(features)}
+
+    def forward(self, x):
+        self.x = x
+        return x * np.exp(self.params["s"])
+
+    def backward(self, dout):
+        self.grads["s"] = (dout * self.x).sum(axis=0)
+        return dout * np.exp(self.params["s"])
+
+
+class LassoDense(mn.Layer):
+    """y = x W; dW adds an L1 penalty's λ·sign(W) that no loss here has."""
+
+    def __init__(self, n_in, n_out, seed=0):
+        super().__init__()
+        self.params = {"W": np.random.default_rng(seed).standard_normal((n_in, n_out))}
+        self.grads = {"W": np.zeros((n_in, n_out))}
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["W"]
+
+    def backward(self, dout):
+        self.grads["W"] = self.x.T @ dout + 0.01 * np.sign(self.params["W"])
+        return dout @ self.params["W"].T
+
+
+def test_a_loss_taking_the_wrong_array_is_told_by_the_two_formulas():
+    s, y = normal((6, 2)), normal((6, 2), seed=4)
+    text = findings(mn.check_layer(LogCosh(), s, y=y))
+    assert "your dscores = 1/12·tanh(scores); the true one = 1/12·tanh(scores − y)" in text
+    assert "where the true one has tanh(scores − y), yours has tanh(scores)" in text
+
+
+def test_a_power_dropped_is_told_by_the_exponents():
+    text = findings(mn.check_layer(Softsign(), normal((4, 5))))
+    assert "your dx = dout/self.cache[1]; the true one = dout/self.cache[1]²" in text
+
+
+def test_a_parameter_gradient_missing_a_factor_is_told_against_its_contraction():
+    text = findings(mn.check_layer(LogGain(5), normal((4, 5))), "s")
+    assert ("your ds = Σ dout·self.x over the batch (axis 0); the true one = (Σ dout·self.x over "
+            "the batch (axis 0))·exp(params['s']): the true one has a factor exp(params['s']) "
+            "that yours lacks") in text
+
+
+def test_a_term_too_many_is_told_by_the_difference():
+    text = findings(mn.check_layer(LassoDense(5, 3), normal((4, 5))), "W")
+    assert "yours − true = 0.01·sign(params['W']) at every entry: your dW has a term too many" in text
+
+
+def test_a_correct_layer_gets_no_formula():
+    class Right(Softsign):
+        def backward(self, dout):
+            x, d = self.cache
+            return dout / d**2
+
+    assert mn.check_layer(Right(), normal((4, 5))).passed
+
+
+def test_formulas_read_as_a_student_writes_them():
+    assert str(Formula("dout", [(-2.0, "")], (("|x|", 1), ("out", 1)))) == "−2·dout·|x|·out"
+    assert str(Formula("", [(1 / 6, "")], (("y", -1),))) == "1/(6·y)"
+    assert str(Formula("", [(1 / 6, "")], (("(scores − y)", 1), ("self.r", -2)))) == \
+        "1/6·(scores − y)/self.r²"
+    assert str(Formula("dout", [(-0.5, "1"), (1.0, "σ(x)")])) == "dout·(−0.5 + σ(x))"
+    assert str(Formula("dout", [(1.0, "")], (("1 − out²", 0.5),))) == "dout·√(1 − out²)"
+    assert (_number(0.125), _number(-1 / 3), _number(0.6931)) == ("0.125", "−1/3", "0.6931")
