@@ -121,3 +121,55 @@ def test_formulas_read_as_a_student_writes_them():
     assert str(Formula("dout", [(-0.5, "1"), (1.0, "σ(x)")])) == "dout·(−0.5 + σ(x))"
     assert str(Formula("dout", [(1.0, "")], (("1 − out²", 0.5),))) == "dout·√(1 − out²)"
     assert (_number(0.125), _number(-1 / 3), _number(0.6931)) == ("0.125", "−1/3", "0.6931")
+
+
+# ---- branches.py: one side of a threshold; another tensor's gradient ------------------------
+
+
+class SoftLimit(mn.Layer):
+    """y = x·limit/s where s = Σ|x| of the row exceeds limit, else x; backward scales every
+    row, the rows that forward left alone too."""
+
+    def __init__(self, limit=3.0):
+        super().__init__()
+        self.limit = limit
+
+    def forward(self, x):
+        self.x = x
+        self.s = np.abs(x).sum(axis=1, keepdims=True)
+        self.k = np.where(self.s > self.limit, self.limit / self.s, 1.0)
+        return x * self.k
+
+    def backward(self, dout):
+        x, s = self.x, self.s
+        return self.limit / s * (dout - np.sign(x) * (dout * x).sum(axis=1, keepdims=True) / s)
+
+
+class TwoPaths(mn.Layer):
+    """y = x W1 + tanh(x) W2; each weight's gradient is paired with the other path's input."""
+
+    def __init__(self, n_in, n_out, seed=0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.params = {k: rng.standard_normal((n_in, n_out)) for k in ("W1", "W2")}
+        self.grads = {k: np.zeros((n_in, n_out)) for k in ("W1", "W2")}
+
+    def forward(self, x):
+        self.cache = (x, np.tanh(x))
+        return x @ self.params["W1"] + self.cache[1] @ self.params["W2"]
+
+    def backward(self, dout):
+        x, t = self.cache
+        self.grads["W1"], self.grads["W2"] = t.T @ dout, x.T @ dout
+        return dout @ self.params["W1"].T + (dout @ self.params["W2"].T) * (1 - t**2)
+
+
+def test_a_branch_forward_took_and_backward_did_not_is_told_by_its_threshold():
+    x = normal((8, 4), seed=5) * np.linspace(0.3, 2.0, 8)[:, None]
+    text = findings(mn.check_layer(SoftLimit(), x))
+    assert "wrong exactly where self.s < 3; right wherever self.s > 3" in text
+
+
+def test_a_gradient_meant_for_another_tensor_is_named():
+    text = findings(mn.check_layer(TwoPaths(4, 3), normal((5, 4))), "W1")
+    assert "your dW1 equals the true dW2" in text

@@ -8,6 +8,8 @@ tensor, what the mechanisms measure (most telling first):
     structure.py      where the error lives, sums along axes, the right values moved
     pairing.py        which arrays the layer keeps a gradient was made from
     formulas.py       what yours and the true one equal, entry by entry, in those arrays
+    branches.py       wrong exactly on one side of a threshold of such an array, or equal to
+                      another tensor's true gradient
     flow.py           where gradient flows that forward has no path for, back in time too
     factors.py        yours = true × a factor: one per index, or one for the whole tensor
                       that is a number the layer holds, a √size, or a count of uses
@@ -23,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .axes import of_input, of_param
+from .branches import branch, crossed
 from .elementwise import EXACT, NUMERIC, derivatives
 from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
@@ -155,11 +158,12 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
     """Add what the error shows to each failing check: c.findings (sentences, the most telling
     first, which also joins c.hint), c.shown (the tensor, yours beside the true one), and
     c.derivatives for an elementwise layer."""
+    truths = _truths(probe, [inp, *params])
     for c in [inp, *params]:
         if c is None or c.passed or c.status != "FAIL":
             continue
         try:
-            found = _findings(probe, c, tol, atol)
+            found = _findings(probe, c, tol, atol, truths)
         except Exception:  # a diagnosis is extra: a layer that cannot take one keeps its hint
             continue
         c.findings = [f for f in dict.fromkeys(found) if f]
@@ -169,9 +173,26 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
             _add(c, c.findings[0])
 
 
-def _findings(probe: LayerProbe, c: ParamCheck, tol: float, atol: float) -> list[str | None]:
+def _truths(probe: LayerProbe, checks: list) -> dict[str, np.ndarray]:
+    """The true gradient of each tensor compared at every entry, by name ("x", "W")."""
+    found = {}
+    for c in checks:
+        a = None if c is None or c.errors is None else _yours(probe, c)
+        if a is not None and np.isfinite(c.errors).all():
+            found["x" if c.param == "input" else c.param] = a - c.errors
+    return found
+
+
+def _yours(probe: LayerProbe, c: ParamCheck) -> np.ndarray | None:
+    if c.param == "input":
+        return probe.dx
+    return probe.grads.get(c.param, probe.misshapen.get(c.param))
+
+
+def _findings(probe: LayerProbe, c: ParamCheck, tol: float, atol: float,
+              truths: dict) -> list[str | None]:
     is_input = c.param == "input"
-    a = probe.dx if is_input else probe.grads.get(c.param, probe.misshapen.get(c.param))
+    a = _yours(probe, c)
     if a is None:
         return []
     if c.errors is None:  # the shapes differ: they alone may tell
@@ -191,6 +212,7 @@ def _findings(probe: LayerProbe, c: ParamCheck, tol: float, atol: float) -> list
         found.append(c.derivatives.hint if c.derivatives is not None else None)
     if checked.all():
         probe.restore()  # the probes above ran the layer on other inputs
+        found += [_safe(lambda: crossed("x" if is_input else c.param, a, truths))]
         found += _whole(probe, c, a, n, err, wrong, axes, what, is_input)
     found += [ignores, where(wrong, checked, axes, err, a)]
     if c.derivatives is None:  # an elementwise layer's table says it better
@@ -222,6 +244,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
         tests += [lambda: product(probe, a, n, c.param), lambda: last_product(probe, a, n)]
     table_says = c.derivatives is not None and "your dy/dx" in (c.derivatives.hint or "")
     tests += [lambda: None if table_says else formulas(probe, c.param, a, n),
+              lambda: None if c.derivatives else branch(probe, c.param, wrong, a, n),
               lambda: scaled(probe, a, n, what)]
     if own:
         tests += [lambda: fan(probe, a, n, what, "x")]

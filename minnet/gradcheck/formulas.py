@@ -82,7 +82,20 @@ def formulas(probe, key: str, a: np.ndarray, n: np.ndarray) -> str | None:
 
 
 def building_blocks(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
-    """The arrays a formula for a gradient of this shape may be made of, by name."""
+    """The arrays a formula for a gradient of this shape may be made of, by name: the arrays
+    themselves, then a few functions of each."""
+    found = arrays(probe, key, shape)
+    for name, b in list(found.items()):  # after every array itself: the simpler come first
+        inner = name[1:-1] if name.startswith("(") else name
+        for form, f in FUNCTIONS.items():
+            found[form.format(inner if "(" in form else name)] = f(b)
+        found[f"({inner} > 0)" if (b >= 0).all() else f"sign({inner})"] = np.sign(b)
+    return found
+
+
+def arrays(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
+    """x (a loss's scores, y and scores − y), what the layer keeps, its output and parameters,
+    each broadcast to the gradient's shape (those that do not broadcast are left out)."""
     raw = {}
     if probe.is_loss:
         raw["scores"] = probe.x
@@ -101,11 +114,6 @@ def building_blocks(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
         b = _fitted(b, shape)
         if b is not None and not any(np.array_equal(b, c) for c in found.values()):
             found[name] = b
-    for name, b in list(found.items()):  # after every array itself: the simpler come first
-        inner = name[1:-1] if name.startswith("(") else name
-        for form, f in FUNCTIONS.items():
-            found[form.format(inner if "(" in form else name)] = f(b)
-        found[f"({inner} > 0)" if (b >= 0).all() else f"sign({inner})"] = np.sign(b)
     return found
 
 

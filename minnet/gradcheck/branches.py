@@ -1,0 +1,86 @@
+"""Wrong exactly on one side of a threshold of an array the layer holds, or exactly where
+another tensor's true gradient belongs.
+
+A branch of a max, a clip, a where or an abs taken wrongly in backward leaves the error where an
+array forward used is above (or below) some value, and nowhere else: "wrong exactly where
+self.norms > 1 (15 of 40 entries); right wherever self.norms < 1". A gradient meant for another
+tensor of the same shape is the true gradient of that tensor: "your dA equals the true dB".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .formulas import arrays
+from .structure import close
+
+
+def branch(probe, key: str, wrong: np.ndarray, a: np.ndarray, n: np.ndarray) -> str | None:
+    """'wrong exactly where b > t; right wherever b < t', for b an array the layer holds, x or
+    the output (or its |b|), and t 0, 1 or a number the layer holds, or any t when both sides
+    hold three values of b or more (fewer could be split by chance)."""
+    right = ~wrong
+    if wrong.sum() < 2 or right.sum() < 2:
+        return None
+    numbers = _numbers(probe.layer)
+    for name, b in arrays(probe, key, wrong.shape).items():
+        if name.startswith("self.") and (_alike(b, a) or _alike(b, n)):
+            continue  # a kept copy of a gradient
+        for shown, v in ((name, b), (f"|{name}|", np.abs(b))):
+            text = _split(shown, v[wrong], v[right], numbers)
+            if text:
+                k, m = int(wrong.sum()), wrong.size
+                return (f"wrong exactly where {text} ({k} of {m} entries): does your backward "
+                        f"treat that side as forward does (a max, clip, where or abs)?")
+    return None
+
+
+def _split(name: str, bad: np.ndarray, good: np.ndarray, numbers: list[float]) -> str | None:
+    if bad.max() < good.min():
+        lo, hi, side, other = bad.max(), good.min(), "<", ">"
+    elif bad.min() > good.max():
+        lo, hi, side, other = good.max(), bad.min(), ">", "<"
+    else:
+        return None
+    t = next((t for t in numbers if lo < t < hi), None)
+    if t is None:
+        if min(len(np.unique(bad)), len(np.unique(good))) < 3:
+            return None
+        t = _simple(lo, hi)
+    return f"{name} {side} {t:g}; right wherever {name} {other} {t:g}"
+
+
+def _numbers(layer) -> list[float]:
+    """0, ±1 and the numbers the layer holds (a max_norm, a clip value, a delta)."""
+    held = [float(v) for k, v in vars(layer).items() if isinstance(v, (int, float, np.floating))
+            and not isinstance(v, bool) and not k.startswith("_")]
+    return [0.0, 1.0, -1.0, *held, *(-v for v in held)]
+
+
+def _simple(lo: float, hi: float) -> float:
+    """The roundest number strictly between lo and hi: 0.5, 1.37, ..."""
+    mid = (lo + hi) / 2
+    for digits in range(1, 8):
+        t = float(f"{mid:.{digits}g}")
+        if lo < t < hi:
+            return t
+    return mid
+
+
+def _alike(b: np.ndarray, v: np.ndarray) -> bool:
+    c = float(np.vdot(b, v) / max(np.vdot(v, v), 1e-300))
+    return c != 0 and bool(close(b, c * v).all())
+
+
+def crossed(name: str, a: np.ndarray, others: dict[str, np.ndarray]) -> str | None:
+    """'your dA equals the true dB', for another tensor B of the same shape (its true gradient
+    in others), up to a factor."""
+    for other, n in others.items():
+        if other == name or n.shape != a.shape or not np.abs(n).max(initial=0) > 0:
+            continue
+        c = float(np.vdot(a, n) / np.vdot(n, n))
+        if abs(c) > 1e-6 and close(a, c * n, 1e-5).all():
+            times = "" if abs(c - 1) < 1e-5 else f"{c:.4g} × "
+            return (f"your d{name} equals {times}the true d{other}: the gradient of {other} "
+                    f"computed where the one of {name} belongs?")
+    return None
