@@ -56,8 +56,30 @@ def formulas(probe, key: str, a: np.ndarray, n: np.ndarray) -> str | None:
     """'your dX = F; the true one = F′: where the true one has b′, yours has b', from the
     formulas yours, the true one and their difference fit; None when none fits."""
     what = ("dscores" if probe.is_loss else "dx") if key == "input" else f"d{key}"
-    blocks = building_blocks(probe, key, a.shape)
-    bases = _bases(probe, key, a.shape)
+    return _compared(what, a, n, building_blocks(probe, key, a.shape),
+                     _bases(probe, key, a.shape))
+
+
+def before_product(probe, a: np.ndarray, n: np.ndarray) -> str | None:
+    """dx = D·Wᵀ for a weight W the layer holds, yours and the true one: D, recovered where W
+    has as many rows as columns or more, is fitted instead (which step before the product
+    went wrong: the derivative of an activation, a mask)."""
+    x, G = probe.x, probe.G
+    for name, W in probe.params.items():
+        if W.ndim != 2 or W.shape[0] != x.shape[-1] or W.shape[1] > W.shape[0]:
+            continue
+        P = np.linalg.pinv(W.T)
+        D, Dn = a @ P, n @ P
+        if not (_close(a, D @ W.T, 1e-6) and _close(n, Dn @ W.T, 1e-5)):
+            continue  # x reaches the output by another path too
+        bases = {"dout": G} if G is not None and np.shape(G) == D.shape else {"": None}
+        said = _compared("D", D, Dn, building_blocks(probe, "input", D.shape), bases)
+        if said:
+            return f"your dx = D·params[{name!r}]ᵀ, as the true one; of D: {said}"
+    return None
+
+
+def _compared(what: str, a: np.ndarray, n: np.ndarray, blocks: dict, bases: dict) -> str | None:
     blocks = {k: b for k, b in blocks.items() if not k.startswith("self.") or not (
         _proportional(b, a) or _proportional(b, n))}  # a kept copy of a gradient says nothing
     with np.errstate(all="ignore"):  # blocks such as exp(x) may overflow; such fits fail
