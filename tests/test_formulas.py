@@ -173,3 +173,28 @@ def test_a_branch_forward_took_and_backward_did_not_is_told_by_its_threshold():
 def test_a_gradient_meant_for_another_tensor_is_named():
     text = findings(mn.check_layer(TwoPaths(4, 3), normal((5, 4))), "W1")
     assert "your dW1 equals the true dW2" in text
+
+
+class TanhDense(mn.Layer):
+    """y = tanh(x W); backward takes tanh's slope at the pre-activation z, not at y."""
+
+    def __init__(self, n_in, n_out, seed=0):
+        super().__init__()
+        self.params = {"W": np.random.default_rng(seed).standard_normal((n_in, n_out)) / 2}
+        self.grads = {"W": np.zeros((n_in, n_out))}
+
+    def forward(self, x):
+        self.x, self.z = x, x @ self.params["W"]
+        return np.tanh(self.z)
+
+    def backward(self, dout):
+        dz = dout * (1 - self.z**2)
+        self.grads["W"] = self.x.T @ dz
+        return dz @ self.params["W"].T
+
+
+def test_a_step_before_the_last_product_is_told_by_undoing_it():
+    text = findings(mn.check_layer(TanhDense(5, 3), normal((6, 5))))
+    assert "your dx = D·params['W']ᵀ, as the true one; of D: your D = dout·(1 − self.z²); the " \
+           "true one = dout·(1 − out²): where the true one has (1 − out²), yours has " \
+           "(1 − self.z²)" in text
