@@ -190,3 +190,54 @@ def test_a_step_before_the_last_product_is_told_by_undoing_it():
     assert "your dx = D·params['W']ᵀ, as the true one; of D: your D = dout·(1 − self.z²); the " \
            "true one = dout·(1 − out²): where the true one has (1 − out²), yours has " \
            "(1 − self.z²)" in text
+
+
+class ShiftToZero(mn.Layer):
+    """y = x − min(x) in each row; backward forgets that the min moves with its entry."""
+
+    def forward(self, x):
+        self.x = x
+        return x - x.min(axis=1, keepdims=True)
+
+    def backward(self, dout):
+        return dout.copy()
+
+
+def test_an_error_only_where_a_min_picks_is_told():
+    text = findings(mn.check_layer(ShiftToZero(), normal((5, 6), seed=3)))
+    assert "wrong only at the smallest x along the features (axis 1), one in each sample" in text
+
+
+class Cubic(mn.Layer):
+    """y = x³ / 3; backward writes the slope as 1 + x², a sign slip from 1 − (−x²)."""
+
+    def forward(self, x):
+        self.x = x
+        return x**3 / 3
+
+    def backward(self, dout):
+        return dout * (1 + self.x**2)
+
+
+def test_a_slope_of_the_wrong_formula_is_told_in_both_formulas():
+    text = findings(mn.check_layer(Cubic(), normal((4, 5), seed=3)))
+    assert "your dx = dout·(1 + x²); the true one = dout·x²" in text
+
+
+def test_a_gradient_that_cancels_to_round_off_is_not_called_never_computed():
+    class GateSoftmax(mn.Layer):
+        """y = softmax(x)·v per row; dx multiplies the softmax backward by v's row sum, the
+        same for every entry of the row, so it cancels."""
+
+        def forward(self, x):
+            e = np.exp(x - x.max(axis=1, keepdims=True))
+            self.p, self.v = e / e.sum(axis=1, keepdims=True), np.arange(1.0, x.shape[1] + 1)
+            return self.p * self.v
+
+        def backward(self, dout):
+            g = np.broadcast_to((dout * self.v).sum(axis=1, keepdims=True), dout.shape)
+            return self.p * (g - (g * self.p).sum(axis=1, keepdims=True))
+
+    r = mn.check_layer(GateSoftmax(), normal((4, 5), seed=3))
+    (c,) = r.checks
+    assert c.hint.startswith("zero up to round-off") and "never computed" not in c.hint

@@ -1,5 +1,5 @@
-"""Wrong exactly on one side of a threshold of an array the layer holds, or exactly where
-another tensor's true gradient belongs.
+"""Wrong exactly on one side of a threshold of an array the layer holds, or only at the entries
+a max or a min of it picks, or exactly where another tensor's true gradient belongs.
 
 A branch of a max, a clip, a where or an abs taken wrongly in backward leaves the error where an
 array forward used is above (or below) some value, and nowhere else: "wrong exactly where
@@ -8,6 +8,8 @@ tensor of the same shape is the true gradient of that tensor: "your dA equals th
 """
 
 from __future__ import annotations
+
+import itertools
 
 import numpy as np
 
@@ -32,6 +34,27 @@ def branch(probe, key: str, wrong: np.ndarray, a: np.ndarray, n: np.ndarray) -> 
                 k, m = int(wrong.sum()), wrong.size
                 return (f"wrong exactly where {text} ({k} of {m} entries): does your backward "
                         f"treat that side as forward does (a max, clip, where or abs)?")
+    return None
+
+
+def extreme(probe, key: str, wrong: np.ndarray, axes) -> str | None:
+    """'wrong only at the smallest x of each sample (along its features)': the entries a max
+    or a min picks, and no others."""
+    if wrong.sum() < 2 or wrong.all():
+        return None
+    for name, b in arrays(probe, key, wrong.shape).items():
+        for axis, (word, pick) in itertools.product(range(b.ndim), (("largest", np.max),
+                                                                     ("smallest", np.min))):
+            at = b == pick(b, axis=axis, keepdims=True)
+            if b.shape[axis] < 3 or at.sum() > 1.5 * b.size / b.shape[axis] or any(
+                    b.shape[o] > 1 and np.ptp(b, axis=o).max() == 0 for o in range(b.ndim)):
+                continue  # too short to pick from, ties, or b broadcast along an axis
+            if not (wrong & ~at).any() and 2 * wrong.sum() >= at.sum():
+                rest = " and ".join(axes.name(a) for a in range(b.ndim) if a != axis)
+                return (f"wrong only at the {word} {name} along the {axes.plural(axis)} "
+                        f"(axis {axis}), one in each {rest}, the entries a "
+                        f"{'max' if word == 'largest' else 'min'} picks ({int(wrong.sum())} of "
+                        f"{int(at.sum())} such entries): check that branch of your backward")
     return None
 
 

@@ -367,7 +367,7 @@ def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) 
 BOOKKEEPING = {"training", "frozen", "input_grad", "seed", "return_sequences"}
 
 
-def settings(layer, most: int = 8) -> dict:
+def settings(layer, most: int = 16) -> dict:
     """The numbers and words a layer keeps (alpha, eps, p, stride, ...): its settings; and the
     values of its small parameters (a gain, a gamma of a few features), which a formula needs."""
     found = {k: v for k, v in vars(layer).items() if not k.startswith("_")
@@ -375,7 +375,8 @@ def settings(layer, most: int = 8) -> dict:
              and not isinstance(v, bool)}
     for k, p in getattr(layer, "params", {}).items():
         if isinstance(p, np.ndarray) and 0 < p.size <= most and p.dtype.kind == "f":
-            found[f"params[{k!r}]"] = [float(f"{v:.4g}") for v in p.ravel()]
+            short = np.array([float(f"{v:.4g}") for v in p.ravel()])
+            found[f"params[{k!r}]"] = short.reshape(p.shape).tolist()  # a matrix as its rows
     return found
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .axes import of_input, of_param
-from .branches import branch, crossed
+from .branches import branch, crossed, extreme
 from .elementwise import EXACT, NUMERIC, derivatives
 from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
@@ -246,6 +246,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     tests += [lambda: None if table_says else formulas(probe, c.param, a, n),
               lambda: before_product(probe, a, n) if own else None,
               lambda: None if c.derivatives else branch(probe, c.param, wrong, a, n),
+              lambda: None if c.derivatives else extreme(probe, c.param, wrong, axes),
               lambda: scaled(probe, a, n, what)]
     if own:
         tests += [lambda: fan(probe, a, n, what, "x")]

@@ -31,7 +31,9 @@ BASES = 6  # contractions of dout tried as a parameter gradient's base, at most
 
 FUNCTIONS = {"σ({})": lambda b: 0.5 * (1 + np.tanh(b / 2)), "tanh({})": np.tanh,
              "exp({})": lambda b: np.exp(np.clip(b, -700, 700)), "1 − {}": lambda b: 1 - b,
-             "1 − {}²": lambda b: 1 - b**2, "1 − σ({})": lambda b: 0.5 * (1 - np.tanh(b / 2))}
+             "1 − {}²": lambda b: 1 - b**2, "1 + {}²": lambda b: 1 + b**2,
+             "1 − σ({})": lambda b: 0.5 * (1 - np.tanh(b / 2)),
+             "cosh({})": lambda b: np.cosh(np.clip(b, -700, 700))}
 
 
 @dataclass
@@ -149,6 +151,8 @@ def fit(v: np.ndarray, bases: dict, blocks: dict, rtol: float,
         if base is not None and _verified(v, name, base, [], blocks, rtol):
             return [_verified(v, name, base, [], blocks, rtol)]  # c · base alone
         found += _products(v, name, base, blocks, rtol)
+        if not found and v.ndim >= 2 and v.shape[-1] > 1:
+            found += _products(v, name, base, blocks, rtol, per_column=True)
         if not found and not products_only:
             found += _sums(v, name, base, blocks, rtol)
         if found:
@@ -156,8 +160,10 @@ def fit(v: np.ndarray, bases: dict, blocks: dict, rtol: float,
     return found
 
 
-def _products(v, name, base, blocks, rtol) -> list[Formula]:
-    """c · base · b1^p1 (· b2^p2): exponents from log|v / base| = log|c| + Σ p log|b|."""
+def _products(v, name, base, blocks, rtol, per_column: bool = False) -> list[Formula]:
+    """c · base · b1^p1 (· b2^p2): exponents from log|v / base| = log|c| + Σ p log|b|. With
+    per_column, c may differ from one column (last axis) to the next, and must then be a
+    parameter's function (1/params['a'], log(params['a'])): a per-feature constant."""
     base = np.ones_like(v) if base is None else base
     ok = (v != 0) & (base != 0)
     idx = _spread(np.flatnonzero(ok))
@@ -167,9 +173,12 @@ def _products(v, name, base, blocks, rtol) -> list[Formula]:
     if not names:
         return []
     L = np.log(np.abs(np.array([blocks[k].flat[idx] for k in names])))
-    L -= L.mean(axis=1, keepdims=True)
     t = np.log(np.abs(v.flat[idx] / base.flat[idx]))
-    t -= t.mean()
+    groups = idx % v.shape[-1] if per_column else np.zeros(len(idx), dtype=int)
+    for g in np.unique(groups):  # the constant, per group, taken out
+        at = groups == g
+        L[:, at] -= L[:, at].mean(axis=1, keepdims=True)
+        t[at] -= t[at].mean()
     S, r = L @ L.T, L @ t
     found = []
     for combo, p in sorted(_solutions(S, r, t, L), key=lambda s: _plain(names, *s)):
@@ -177,7 +186,7 @@ def _products(v, name, base, blocks, rtol) -> list[Formula]:
         if None in exps:
             continue
         form = _verified(v, name, base, [(names[i], e) for i, e in zip(combo, exps)], blocks,
-                         rtol)
+                         rtol, per_column)
         if form is not None:
             found.append(form)
         if len(found) >= 4:
@@ -188,16 +197,16 @@ def _products(v, name, base, blocks, rtol) -> list[Formula]:
 def _plain(names, combo, p) -> tuple:
     """Fewer blocks, fewer arrays under them (y·(1 − y) before y·(1 − s)), arrays before
     functions of them, whole powers before roots."""
-    made = sum(("(" in names[i] and not names[i].startswith("(")) + ("1 −" in names[i])
-               for i in combo)
+    made = sum(2 * ("(" in b and not b.startswith("(")) + b.startswith(("1 − ", "1 + "))
+               for b in (names[i] for i in combo))  # 1 − y² before 1/cosh(z)²
     arrays = len({_root(names[i]) for i in combo})
     return len(combo), arrays, made, sum(abs(e) % 1 != 0 for e in p), combo
 
 
 def _root(name: str) -> str:
     """The array a block is made of: x for σ(x), 1 − x², (x > 0)."""
-    name = name.removeprefix("1 − ").removesuffix("²")
-    inner = re.fullmatch(r"(?:σ|tanh|exp|sign)\((.*)\)|\((.*) > 0\)", name)
+    name = name.removeprefix("1 − ").removeprefix("1 + ").removesuffix("²")
+    inner = re.fullmatch(r"(?:σ|tanh|exp|cosh|sign)\((.*)\)|\((.*) > 0\)", name)
     return next(g for g in inner.groups() if g) if inner else name
 
 
@@ -219,7 +228,7 @@ def _solutions(S, r, t, L):
             yield (i, j), p
 
 
-def _verified(v, name, base, factors, blocks, rtol) -> Formula | None:
+def _verified(v, name, base, factors, blocks, rtol, per_column=False) -> Formula | None:
     """The product and its c, if it holds at every entry: with |b| (or odd powers keeping
     their signs), and the sign given by another block (sign(scores − y)) if need be."""
     signs = [k for k in blocks if k.startswith("sign(") or k.endswith(" > 0)")]
@@ -229,9 +238,42 @@ def _verified(v, name, base, factors, blocks, rtol) -> Formula | None:
             x, keep = blocks[b], signed and float(e).is_integer()
             f = f * (np.sign(x) ** int(e) if keep else 1) * np.abs(x) ** e
             shown.append((b if keep or e % 2 == 0 or (x >= 0).all() else f"|{b}|", e))
+        if s:
+            shown.append((s, 1))
+        if per_column:
+            c = _per_column(v, f)
+            named = None if c is None else _column_factor(c, blocks, v.shape)
+            if named is not None and _close(v, c * f, rtol):
+                k, factor = named
+                return Formula(name, [(k, "")], tuple(shown + [factor]))
+            continue
         c = _scale(v, f)
         if c is not None and _close(v, c * f, rtol):
-            return Formula(name, [(c, "")], tuple(shown + ([(s, 1)] if s else [])))
+            return Formula(name, [(c, "")], tuple(shown))
+    return None
+
+
+def _per_column(v, f) -> np.ndarray | None:
+    """c[j], the median of v / f in column j (last axis), or None where f is 0 all along."""
+    rows = lambda u: u.reshape(-1, u.shape[-1])  # noqa: E731
+    V, F = rows(v), rows(f)
+    c = np.array([np.median(V[F[:, j] != 0, j] / F[F[:, j] != 0, j]) if (F[:, j] != 0).any()
+                  else np.nan for j in range(V.shape[1])])
+    return None if np.isnan(c).any() else c
+
+
+def _column_factor(c: np.ndarray, blocks: dict, shape: tuple):
+    """(k, (b, p)) with c = k · b^p for b a block that is the same down every column (a
+    per-feature parameter, or its log), p = ±1; None when none is."""
+    rows = lambda u: u.reshape(-1, shape[-1])  # noqa: E731
+    columns = {k: rows(b)[0] for k, b in blocks.items() if (rows(b) == rows(b)[0]).all()}
+    columns |= {f"log({k})": np.log(np.abs(b)) for k, b in list(columns.items())
+                if "(" not in k or k.startswith("params[")}
+    for (k, b), p in itertools.product(columns.items(), (1, -1)):
+        if np.all(b != 0):
+            ratio = c / b**p
+            if np.ptp(ratio) <= 1e-5 * np.abs(ratio).max():
+                return float(np.median(ratio)), (k, p)
     return None
 
 
@@ -245,7 +287,7 @@ def _sums(v, name, base, blocks, rtol) -> list[Formula]:
     base = np.ones_like(v) if base is None else base
     if v.size < FEW:
         return []
-    names = ["1", *(k for k in blocks if not k.startswith("1 − "))]  # 1 and b span 1 − b
+    names = ["1", *(k for k in blocks if not k.startswith(("1 − ", "1 + ")))]  # 1, b span 1 − b
     U = np.array([base.ravel()] + [(base * blocks[k]).ravel() for k in names[1:]])
     if not np.isfinite(U).all():
         return []

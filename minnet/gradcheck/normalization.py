@@ -95,6 +95,8 @@ def missing_term(x: np.ndarray, G: np.ndarray, err: np.ndarray, n: np.ndarray,
     for name, part in found.items():
         full = c * terms[name](G)  # the whole term, as the true gradient subtracts it
         k = float(np.vdot(part, full) / np.vdot(full, full)) if known else np.nan
+        if not np.isnan(k) and np.linalg.norm(part - k * full) > 1e-3 * np.linalg.norm(part):
+            return None  # not one multiple of the term in every slice: an error of another kind
         said.append("missing" if abs(k - 1) < 1e-3 else "missing or wrong" if np.isnan(k)
                     else f"{1 - k:.3g} × instead of once")
     along = "batch axis (in each feature)" if axis == 0 else "last axis (in each sample)"

@@ -122,8 +122,12 @@ def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:
         return ("the true gradient is 0 at every entry: the output does not move when this "
                 "tensor does, so forward does not read it (a copy kept from an earlier call?), "
                 "yet yours is not 0")
-    if na <= 1e-12 * nn:
+    if na == 0:
         return "zero: the analytic gradient is all zeros (never computed, or never stored)"
+    if na <= 1e-12 * nn:
+        return (f"zero up to round-off: the analytic gradient is computed, but its entries are at "
+                f"most {np.abs(a).max():.1g}: its terms cancel (as a softmax's backward does for "
+                f"an upstream gradient that is the same at every entry of a row)")
     mask = _mask_pattern(a, n)
     if mask:
         return mask
