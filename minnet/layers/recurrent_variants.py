@@ -35,7 +35,7 @@ class Nudge(NamedTuple):
         """From flat indices into p (D, G), (H, G) or (G,)."""
         row, col = np.unravel_index(index, p.shape) if p.ndim == 2 \
             else (np.zeros_like(index), index)
-        return cls(name, row, col, np.asarray(delta, dtype=np.float64))
+        return cls(name, row, col, np.asarray(delta))
 
     def correct(self, a: np.ndarray, names: tuple[str, ...], x_t: np.ndarray,
                 h: np.ndarray) -> None:
@@ -47,8 +47,12 @@ class Nudge(NamedTuple):
         if self.name not in names:
             return
         k = np.arange(len(self.delta))
-        moved = x_t[:, self.row].T if self.name == "Wx" else h[self.row, k] \
-            if self.name == "Wh" else 1.0
+        if self.name == "Wx":
+            moved = x_t[:, self.row].T  # (K, N): variant k's x_t[:, r_k]
+        elif self.name == "Wh":
+            moved = h[self.row, k]  # (K, N): variant k's own h_{t-1}[r_k]
+        else:
+            moved = 1.0  # a bias
         a[self.col, k] += self.delta[:, None] * moved
 
 
@@ -99,7 +103,7 @@ def rnn_steps(layer, xs: np.ndarray, nudge: Nudge, h: np.ndarray) -> np.ndarray:
     xw = input_terms(xs, p["Wx"], p["b"])
     WhT, _, hs = _buffers(layer, xs, h)
     for t in range(len(xs)):
-        a = recurrent_term(hs[t], WhT, h)
+        a = recurrent_term(hs[t], WhT, h)  # built where h_t goes: tanh then runs in place
         a += xw[t]
         nudge.correct(a, ("Wx", "Wh", "b"), xs[t], h)
         h = np.tanh(a, out=a)
