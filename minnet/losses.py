@@ -76,10 +76,20 @@ class SoftmaxCE(Loss):
         return self.probs * counts / m - onehot * counts / m
 
     def values(self, scores: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """The loss of each of K stacked score arrays (K, N, ..., C) -> (K,)."""
+        """The loss of each of K stacked score arrays (K, N, ..., C) -> (K,).
+
+        log softmax(s)[y] = (s[y] - max) - log Σ exp(s - max), as log_softmax computes it,
+        but on a class-major copy (C, K, M) of the scores (M targets per copy): the max and
+        the sum over C classes then run across long contiguous rows, not along short ones.
+        """
         counts = self._counts(y)
-        picked = self._picked(log_softmax(scores), y) * counts
-        return -picked.reshape(len(scores), -1).sum(axis=1) / counts.sum()
+        C, K = scores.shape[-1], len(scores)
+        classes = np.ascontiguousarray(np.moveaxis(scores, -1, 0)).reshape(C, K, -1)
+        top = classes.max(axis=0)  # (K, M)
+        classes -= top
+        log_sum = np.log(np.exp(classes, out=classes).sum(axis=0))
+        picked = (self._picked(scores, y).reshape(K, -1) - top - log_sum) * counts.ravel()
+        return -picked.sum(axis=1) / counts.sum()
 
     def _counts(self, y: np.ndarray) -> np.ndarray:
         """True where a target counts, False where it is ignore_index."""

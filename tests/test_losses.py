@@ -70,8 +70,10 @@ def test_softmax_ce_is_stable_at_scores_of_1000():
     with no_fp_warnings():
         value = loss.forward(scores, y)
         grad = loss.backward()
+        values = loss.values(np.stack([scores, -scores]), y)
     # row 0: equal scores, ln 2.  row 1: -log(e⁻¹⁰⁰⁰ / (e⁻¹⁰⁰⁰ + e¹⁰⁰⁰)) = 2000 + log(1 + e⁻²⁰⁰⁰)
     assert value == pytest.approx((LN2 + 2000.0) / 2, rel=1e-15)
+    assert_allclose(values, [value, LN2 / 2], rtol=1e-15)  # -scores: row 1 is right by 2000
     # row 0: [1/2 - 1, 1/2] / 2;  row 1: softmax = [0, 1], so [0 - 1, 1] / 2
     assert_allclose(grad, [[-0.25, 0.25], [-0.5, 0.5]], rtol=1e-15)
 
@@ -81,6 +83,14 @@ def test_softmax_ce_values_match_forward_over_a_stack():
     scores, y = rng.standard_normal((3, 5, 4)), rng.integers(0, 4, 5)
     values = mn.SoftmaxCE().values(scores, y)
     assert_allclose(values, [mn.SoftmaxCE().forward(s, y) for s in scores], rtol=1e-14)
+
+
+def test_softmax_ce_values_match_forward_over_a_stack_of_sequences_with_ignored_targets():
+    rng = np.random.default_rng(1)
+    scores, y = 3 * rng.standard_normal((4, 3, 5, 6)), rng.integers(-1, 6, (3, 5))
+    loss = mn.SoftmaxCE(ignore_index=-1)
+    assert (y == -1).any() and (y != -1).any()
+    assert_allclose(loss.values(scores, y), [loss.forward(s, y) for s in scores], rtol=1e-14)
 
 
 def test_softmax_ce_rejects_float_labels_with_a_type_error():

@@ -7,6 +7,7 @@ One family per file, in the order a course meets them:
     image.py          Conv2D, MaxPool2D, Flatten on (N, C, H, W)
     embedding.py      Embedding: token ids (N, T) -> vectors (N, T, D)
     recurrent.py      RNN, LSTM, GRU on sequences (N, T, D), with backprop through time
+    recurrent_variants.py  their forward on many moved weights at once, for the checker only
     attention.py      MultiHeadAttention, PositionalEncoding on (N, T, D)
     blocks.py         Sequential, Residual: layers that hold layers
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import recurrent_variants as variants
 from .base import Layer, positive_int
 
 
@@ -35,6 +36,7 @@ class Recurrent(Layer):
     gates = 1  # blocks of H columns in Wx and Wh
     gate_names: tuple[str, ...] = ()  # the blocks' names, for the checker's reports
     biases: tuple[str, ...] = ("b",)
+    initial_states: tuple[str, ...] = ("h0",)  # what forward takes besides x
     stackable = True  # x (K, N, T, D): every axis before T is a batch axis
     smooth = True
 
@@ -116,11 +118,29 @@ class Recurrent(Layer):
     # ---- hints for the gradient checker: K weight variants in one pass -------------------
 
     def nudged(self, x: np.ndarray, name: str, index: np.ndarray, delta: np.ndarray,
-               base: np.ndarray | None = None) -> np.ndarray:
-        """Outputs (K, N, ...) when entry index[k] of params[name] moves by delta[k]."""
-        variants = np.repeat(self.params[name][None], len(index), axis=0)
-        variants.reshape(len(index), -1)[np.arange(len(index)), index] += delta
-        return self._forward_variants(x, name, variants)
+               base: np.ndarray | None = None, **states) -> np.ndarray:
+        """Outputs (K, N, ...) when entry index[k] of params[name] moves by delta[k]; states
+        are forward's h0 (and c0), shared by every variant.
+
+        One product per step serves all K (recurrent_variants.py), when the steps there were
+        written for the forward this layer runs; otherwise forward on K weight copies.
+        """
+        steps = self._variant_steps()
+        if steps is not None and np.ndim(x) == 3:
+            nudge = variants.Nudge.of(self.params[name], name, index, delta)
+            return variants.run(self, steps, x, nudge, states)
+        copies = np.repeat(self.params[name][None], len(index), axis=0)
+        copies.reshape(len(index), -1)[np.arange(len(index)), index] += delta
+        return self._forward_variants(x, name, copies, **states)
+
+    def _variant_steps(self):
+        """The lean loop written next to this layer's forward (None when a subclass, or the
+        object itself, brings a forward of its own: the loop describes the one it was
+        written for)."""
+        if "forward" in vars(self):
+            return None
+        writer = next(c for c in type(self).__mro__ if "forward" in vars(c))
+        return vars(writer).get("variant_steps")
 
     def nudged_along(self, x: np.ndarray, name: str, directions: np.ndarray, eps: float,
                      base: np.ndarray | None = None) -> np.ndarray:
@@ -129,17 +149,20 @@ class Recurrent(Layer):
         return self._forward_variants(x, name, np.concatenate([p + eps * directions,
                                                                 p - eps * directions]))
 
-    def _forward_variants(self, x: np.ndarray, name: str, variants: np.ndarray) -> np.ndarray:
+    def _forward_variants(self, x: np.ndarray, name: str, variants: np.ndarray,
+                          **states) -> np.ndarray:
         """forward of K copies of x at once, copy k with params[name] = variants[k].
 
         The variants stand in for the tensor during one forward: a weight as (K, in, G),
         which matmul pairs with copy k of the batch ((K, N, H) @ (K, H, G)), a bias as
         (K, 1, G), which broadcasts. One pass instead of K, and no step loop repeated.
         """
-        p = self.params[name]
+        p, K = self.params[name], len(variants)
+        states = {k: None if s is None else np.broadcast_to(s, (K, *np.shape(s)))
+                  for k, s in states.items()}
         try:
             self.params[name] = variants if p.ndim == 2 else variants[:, None]
-            return self.forward(np.broadcast_to(x, (len(variants), *np.shape(x))))
+            return self.forward(np.broadcast_to(x, (K, *np.shape(x))), **states)
         finally:
             self.params[name] = p
 
@@ -165,6 +188,8 @@ class RNN(Recurrent):
                   dh_next = da_t Whᵀ             (on to h_{t-1}; after t = 0 it is dh0)
               then dWx = Σ_t x_tᵀ da_t, dWh = Σ_t h_{t-1}ᵀ da_t, db = Σ_t da_t, dx_t = da_t Wxᵀ.
     """
+
+    variant_steps = staticmethod(variants.rnn_steps)  # forward's loop, for the checker only
 
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None) -> np.ndarray:
         xs, h0 = self._begin(x, h0=h0)  # xs (T, N, D): step t is xs[t]
@@ -211,6 +236,8 @@ class LSTM(Recurrent):
     """
 
     gates, gate_names = 4, ("input i", "forget f", "output o", "cell candidate g")
+    initial_states = ("h0", "c0")
+    variant_steps = staticmethod(variants.lstm_steps)
     dc0: np.ndarray | None = None  # after backward: dL/dc0 (N, H), and dc (N, T, H)
     dc: np.ndarray | None = None
 
@@ -276,6 +303,7 @@ class GRU(Recurrent):
 
     gates, biases = 3, ("bx", "bh")
     gate_names = ("reset r", "update z", "new n")
+    variant_steps = staticmethod(variants.gru_steps)
 
     def forward(self, x: np.ndarray, h0: np.ndarray | None = None) -> np.ndarray:
         xs, h0 = self._begin(x, h0=h0)
