@@ -34,6 +34,7 @@ from unlisted import (
     with_params,
     zero_grads,
 )
+from unlisted_heldout6 import projections_back
 
 import minnet as mn
 
@@ -793,11 +794,7 @@ class MultiQueryAttention(mn.Layer):
         dq = (ds @ self.k[:, None] * self.scale).transpose(0, 2, 1, 3).reshape(N, T, D)
         dk = self.shared(ds.transpose(0, 1, 3, 2) @ self.q * self.scale)
         dv = self.shared(self.p.transpose(0, 1, 3, 2) @ dy)
-        dx = 0
-        for w, d in (("Wq", dq), ("Wk", dk), ("Wv", dv)):
-            self.grads[w] = rows(self.x).T @ rows(d)
-            dx = dx + d @ self.params[w].T
-        return dx
+        return projections_back(self, dq, dk, dv)
 
     def shared(self, per_head):
         """(N, h, T, d) -> (N, T, d): what the one shared head gets from all of them."""
