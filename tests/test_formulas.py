@@ -241,3 +241,33 @@ def test_a_gradient_that_cancels_to_round_off_is_not_called_never_computed():
     r = mn.check_layer(GateSoftmax(), normal((4, 5), seed=3))
     (c,) = r.checks
     assert c.hint.startswith("zero up to round-off") and "never computed" not in c.hint
+
+
+class SecondLargestPool(mn.Layer):
+    """2×2 pooling that keeps each window's second largest entry; backward routes the gradient
+    to the largest, as a max pool's would."""
+
+    def forward(self, x):
+        N, C, H, W = x.shape
+        self.x = x
+        win = x.reshape(N, C, H // 2, 2, W // 2, 2).transpose(0, 1, 2, 4, 3, 5)
+        return np.sort(win.reshape(N, C, H // 2, W // 2, 4), axis=-1)[..., 2]
+
+    def backward(self, dout):
+        N, C, H, W = self.x.shape
+        dx = np.zeros_like(self.x)
+        for i in range(H // 2):
+            for j in range(W // 2):
+                win = self.x[:, :, 2 * i:2 * i + 2, 2 * j:2 * j + 2].reshape(N, C, 4)
+                k = win.argmax(axis=-1)
+                for n in range(N):
+                    for c in range(C):
+                        dx[n, c, 2 * i + k[n, c] // 2, 2 * j + k[n, c] % 2] = dout[n, c, i, j]
+        return dx
+
+
+def test_a_pooling_routed_to_another_rank_is_told_by_the_ranks():
+    x = np.random.default_rng(0).standard_normal((2, 2, 4, 4))
+    text = findings(mn.check_layer(SecondLargestPool(), x))
+    assert "yours puts it at the entry of rank 4 of 4 in x (1 = the smallest), its maximum; the " \
+           "true one puts it at the entry of rank 3 of 4" in text

@@ -258,6 +258,21 @@ def _blocks_moved(a, n, axes: Axes, axis: int, what: str) -> str | None:
     return f"yours holds the true {what}'s blocks in another order: {holds}"
 
 
+def _rank(r: int, k: int) -> str:
+    return {1: ", its minimum", k: ", its maximum"}.get(r, ", its median" if 2 * r == k + 1
+                                                         else "")
+
+
+def _one_rank(v: np.ndarray, ranks: np.ndarray) -> int | None:
+    """The rank of x at the one entry of each window where v is not 0, when it is the same
+    in every window."""
+    one = (np.abs(v) > TINY).sum(axis=-1) == 1
+    if not one.all():
+        return None
+    at = ranks[np.arange(len(v)), np.argmax(np.abs(v), axis=-1)]
+    return int(at[0]) if (at == at[0]).all() else None
+
+
 def _shift_text(axes: Axes, group: tuple[int, ...], step: int, what: str) -> str:
     k = abs(step)
     along = " and ".join(f"{k} {axes.plural(g) if k > 1 else axes.name(g)}" for g in group)
@@ -306,7 +321,14 @@ def _in_windows(a, n, x, window, what: str) -> str | None:
         u, v = divmod(int(offsets[np.argmax(counts)]), kw)
         place = {(0, 0): ", the top-left"}.get((u, v), "")
         yours = f"puts it at offset ({u}, {v}) of every window{place}"
-    true = "at the window's maximum of x" if np.all(at_n == at_x) else true
+    ranks = np.argsort(np.argsort(X[differ], axis=-1), axis=-1) + 1  # 1: the smallest x
+    mine, real = _one_rank(A[differ], ranks), _one_rank(Nw[differ], ranks)
+    k = kh * kw
+    if mine and yours == "spreads it differently":
+        yours = f"puts it at the entry of rank {mine} of {k} in x (1 = the smallest)" + \
+            _rank(mine, k)
+    true = "at the window's maximum of x" if np.all(at_n == at_x) else \
+        f"at the entry of rank {real} of {k}{_rank(real, k)}" if real else true
     return (f"within each {kh}×{kw} window your {what} has the right total, at the wrong entry: "
             f"yours {yours}; the true one puts it {true} (in the {int(differ.sum())} windows "
             f"where they differ)")
