@@ -271,3 +271,28 @@ def test_a_pooling_routed_to_another_rank_is_told_by_the_ranks():
     text = findings(mn.check_layer(SecondLargestPool(), x))
     assert "yours puts it at the entry of rank 4 of 4 in x (1 = the smallest), its maximum; the " \
            "true one puts it at the entry of rank 3 of 4" in text
+
+
+class SharedAcrossHeads(mn.Layer):
+    """y = [x W, x W], one weight shared by two heads; dW averages the heads' gradients."""
+
+    def __init__(self, seed=0):
+        super().__init__()
+        self.heads = 2
+        self.params = {"W": np.random.default_rng(seed).standard_normal((4, 2))}
+        self.grads = {"W": np.zeros((4, 2))}
+
+    def forward(self, x):
+        self.x = x
+        return np.concatenate([x @ self.params["W"]] * self.heads, axis=1)
+
+    def backward(self, dout):
+        parts = np.split(dout, self.heads, axis=1)
+        self.grads["W"] = sum(self.x.T @ d for d in parts) / self.heads
+        return sum(d @ self.params["W"].T for d in parts)
+
+
+def test_a_factor_that_is_also_a_count_the_layer_holds_names_both():
+    text = findings(mn.check_layer(SharedAcrossHeads(), normal((5, 4), seed=3)), "W")
+    assert "a scale 1/√4 one too many (as attention's 1/√d)? Or heads = 2: this tensor serves 2 " \
+           "of them, and their gradients add up (a mean where a sum belongs?)" in text

@@ -66,8 +66,18 @@ def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | 
             if abs(power - np.sqrt(k)) < 1e-4 * np.sqrt(k):
                 return (f"your {what} is {c:.4g} × the true one, and {power:.4g} = √{k}, where "
                         f"{k} is a size of this layer's tensors: a scale 1/√{k} {text} (as "
-                        f"attention's 1/√d)?")
+                        f"attention's 1/√d)?" + _count(probe.layer, power))
     return None
+
+
+def _count(layer, power: float) -> str:
+    """' Or heads = 2: ...' when the factor is also a count the layer holds."""
+    for name, v in vars(layer).items():
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 1 \
+                and abs(power - v) < 1e-4 * v and not name.startswith("_"):
+            return (f" Or {name} = {v}: this tensor serves {v} of them, and their gradients "
+                    f"add up (a mean where a sum belongs?)")
+    return ""
 
 
 def fan(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str, name: str) -> str | None:
