@@ -296,3 +296,21 @@ def test_a_factor_that_is_also_a_count_the_layer_holds_names_both():
     text = findings(mn.check_layer(SharedAcrossHeads(), normal((5, 4), seed=3)), "W")
     assert "a scale 1/√4 one too many (as attention's 1/√d)? Or heads = 2: this tensor serves 2 " \
            "of them, and their gradients add up (a mean where a sum belongs?)" in text
+
+
+class RMSNormNoCorrection(mn.Layer):
+    """y = x / rms(x) per row; backward divides dout by rms and forgets that rms moves too."""
+
+    def forward(self, x):
+        self.rms = np.sqrt((x**2).mean(axis=1, keepdims=True) + 1e-8)
+        self.xhat = x / self.rms
+        return self.xhat
+
+    def backward(self, dout):
+        return dout / self.rms
+
+
+def test_a_correction_term_left_out_is_told_with_its_arrays():
+    text = findings(mn.check_layer(RMSNormNoCorrection(), normal((4, 6), seed=3)))
+    assert "yours − true = self.xhat/self.rms·mean(dout·self.xhat) over the features (axis 1), " \
+           "at every entry: your dx has such a term too many" in text

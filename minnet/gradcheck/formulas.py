@@ -81,6 +81,52 @@ def before_product(probe, a: np.ndarray, n: np.ndarray) -> str | None:
     return None
 
 
+def correction(probe, err: np.ndarray, axes) -> str | None:
+    """yours − true = k · M · mean(dout·b) along one axis, M and b arrays the layer holds: the
+    correction term of a normalization or a softmax (− mean(dx̂), − x̂·mean(dx̂·x̂),
+    − p·Σ p·dp) too many, missing, or made with another array."""
+    G = probe.G
+    if G is None or np.shape(G) != err.shape or err.ndim < 2:
+        return None
+    raw = arrays(probe, "input", err.shape)
+    shapes = {"": np.ones_like(err), **raw}
+    shapes |= {f"{u}/{w}": raw[u] / raw[w] for u, w in itertools.permutations(raw, 2)
+               if np.all(raw[w] != 0)}
+    with np.errstate(all="ignore"):
+        for ax in (a for a in range(err.ndim) if err.shape[a] > 2):
+            for m_name, M in shapes.items():
+                per_slice = _slices(err, M, ax)
+                if per_slice is None:
+                    continue
+                for b_name, b in {"": None, **raw}.items():
+                    mean = (G if b is None else G * b).mean(axis=ax, keepdims=True)
+                    k = float(np.vdot(per_slice, mean) / max(np.vdot(mean, mean), 1e-300))
+                    if abs(k) > 1e-6 and _close(per_slice, k * mean, 1e-5):
+                        size = err.shape[ax]
+                        what = "mean" if abs(abs(k) - size) > 1e-5 * size else "Σ"
+                        k = k if what == "mean" else k / size
+                        sign = "−" if k < 0 else ""
+                        number = "" if abs(abs(k) - 1) < 1e-5 else f"{_number(abs(k))}·"
+                        term = f"{sign}{number}" + (f"{m_name}·" if m_name else "") + \
+                            f"{what}(dout{'·' + b_name if b_name else ''}) over the " \
+                            f"{axes.plural(ax)} (axis {ax})"
+                        return (f"yours − true = {term}, at every entry: your dx has such a term "
+                                f"too many (or lacks it, of the opposite sign), as a "
+                                f"normalization's or a softmax's correction term")
+    return None
+
+
+def _slices(err, M, ax) -> np.ndarray | None:
+    """s with err = s · M, s the same all along axis ax in each slice; None if no such s."""
+    mm = (M * M).sum(axis=ax, keepdims=True)
+    if not np.isfinite(M).all() or (mm == 0).any():
+        return None
+    s = (err * M).sum(axis=ax, keepdims=True) / mm
+    if np.abs(s).max() == 0 or not _close(err, s * M, 1e-5):
+        return None
+    return s
+
+
 def _compared(what: str, a: np.ndarray, n: np.ndarray, blocks: dict, bases: dict) -> str | None:
     blocks = {k: b for k, b in blocks.items() if not k.startswith("self.") or not (
         _proportional(b, a) or _proportional(b, n))}  # a kept copy of a gradient says nothing
@@ -268,7 +314,7 @@ def _column_factor(c: np.ndarray, blocks: dict, shape: tuple):
     rows = lambda u: u.reshape(-1, shape[-1])  # noqa: E731
     columns = {k: rows(b)[0] for k, b in blocks.items() if (rows(b) == rows(b)[0]).all()}
     columns |= {f"log({k})": np.log(np.abs(b)) for k, b in list(columns.items())
-                if "(" not in k or k.startswith("params[")}
+                if k.startswith("params[") and " " not in k}
     for (k, b), p in itertools.product(columns.items(), (1, -1)):
         if np.all(b != 0):
             ratio = c / b**p
@@ -298,8 +344,9 @@ def _sums(v, name, base, blocks, rtol) -> list[Formula]:
         if det <= 1e-9 * G[i, i] * G[j, j]:
             continue
         c = ((G[j, j] * r[i] - G[i, j] * r[j]) / det, (G[i, i] * r[j] - G[i, j] * r[i]) / det)
-        if vv - c[0] * r[i] - c[1] * r[j] > 1e-10 * vv or min(map(abs, c)) < 1e-8:
-            continue
+        sizes = abs(c[0]) * np.sqrt(G[i, i]), abs(c[1]) * np.sqrt(G[j, j])
+        if vv - c[0] * r[i] - c[1] * r[j] > 1e-10 * vv or min(sizes) < 1e-2 * np.sqrt(vv):
+            continue  # a term of almost nothing fits round-off, not a formula
         if _close(v, c[0] * U[i].reshape(v.shape) + c[1] * U[j].reshape(v.shape), rtol):
             found.append(Formula(name, [(c[0], names[i]), (c[1], names[j])]))
             break
