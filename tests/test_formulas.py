@@ -314,3 +314,9 @@ def test_a_correction_term_left_out_is_told_with_its_arrays():
     text = findings(mn.check_layer(RMSNormNoCorrection(), normal((4, 6), seed=3)))
     assert "yours − true = self.xhat/self.rms·mean(dout·self.xhat) over the features (axis 1), " \
            "at every entry: your dx has such a term too many" in text
+
+
+def test_a_backward_with_a_correction_term_is_told_as_both_formulas():
+    text = findings(mn.check_layer(RMSNormNoCorrection(), normal((4, 6), seed=3)))
+    assert "your dx = dout/self.rms; the true one = dout/self.rms − self.xhat/self.rms·mean(" \
+           "dout·self.xhat) over the features (axis 1)" in text

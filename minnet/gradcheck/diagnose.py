@@ -29,7 +29,7 @@ from .branches import branch, crossed, extreme
 from .elementwise import EXACT, NUMERIC, derivatives
 from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
-from .formulas import before_product, correction, formulas
+from .formulas import before_product, corrected, correction, formulas
 from .normalization import missing_term, norm_axis, normalized
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
@@ -245,6 +245,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     table_says = c.derivatives is not None and "your dy/dx" in (c.derivatives.hint or "")
     tests += [lambda: None if table_says else formulas(probe, c.param, a, n),
               lambda: before_product(probe, a, n) if own else None,
+              lambda: corrected(probe, a, n, axes) if own and not table_says else None,
               lambda: correction(probe, err, axes) if own and not table_says else None,
               lambda: None if c.derivatives else branch(probe, c.param, wrong, a, n),
               lambda: None if c.derivatives else extreme(probe, c.param, wrong, axes),

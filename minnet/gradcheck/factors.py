@@ -71,12 +71,17 @@ def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | 
 
 
 def _count(layer, power: float) -> str:
-    """' Or heads = 2: ...' when the factor is also a count the layer holds."""
+    """' Or heads = 2: ...' when the factor is also a count the layer holds; ' Or a gradient
+    split between 2 paths ...' for any other whole number."""
     for name, v in vars(layer).items():
         if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 1 \
                 and abs(power - v) < 1e-4 * v and not name.startswith("_"):
             return (f" Or {name} = {v}: this tensor serves {v} of them, and their gradients "
                     f"add up (a mean where a sum belongs?)")
+    m = round(power)
+    if m > 1 and abs(power - m) < 1e-4 * m:
+        return (f" Or a whole number {m}: a gradient split between {m} paths that should each "
+                f"get it whole (or added {m} times where once belongs)?")
     return ""
 
 
