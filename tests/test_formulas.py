@@ -320,3 +320,20 @@ def test_a_backward_with_a_correction_term_is_told_as_both_formulas():
     text = findings(mn.check_layer(RMSNormNoCorrection(), normal((4, 6), seed=3)))
     assert "your dx = dout/self.rms; the true one = dout/self.rms − self.xhat/self.rms·mean(" \
            "dout·self.xhat) over the features (axis 1)" in text
+
+
+class SigmoidTimesTanh(mn.Layer):
+    """y = σ(x)·tanh(x); backward multiplies the two derivatives, where the product rule
+    adds σ'·tanh + σ·tanh'."""
+
+    def forward(self, x):
+        self.s, self.t = 1 / (1 + np.exp(-x)), np.tanh(x)
+        return self.s * self.t
+
+    def backward(self, dout):
+        return dout * self.s * (1 - self.s) * (1 - self.t**2)
+
+
+def test_a_derivative_of_three_factors_is_told():
+    text = findings(mn.check_layer(SigmoidTimesTanh(), normal((4, 5), seed=3)))
+    assert "your dx = dout·self.s·(1 − self.s)·(1 − self.t²)" in text

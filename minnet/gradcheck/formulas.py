@@ -256,7 +256,7 @@ def fit(v: np.ndarray, bases: dict, blocks: dict, rtol: float,
     for name, base in bases.items():
         if base is not None and _verified(v, name, base, [], blocks, rtol):
             return [_verified(v, name, base, [], blocks, rtol)]  # c · base alone
-        found += _products(v, name, base, blocks, rtol)
+        found += _products(v, name, base, blocks, rtol, triples=not products_only)
         if not found and v.ndim >= 2 and v.shape[-1] > 1:
             found += _products(v, name, base, blocks, rtol, per_column=True)
         if not found and not products_only:
@@ -266,7 +266,8 @@ def fit(v: np.ndarray, bases: dict, blocks: dict, rtol: float,
     return found
 
 
-def _products(v, name, base, blocks, rtol, per_column: bool = False) -> list[Formula]:
+def _products(v, name, base, blocks, rtol, per_column: bool = False,
+              triples: bool = False) -> list[Formula]:
     """c · base · b1^p1 (· b2^p2): exponents from log|v / base| = log|c| + Σ p log|b|. With
     per_column, c may differ from one column (last axis) to the next, and must then be a
     parameter's function (1/params['a'], log(params['a'])): a per-feature constant."""
@@ -287,26 +288,49 @@ def _products(v, name, base, blocks, rtol, per_column: bool = False) -> list[For
         t[at] -= t[at].mean()
     S, r = L @ L.T, L @ t
     found = []
-    for combo, p in sorted(_solutions(S, r, t, L), key=lambda s: _plain(names, *s)):
-        exps = [_half(e) for e in p]
-        if None in exps:
-            continue
-        form = _verified(v, name, base, [(names[i], e) for i, e in zip(combo, exps)], blocks,
-                         rtol, per_column)
-        if form is not None:
-            found.append(form)
-        if len(found) >= 4:
+    plain = [i for i, k in enumerate(names) if _made(k) <= 1]  # σ, exp... not three at once
+    for solutions in (_solutions(S, r, t), _triples(S, r, t, plain) if triples else ()):
+        for combo, p in sorted(solutions, key=lambda s: _plain(names, *s)):
+            exps = [_half(e) for e in p]
+            if None in exps:
+                continue
+            form = _verified(v, name, base, [(names[i], e) for i, e in zip(combo, exps)],
+                             blocks, rtol, per_column)
+            if form is not None:
+                found.append(form)
+            if len(found) >= 4:
+                return found
+        if found:
             break
     return found
 
 
+def _triples(S, r, t, plain: list[int], most: int = 40):
+    """Three blocks, tried only when one or two fit nothing, among at most `most` arrays and
+    their 1 − b forms (σ'·tanh' = s·(1 − s)·(1 − t²))."""
+    tt = float(t @ t)
+    if len(plain) > most or tt < 1e-10 * len(t):
+        return
+    for c in itertools.combinations(plain, 3):
+        A = S[np.ix_(c, c)]
+        if abs(np.linalg.det(A)) <= 1e-9 * np.prod(np.diag(A)):
+            continue
+        p = np.linalg.solve(A, r[list(c)])
+        if tt - p @ r[list(c)] < 1e-10 * tt + 1e-12:
+            yield c, tuple(p)
+
+
 def _plain(names, combo, p) -> tuple:
-    """Fewer blocks, fewer arrays under them (y·(1 − y) before y·(1 − s)), arrays before
-    functions of them, whole powers before roots."""
-    made = sum(2 * ("(" in b and not b.startswith("(")) + b.startswith(("1 − ", "1 + "))
-               for b in (names[i] for i in combo))  # 1 − y² before 1/cosh(z)²
+    """Fewer blocks, arrays before functions of them, fewer arrays under them (y·(1 − y)
+    before y·(1 − s)), whole powers before roots."""
+    made = sum(_made(names[i]) for i in combo)
     arrays = len({_root(names[i]) for i in combo})
-    return len(combo), arrays, made, sum(abs(e) % 1 != 0 for e in p), combo
+    return len(combo), made, arrays, sum(abs(e) % 1 != 0 for e in p), combo
+
+
+def _made(name: str) -> int:
+    """0 for an array, 1 for 1 − b, 2 for σ(b), exp(b)...: 1 − y² before 1/cosh(z)²."""
+    return 2 * ("(" in name and not name.startswith("(")) + name.startswith(("1 − ", "1 + "))
 
 
 def _root(name: str) -> str:
@@ -316,7 +340,7 @@ def _root(name: str) -> str:
     return next(g for g in inner.groups() if g) if inner else name
 
 
-def _solutions(S, r, t, L):
+def _solutions(S, r, t):
     """(blocks, exponents) whose log fit leaves (almost) nothing, one block before two."""
     k, tt = len(r), float(t @ t)
     if tt < 1e-10 * len(t):  # |v| the same everywhere (to 1e-5): c, and a sign from a block
