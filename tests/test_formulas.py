@@ -8,7 +8,7 @@ import numpy as np
 from test_structure import findings, normal
 
 import minnet as mn
-from minnet.gradcheck.formulas import Formula, _number
+from minnet.gradcheck.fit import Formula, as_number
 
 
 class LogCosh(mn.Loss):
@@ -112,7 +112,7 @@ def test_formulas_read_as_a_student_writes_them():
         "1/6·(scores − y)/self.r²"
     assert str(Formula("dout", [(-0.5, "1"), (1.0, "σ(x)")])) == "dout·(−0.5 + σ(x))"
     assert str(Formula("dout", [(1.0, "")], (("1 − out²", 0.5),))) == "dout·√(1 − out²)"
-    assert (_number(0.125), _number(-1 / 3), _number(0.6931)) == ("0.125", "−1/3", "0.6931")
+    assert (as_number(0.125), as_number(-1 / 3), as_number(0.6931)) == ("0.125", "−1/3", "0.6931")
 
 
 # ---- branches.py: one side of a threshold; another tensor's gradient ------------------------

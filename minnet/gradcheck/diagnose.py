@@ -8,6 +8,7 @@ tensor, what the mechanisms measure (most telling first):
     structure.py      where the error lives, sums along axes, the right values moved
     pairing.py        which arrays the layer keeps a gradient was made from
     formulas.py       what yours and the true one equal, entry by entry, in those arrays
+                      (fit.py fits them), corrections.py: dout and a term along an axis
     branches.py       wrong exactly on one side of a threshold of such an array, or equal to
                       another tensor's true gradient
     flow.py           where gradient flows that forward has no path for, back in time too
@@ -26,10 +27,11 @@ import numpy as np
 
 from .axes import of_input, of_param
 from .branches import branch, crossed, extreme
+from .corrections import corrected, correction
 from .elementwise import EXACT, NUMERIC, derivatives
 from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
-from .formulas import before_product, corrected, correction, formulas
+from .formulas import before_product, formulas
 from .normalization import missing_term, norm_axis, normalized
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
