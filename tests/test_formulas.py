@@ -337,3 +337,11 @@ class SigmoidTimesTanh(mn.Layer):
 def test_a_derivative_of_three_factors_is_told():
     text = findings(mn.check_layer(SigmoidTimesTanh(), normal((4, 5), seed=3)))
     assert "your dx = dout·self.s·(1 − self.s)·(1 − self.t²)" in text
+
+
+def test_a_single_number_gets_no_factor_unless_it_is_round():
+    from minnet.gradcheck.verdicts import pattern
+
+    assert pattern(np.array([1.29]), np.array([1.0])) is None
+    assert pattern(np.array([2.0]), np.array([1.0])).startswith("factor: analytic ≈ 2 ×")
+    assert pattern(np.array([1.29, 2.58]), np.array([1.0, 2.0])).startswith("factor")

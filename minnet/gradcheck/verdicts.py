@@ -135,8 +135,8 @@ def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:
         if rel_error(g.T.ravel()[idx], n) < 1e-4:
             return "transposed: analytic ≈ numericᵀ (check the order in the matrix product)"
     c = float(np.dot(a, n) / np.dot(n, n))
-    if rel_error(a, c * n) > 1e-3:
-        return None
+    if rel_error(a, c * n) > 1e-3 or a.size == 1 and not _whole(c):
+        return None  # two single numbers always have a ratio: only a round one tells
     if abs(c + 1) < 1e-3:
         return "sign: analytic ≈ -numeric (a minus sign is flipped)"
     text = f"factor: analytic ≈ {c:.{4 if abs(c - 1) > 1e-2 else 7}g} × numeric"
@@ -147,6 +147,12 @@ def pattern(a, n, g=None, idx=None, mode="full", batch=None) -> str | None:
     elif abs(c - 2) < 2e-3 or abs(c - 0.5) < 1e-3:
         text += FACTOR_TWO
     return text
+
+
+def _whole(c: float) -> bool:
+    """c or 1/c a whole number up to 10 (2, 3, 0.5, −1): a factor worth naming alone."""
+    return any(abs(v - round(v)) < 1e-4 * abs(v) and 1 <= abs(round(v)) <= 10
+               for v in (c, 1 / c) if c != 0)
 
 
 def _mask_pattern(a, n) -> str | None:
