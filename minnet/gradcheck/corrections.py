@@ -16,6 +16,8 @@ import numpy as np
 from .fit import as_number, holds, product_text
 from .formulas import arrays
 
+RATIOS = 6  # arrays whose ratios (self.xhat/self.rms) are tried as a term's shape, at most
+
 
 def corrected(probe, a: np.ndarray, n: np.ndarray, axes) -> str | None:
     """dx = c·dout·b0 + k·M·mean(dout·b) along one axis, for yours and for the true one, as a
@@ -28,8 +30,9 @@ def corrected(probe, a: np.ndarray, n: np.ndarray, axes) -> str | None:
     with np.errstate(all="ignore"):
         scales = {"": np.ones_like(a), **raw}
         scales |= {f"1/{u}": 1 / b for u, b in raw.items() if np.all(b != 0)}
+        few = list(raw)[:RATIOS]
         shapes = scales | {f"{u}/{w}": raw[u] / raw[w] for u, w in
-                           itertools.permutations(raw, 2) if np.all(raw[w] != 0)}
+                           itertools.permutations(few, 2) if np.all(raw[w] != 0)}
         shapes |= {f"exp({u})": np.exp(np.clip(b, -700, 700)) for u, b in raw.items()}
         mine, true = _corrected(a, G, raw, scales, shapes, axes, 1e-6), \
             _corrected(n, G, raw, scales, shapes, axes, 1e-5)
@@ -44,28 +47,47 @@ def corrected(probe, a: np.ndarray, n: np.ndarray, axes) -> str | None:
 
 
 def _corrected(v, G, raw, scales, shapes, axes, rtol) -> str | None:
+    names = list(scales)
+    Ds = np.array([G * scales[k] for k in names])  # every dout·b0 at once
+    if not np.isfinite(Ds).all():
+        return None
     for ax in (a for a in range(v.ndim) if v.shape[a] > 2):
-        for (s_name, b0), (m_name, M) in itertools.product(scales.items(), shapes.items()):
-            D = G * b0
+        for m_name, M in shapes.items():
             mm = (M * M).sum(axis=ax, keepdims=True)
-            if not (np.isfinite(D).all() and np.isfinite(M).all()) or (mm == 0).any():
+            if not np.isfinite(M).all() or (mm == 0).any():
                 continue
-            v_, D_ = _without(v, M, ax, mm), _without(D, M, ax, mm)
-            c0 = float(np.vdot(v_, D_) / max(np.vdot(D_, D_), 1e-300))
-            if abs(c0) < 1e-6 or not holds(v_, c0 * D_, rtol):
-                continue
-            scale = [(s_name[2:], -1)] if s_name.startswith("1/") else \
-                [(s_name, 1)] if s_name else []
-            first = product_text(c0, "dout", scale)
-            if holds(v, c0 * D, rtol):
-                return first  # no correction term at all
-            per_slice = ((v - c0 * D) * M).sum(axis=ax, keepdims=True) / mm
-            for b_name, b in {"": None, **raw}.items():
-                mean = (G if b is None else G * b).mean(axis=ax, keepdims=True)
-                k = float(np.vdot(per_slice, mean) / max(np.vdot(mean, mean), 1e-300))
-                if abs(k) > 1e-6 and holds(v, c0 * D + k * M * mean, rtol):
-                    return first + _term(k, m_name, b_name, ax, v.shape[ax], axes)
+            v_, D_ = _without(v, M, ax, mm), _without(Ds, M, ax + 1, mm)
+            flat = D_.reshape(len(names), -1)
+            c0s = flat @ v_.ravel() / np.maximum((flat * flat).sum(axis=1), 1e-300)
+            left = np.linalg.norm(v_.ravel() - c0s[:, None] * flat, axis=1)
+            near = (np.abs(c0s) > 1e-6) & (left <= 1e-4 * np.linalg.norm(v_) + 1e-300)
+            for s in np.flatnonzero(near):  # the few close enough to be worth every entry
+                c0, D = float(c0s[s]), Ds[s]
+                if not holds(v_, c0 * D_[s], rtol):
+                    continue
+                said = _with_term(v, G, raw, c0, D, M, mm, m_name, ax, axes, rtol)
+                if said is not None:
+                    return product_text(c0, "dout", _scale(names[s])) + said
     return None
+
+
+def _with_term(v, G, raw, c0, D, M, mm, m_name, ax, axes, rtol) -> str | None:
+    """'' when v = c0·D alone, ' − k·M·mean(dout·b) over ...' when the term makes up the
+    rest, None when neither."""
+    if holds(v, c0 * D, rtol):
+        return ""  # no correction term at all
+    per_slice = ((v - c0 * D) * M).sum(axis=ax, keepdims=True) / mm
+    for b_name, b in {"": None, **raw}.items():
+        mean = (G if b is None else G * b).mean(axis=ax, keepdims=True)
+        k = float(np.vdot(per_slice, mean) / max(np.vdot(mean, mean), 1e-300))
+        if abs(k) > 1e-6 and holds(v, c0 * D + k * M * mean, rtol):
+            return _term(k, m_name, b_name, ax, v.shape[ax], axes)
+    return None
+
+
+def _scale(name: str) -> list[tuple[str, float]]:
+    """The factor b0 of c·dout·b0, as product_text takes it: 1/self.rms is self.rms^-1."""
+    return [(name[2:], -1)] if name.startswith("1/") else [(name, 1)] if name else []
 
 
 def correction(probe, err: np.ndarray, axes) -> str | None:
@@ -77,7 +99,7 @@ def correction(probe, err: np.ndarray, axes) -> str | None:
         return None
     raw = arrays(probe, "input", err.shape)
     shapes = {"": np.ones_like(err), **raw}
-    shapes |= {f"{u}/{w}": raw[u] / raw[w] for u, w in itertools.permutations(raw, 2)
+    shapes |= {f"{u}/{w}": raw[u] / raw[w] for u, w in itertools.permutations(list(raw)[:RATIOS], 2)
                if np.all(raw[w] != 0)}
     with np.errstate(all="ignore"):
         for ax in (a for a in range(err.ndim) if err.shape[a] > 2):

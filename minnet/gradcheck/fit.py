@@ -45,11 +45,13 @@ def fit(v: np.ndarray, bases: dict, blocks: dict, rtol: float,
     """The formulas v equals at every entry, the simplest first."""
     if not np.isfinite(v).all() or np.abs(v).max(initial=0) == 0:
         return []
+    blocks = {k: b for k, b in blocks.items() if np.isfinite(b).all()}
     found = []
     for name, base in bases.items():
         if base is not None and _verified(v, name, base, [], blocks, rtol):
             return [_verified(v, name, base, [], blocks, rtol)]  # c · base alone
-        found += _products(v, name, base, blocks, rtol, triples=not products_only)
+        found += _products(v, name, base, blocks, rtol,  # three blocks: not for every base
+                           triples=not products_only and name in ("", "dout"))
         if not found and v.ndim >= 2 and v.shape[-1] > 1:
             found += _products(v, name, base, blocks, rtol, per_column=True)
         if not found and not products_only:
@@ -69,10 +71,13 @@ def _products(v, name, base, blocks, rtol, per_column: bool = False,
     idx = _spread(np.flatnonzero(ok))
     if len(idx) < FEW or (v[~ok] != 0).any():
         return []
-    names = [k for k, b in blocks.items() if np.all(b.flat[idx] != 0) and np.isfinite(b).all()]
+    every = list(blocks)
+    at = np.array([blocks[k].flat[idx] for k in every]).reshape(len(every), len(idx))
+    usable = np.all(at != 0, axis=1)
+    names = [k for k, u in zip(every, usable) if u]
     if not names:
         return []
-    L = np.log(np.abs(np.array([blocks[k].flat[idx] for k in names])))
+    L = np.log(np.abs(at[usable]))
     t = np.log(np.abs(v.flat[idx] / base.flat[idx]))
     groups = idx % v.shape[-1] if per_column else np.zeros(len(idx), dtype=int)
     for g in np.unique(groups):  # the constant, per group, taken out
@@ -104,19 +109,20 @@ def _solutions(S, r, t):
     if tt < 1e-10 * len(t):  # |v| the same everywhere (to 1e-5): c, and a sign from a block
         yield (), ()
         return
-    for i in range(k):
-        if S[i, i] > 1e-12 and tt - r[i] ** 2 / S[i, i] < 1e-10 * tt + 1e-12:
-            yield (i,), (r[i] / S[i, i],)
-    for i, j in itertools.combinations(range(k), 2):
-        det = S[i, i] * S[j, j] - S[i, j] ** 2
-        if det <= 1e-9 * S[i, i] * S[j, j]:
-            continue
-        p = ((S[j, j] * r[i] - S[i, j] * r[j]) / det, (S[i, i] * r[j] - S[i, j] * r[i]) / det)
-        if tt - p[0] * r[i] - p[1] * r[j] < 1e-10 * tt + 1e-12:
-            yield (i, j), p
+    d = np.diag(S)
+    for i in np.flatnonzero((d > 1e-12) & (tt - r**2 / np.where(d > 0, d, 1) < 1e-10 * tt + 1e-12)):
+        yield (int(i),), (r[i] / S[i, i],)
+    i, j = np.triu_indices(k, 1)  # every pair at once: the 2×2 normal equations by Cramer
+    det = d[i] * d[j] - S[i, j] ** 2
+    ok = det > 1e-9 * d[i] * d[j]
+    i, j, det = i[ok], j[ok], det[ok]
+    p = (d[j] * r[i] - S[i, j] * r[j]) / det, (d[i] * r[j] - S[i, j] * r[i]) / det
+    fits = tt - p[0] * r[i] - p[1] * r[j] < 1e-10 * tt + 1e-12
+    for n in np.flatnonzero(fits):
+        yield (int(i[n]), int(j[n])), (p[0][n], p[1][n])
 
 
-def _triples(S, r, t, plain: list[int], most: int = 40):
+def _triples(S, r, t, plain: list[int], most: int = 20):
     """Three blocks, tried only when one or two fit nothing, among at most `most` arrays and
     their 1 − b forms (σ'·tanh' = s·(1 − s)·(1 − t²))."""
     tt = float(t @ t)
@@ -215,19 +221,19 @@ def _sums(v, name, base, blocks, rtol) -> list[Formula]:
     if not np.isfinite(U).all():
         return []
     G, r, vv = U @ U.T, U @ v.ravel(), float(v.ravel() @ v.ravel())
-    found = []
-    for i, j in itertools.combinations(range(len(names)), 2):
-        det = G[i, i] * G[j, j] - G[i, j] ** 2
-        if det <= 1e-9 * G[i, i] * G[j, j]:
-            continue
-        c = ((G[j, j] * r[i] - G[i, j] * r[j]) / det, (G[i, i] * r[j] - G[i, j] * r[i]) / det)
-        sizes = abs(c[0]) * np.sqrt(G[i, i]), abs(c[1]) * np.sqrt(G[j, j])
-        if vv - c[0] * r[i] - c[1] * r[j] > 1e-10 * vv or min(sizes) < 1e-2 * np.sqrt(vv):
-            continue  # a term of almost nothing fits round-off, not a formula
-        if holds(v, c[0] * U[i].reshape(v.shape) + c[1] * U[j].reshape(v.shape), rtol):
-            found.append(Formula(name, [(c[0], names[i]), (c[1], names[j])]))
-            break
-    return found
+    d = np.diag(G)
+    i, j = np.triu_indices(len(names), 1)  # every pair at once, as in _solutions
+    det = d[i] * d[j] - G[i, j] ** 2
+    ok = det > 1e-9 * d[i] * d[j]
+    i, j, det = i[ok], j[ok], det[ok]
+    c = (d[j] * r[i] - G[i, j] * r[j]) / det, (d[i] * r[j] - G[i, j] * r[i]) / det
+    small = np.minimum(np.abs(c[0]) * np.sqrt(d[i]), np.abs(c[1]) * np.sqrt(d[j]))
+    fits = (vv - c[0] * r[i] - c[1] * r[j] <= 1e-10 * vv) & (small >= 1e-2 * np.sqrt(vv))
+    for n in np.flatnonzero(fits):  # (a term of almost nothing fits round-off, not a formula)
+        a, b = i[n], j[n]
+        if holds(v, c[0][n] * U[a].reshape(v.shape) + c[1][n] * U[b].reshape(v.shape), rtol):
+            return [Formula(name, [(c[0][n], names[a]), (c[1][n], names[b])])]
+    return []
 
 
 def proportional(b: np.ndarray, v: np.ndarray) -> bool:
