@@ -2,16 +2,16 @@
 
 Yours, the true one and their difference are each fitted, at every entry checked, to
 
-    c · base · b1^p1 · b2^p2        or        base · (c1·b1 + c2·b2)
+    c · base · b1^p1 · b2^p2 (· b3^p3)        or        base · (c1·b1 + c2·b2)
 
 where base is dout (for a layer's dx, which has dout's shape), a contraction of dout with a kept
-array (for a parameter's gradient, see pairing.py), or 1 (for a loss), and b1, b2 are building
+array (for a parameter's gradient, see pairing.py), or 1 (for a loss), and the b are building
 blocks: x (a loss's scores, its targets y and scores − y), the output, the arrays the layer
-keeps, its parameters, and a few functions of each (σ, tanh, exp, 1 − b, 1 − b²). The exponents
-of a product are read off a least-squares fit of log|v| on log|b|, rounded to halves in [−2, 2],
-and the formula is kept only when it holds at every entry (fit.py). Then the two formulas say
-the mistake: "your dscores = −0.125·sign(scores − y)/|scores|; the true one = −0.125·sign(scores −
-y)/|y|: where the true one has |y|, yours has |scores|".
+keeps, its parameters, and a few functions of each (σ, tanh, exp, cosh, 1 − b, 1 − b², 1 + b²).
+fit.py finds the exponents and keeps a formula only when it holds at every entry. Then the two
+formulas say the mistake: "your dscores = 1/6·(scores − y)/self.root²; the true one =
+1/6·(scores − y)/self.root: where the true one has 1/self.root, yours has 1/self.root²".
+before_product() does the same for D where dx = D·Wᵀ, W a weight of the layer.
 """
 
 from __future__ import annotations
