@@ -48,8 +48,9 @@ def fit(v: np.ndarray, bases: dict, blocks: dict, rtol: float,
     blocks = {k: b for k, b in blocks.items() if np.isfinite(b).all()}
     found = []
     for name, base in bases.items():
-        if base is not None and _verified(v, name, base, [], blocks, rtol):
-            return [_verified(v, name, base, [], blocks, rtol)]  # c · base alone
+        alone = None if base is None else _verified(v, name, base, [], blocks, rtol)
+        if alone is not None:
+            return [alone]  # c · base alone
         found += _products(v, name, base, blocks, rtol,  # three blocks: not for every base
                            triples=not products_only and name in ("", "dout"))
         if not found and v.ndim >= 2 and v.shape[-1] > 1:
