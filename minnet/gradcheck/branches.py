@@ -13,8 +13,9 @@ import itertools
 
 import numpy as np
 
+from .factors import whole_factor
+from .fit import proportional
 from .formulas import arrays
-from .structure import close
 
 
 def branch(probe, key: str, wrong: np.ndarray, a: np.ndarray, n: np.ndarray) -> str | None:
@@ -26,7 +27,7 @@ def branch(probe, key: str, wrong: np.ndarray, a: np.ndarray, n: np.ndarray) -> 
         return None
     numbers = _numbers(probe.layer)
     for name, b in arrays(probe, key, wrong.shape).items():
-        if name.startswith("self.") and (_alike(b, a) or _alike(b, n)):
+        if name.startswith("self.") and (proportional(b, a) or proportional(b, n)):
             continue  # a kept copy of a gradient
         for shown, v in ((name, b), (f"|{name}|", np.abs(b))):
             text = _split(shown, v[wrong], v[right], numbers)
@@ -90,19 +91,14 @@ def _simple(lo: float, hi: float) -> float:
     return mid
 
 
-def _alike(b: np.ndarray, v: np.ndarray) -> bool:
-    c = float(np.vdot(b, v) / max(np.vdot(v, v), 1e-300))
-    return c != 0 and bool(close(b, c * v).all())
-
-
 def crossed(name: str, a: np.ndarray, others: dict[str, np.ndarray]) -> str | None:
     """'your dA equals the true dB', for another tensor B of the same shape (its true gradient
     in others), up to a factor."""
     for other, n in others.items():
         if other == name or n.shape != a.shape or not np.abs(n).max(initial=0) > 0:
             continue
-        c = float(np.vdot(a, n) / np.vdot(n, n))
-        if abs(c) > 1e-6 and close(a, c * n, 1e-5).all():
+        c = whole_factor(a, n)
+        if c is not None and abs(c) > 1e-6:
             times = "" if abs(c - 1) < 1e-5 else f"{c:.4g} × "
             return (f"your d{name} equals {times}the true d{other}: the gradient of {other} "
                     f"computed where the one of {name} belongs?")

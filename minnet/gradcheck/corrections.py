@@ -30,9 +30,7 @@ def corrected(probe, a: np.ndarray, n: np.ndarray, axes) -> str | None:
     with np.errstate(all="ignore"):
         scales = {"": np.ones_like(a), **raw}
         scales |= {f"1/{u}": 1 / b for u, b in raw.items() if np.all(b != 0)}
-        few = list(raw)[:RATIOS]
-        shapes = scales | {f"{u}/{w}": raw[u] / raw[w] for u, w in
-                           itertools.permutations(few, 2) if np.all(raw[w] != 0)}
+        shapes = scales | _ratios(raw)
         shapes |= {f"exp({u})": np.exp(np.clip(b, -700, 700)) for u, b in raw.items()}
         mine, true = _corrected(a, G, raw, scales, shapes, axes, 1e-6), \
             _corrected(n, G, raw, scales, shapes, axes, 1e-5)
@@ -77,10 +75,8 @@ def _with_term(v, G, raw, c0, D, M, mm, m_name, ax, axes, rtol) -> str | None:
     if holds(v, c0 * D, rtol):
         return ""  # no correction term at all
     per_slice = ((v - c0 * D) * M).sum(axis=ax, keepdims=True) / mm
-    for b_name, b in {"": None, **raw}.items():
-        mean = (G if b is None else G * b).mean(axis=ax, keepdims=True)
-        k = float(np.vdot(per_slice, mean) / max(np.vdot(mean, mean), 1e-300))
-        if abs(k) > 1e-6 and holds(v, c0 * D + k * M * mean, rtol):
+    for b_name, mean, k in _means(per_slice, G, raw, ax):
+        if holds(v, c0 * D + k * M * mean, rtol):
             return _term(k, m_name, b_name, ax, v.shape[ax], axes)
     return None
 
@@ -98,19 +94,15 @@ def correction(probe, err: np.ndarray, axes) -> str | None:
     if G is None or np.shape(G) != err.shape or err.ndim < 2:
         return None
     raw = arrays(probe, "input", err.shape)
-    shapes = {"": np.ones_like(err), **raw}
-    shapes |= {f"{u}/{w}": raw[u] / raw[w] for u, w in itertools.permutations(list(raw)[:RATIOS], 2)
-               if np.all(raw[w] != 0)}
     with np.errstate(all="ignore"):
+        shapes = {"": np.ones_like(err), **raw} | _ratios(raw)
         for ax in (a for a in range(err.ndim) if err.shape[a] > 2):
             for m_name, M in shapes.items():
                 per_slice = _slices(err, M, ax)
                 if per_slice is None:
                     continue
-                for b_name, b in {"": None, **raw}.items():
-                    mean = (G if b is None else G * b).mean(axis=ax, keepdims=True)
-                    k = float(np.vdot(per_slice, mean) / max(np.vdot(mean, mean), 1e-300))
-                    if abs(k) > 1e-6 and holds(per_slice, k * mean, 1e-5):
+                for b_name, mean, k in _means(per_slice, G, raw, ax):
+                    if holds(per_slice, k * mean, 1e-5):
                         term = _term(k, m_name, b_name, ax, err.shape[ax], axes).strip()
                         term = term.removeprefix("+ ").replace("− ", "−", 1)
                         return (f"yours − true = {term}, at every entry: your dx has such a term "
@@ -128,6 +120,23 @@ def _slices(err, M, ax) -> np.ndarray | None:
     if np.abs(s).max() == 0 or not holds(err, s * M, 1e-5):
         return None
     return s
+
+
+def _ratios(raw: dict) -> dict:
+    """u/w for the first RATIOS arrays (self.xhat/self.rms), w nowhere 0."""
+    few = list(raw)[:RATIOS]
+    return {f"{u}/{w}": raw[u] / raw[w] for u, w in itertools.permutations(few, 2)
+            if np.all(raw[w] != 0)}
+
+
+def _means(per_slice, G, raw: dict, ax: int):
+    """(b, mean(dout·b) along ax, k) with per_slice ≈ k·mean in the least-squares sense, for
+    b = 1 and each array the layer holds, k not 0."""
+    for b_name, b in {"": None, **raw}.items():
+        mean = (G if b is None else G * b).mean(axis=ax, keepdims=True)
+        k = float(np.vdot(per_slice, mean) / max(np.vdot(mean, mean), 1e-300))
+        if abs(k) > 1e-6:
+            yield b_name, mean, k
 
 
 def _without(u, M, ax: int, mm) -> np.ndarray:

@@ -31,7 +31,7 @@ from .corrections import corrected, correction
 from .elementwise import EXACT, NUMERIC, derivatives
 from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
-from .formulas import before_product, formulas
+from .formulas import before_product, formulas, gradient_at
 from .normalization import missing_term, norm_axis, normalized
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
@@ -119,10 +119,8 @@ def last_product(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
             if np.ndim(v) == 2 and v.shape[0] == D and D > 1}
     rows_a, rows_n = a.reshape(-1, D), n.reshape(-1, D)
     for q, Q in mats.items():
-        if Q.shape[1] > D or np.linalg.cond(Q) > 1e6:
-            continue
-        at_q = np.linalg.lstsq(Q, rows_n.T, rcond=None)[0].T  # the gradient at x·Q, if any
-        if not close(at_q @ Q.T, rows_n, 1e-6).all():
+        at_q = gradient_at(Q, rows_n)  # the gradient at x·Q, if any
+        if at_q is None or not close(at_q @ Q.T, rows_n, 1e-6).all():
             continue
         others = {r: R for r, R in mats.items() if r != q and R.shape == Q.shape}
         for r, R in [("", None)] * (Q.shape[1] == D) + list(others.items()):

@@ -44,19 +44,28 @@ def before_product(probe, a: np.ndarray, n: np.ndarray) -> str | None:
     """dx = D·Wᵀ for a weight W the layer holds, yours and the true one: D, recovered where W
     has as many rows as columns or more, is fitted instead (which step before the product
     went wrong: the derivative of an activation, a mask)."""
-    x, G = probe.x, probe.G
+    G = probe.G
     for name, W in probe.params.items():
-        if W.ndim != 2 or W.shape[0] != x.shape[-1] or W.shape[1] > W.shape[0]:
-            continue
-        P = np.linalg.pinv(W.T)
-        D, Dn = a @ P, n @ P
-        if not (holds(a, D @ W.T, 1e-6) and holds(n, Dn @ W.T, 1e-5)):
+        D, Dn = gradient_at(W, a), gradient_at(W, n)
+        if D is None or not (holds(a, D @ W.T, 1e-6) and holds(n, Dn @ W.T, 1e-5)):
             continue  # x reaches the output by another path too
         bases = {"dout": G} if G is not None and np.shape(G) == D.shape else {"": None}
         said = _compared("D", D, Dn, building_blocks(probe, "input", D.shape), bases)
         if said:
             return f"your dx = D·params[{name!r}]ᵀ, as the true one; of D: {said}"
     return None
+
+
+def gradient_at(Q: np.ndarray, v: np.ndarray) -> np.ndarray | None:
+    """g (..., F) with v ≈ g·Qᵀ, least squares: the gradient at x·Q that v would be made from,
+    for a matrix Q (D, F ≤ D) forward multiplied x (..., D) by; None when Q is no such matrix
+    or too close to singular. The caller checks that g·Qᵀ gives v back."""
+    D = v.shape[-1]
+    if np.ndim(Q) != 2 or Q.shape[0] != D or D < 2 or Q.shape[1] > D or \
+            np.linalg.cond(Q) > 1e6:
+        return None
+    g = np.linalg.lstsq(Q, v.reshape(-1, D).T, rcond=None)[0].T
+    return g.reshape(*v.shape[:-1], Q.shape[1])
 
 
 def _compared(what: str, a: np.ndarray, n: np.ndarray, blocks: dict, bases: dict) -> str | None:
