@@ -345,3 +345,51 @@ def test_a_single_number_gets_no_factor_unless_it_is_round():
     assert pattern(np.array([1.29]), np.array([1.0])) is None
     assert pattern(np.array([2.0]), np.array([1.0])).startswith("factor: analytic ≈ 2 ×")
     assert pattern(np.array([1.29, 2.58]), np.array([1.0, 2.0])).startswith("factor")
+
+
+class Tempered(mn.Layer):
+    """y = x W / T with a class constant T; dW forgets the 1/T (dx keeps it)."""
+
+    T = 2.5
+
+    def __init__(self, seed=0):
+        super().__init__()
+        self.params = {"W": np.random.default_rng(seed).standard_normal((4, 3))}
+        self.grads = {"W": np.zeros((4, 3))}
+
+    def forward(self, x):
+        self.x = x
+        return x @ self.params["W"] / self.T
+
+    def backward(self, dout):
+        self.grads["W"] = self.x.T @ dout
+        return dout @ self.params["W"].T / self.T
+
+
+class ScaledLeaky(mn.Layer):
+    """y = k·x where x > 0, 0.1·k·x elsewhere, k a class constant; the slope above 0 drops k."""
+
+    k = 1.75
+
+    def forward(self, x):
+        self.pos = x > 0
+        return self.k * np.where(self.pos, x, 0.1 * x)
+
+    def backward(self, dout):
+        return dout * np.where(self.pos, 1.0, 0.1 * self.k)
+
+
+def test_a_number_the_class_body_sets_is_a_setting_and_names_a_factor():
+    result = mn.check_layer(Tempered(), normal((5, 4), seed=3))
+    assert "T = 2.5" in result.setting_line()
+    text = findings(result, "W")
+    assert "your dW is 2.5 × the true one, which is self.T: a stray factor T" in text
+    assert result.input.passed
+
+
+def test_a_slope_missing_a_class_constant_names_it():
+    result = mn.check_layer(ScaledLeaky(), normal((6, 5), seed=3))
+    text = str(result)
+    assert "k = 1.75" in result.setting_line()
+    assert "your/true = 0.5714 at every wrong entry (a constant factor, which is 1/self.k: the " \
+           "factor k is missing)" in text

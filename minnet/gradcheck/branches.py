@@ -16,6 +16,7 @@ import numpy as np
 from .factors import whole_factor
 from .fit import proportional
 from .formulas import arrays
+from .pairing import held_numbers
 
 
 def branch(probe, key: str, wrong: np.ndarray, a: np.ndarray, n: np.ndarray) -> str | None:
@@ -76,8 +77,7 @@ def _split(name: str, bad: np.ndarray, good: np.ndarray, numbers: list[float]) -
 
 def _numbers(layer) -> list[float]:
     """0, ±1 and the numbers the layer holds (a max_norm, a clip value, a delta)."""
-    held = [float(v) for k, v in vars(layer).items() if isinstance(v, (int, float, np.floating))
-            and not isinstance(v, bool) and not k.startswith("_")]
+    held = [float(v) for v in held_numbers(layer).values()]
     return [0.0, 1.0, -1.0, *held, *(-v for v in held)]
 
 

@@ -17,7 +17,7 @@ from .calls import Calls
 from .diagnose import diagnose
 from .kinks import one_sided
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
-from .pairing import arrays_kept
+from .pairing import arrays_kept, held_numbers
 from .probe import LayerProbe, ModelProbe, is_loss
 from .report import CheckReport, LayerCheck, ParamCheck, layer_advice, severity
 from .restore import Preserved
@@ -364,15 +364,15 @@ def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) 
     return result
 
 
-BOOKKEEPING = {"training", "frozen", "input_grad", "seed", "return_sequences"}
+BOOKKEEPING = frozenset({"training", "frozen", "input_grad", "seed", "return_sequences"})
 
 
 def settings(layer, most: int = 16) -> dict:
     """The numbers and words a layer keeps (alpha, eps, p, stride, ...): its settings; and the
     values of its small parameters (a gain, a gamma of a few features), which a formula needs."""
-    found = {k: v for k, v in vars(layer).items() if not k.startswith("_")
-             and k not in BOOKKEEPING and isinstance(v, (int, float, str))
-             and not isinstance(v, bool)}
+    found = {k.removeprefix("self."): v for k, v in held_numbers(layer, BOOKKEEPING).items()}
+    found |= {k: v for k, v in vars(layer).items() if not k.startswith("_")
+              and k not in BOOKKEEPING and isinstance(v, str)}
     for k, p in getattr(layer, "params", {}).items():
         if isinstance(p, np.ndarray) and 0 < p.size <= most and p.dtype.kind == "f":
             short = np.array([float(f"{v:.4g}") for v in p.ravel()])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .axes import Axes
-from .pairing import held
+from .pairing import held, held_numbers
 from .probe import LayerProbe
 from .structure import close
 
@@ -58,8 +58,8 @@ def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | 
         return None
     shapes = [probe.x.shape, np.shape(probe.base_out), *(p.shape for p in probe.params.values())]
     sizes = {int(k) for shape in shapes for k in shape if k > 1}
-    sizes |= {int(v) for v in vars(probe.layer).values()  # head_dim, kernel_size, ...
-              if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 1}
+    sizes |= {int(v) for v in held_numbers(probe.layer).values()  # head_dim, kernel_size, ...
+              if isinstance(v, (int, np.integer)) and v > 1}
     sizes |= {k // h for k in sizes for h in sizes if h < k and k % h == 0}
     for k in sorted(sizes):
         for power, text in ((c, "missing"), (1 / c, "one too many")):
@@ -73,9 +73,9 @@ def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | 
 def _count(layer, power: float) -> str:
     """' Or heads = 2: ...' when the factor is also a count the layer holds; ' Or a gradient
     split between 2 paths ...' for any other whole number."""
-    for name, v in vars(layer).items():
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 1 \
-                and abs(power - v) < 1e-4 * v and not name.startswith("_"):
+    for name, v in held_numbers(layer).items():
+        if isinstance(v, (int, np.integer)) and v > 1 and abs(power - v) < 1e-4 * v:
+            name = name.removeprefix("self.")
             return (f" Or {name} = {v}: this tensor serves {v} of them, and their gradients "
                     f"add up (a mean where a sum belongs?)")
     m = round(power)
@@ -121,9 +121,8 @@ def _factors(a: np.ndarray, n: np.ndarray, axis: int) -> np.ndarray | None:
 
 def _named(layer, c: np.ndarray) -> str:
     """', which is 1/params['gamma']: ...' when an array the layer holds gives the factors."""
-    numbers = {f"self.{k}": np.array([v]) for k, v in vars(layer).items()  # alpha, scale, ...
-               if isinstance(v, float) and not k.startswith("_") and v not in (0.0, 1.0)}
-    arrays = held(layer) | numbers
+    arrays = held(layer) | {k: np.array([v]) for k, v in held_numbers(layer).items()
+                            if isinstance(v, float) and v not in (0.0, 1.0)}  # alpha, scale
     for name, v in arrays.items():
         v = np.asarray(v, dtype=np.float64)
         if v.size != c.size:
@@ -135,6 +134,11 @@ def _named(layer, c: np.ndarray) -> str:
         if (v != 0).all() and close(c, 1 / v, 1e-4).all():
             return f", which is 1/{name}: the factor {_short(name)} is missing"
     return ""
+
+
+def factor_named(layer, c: float) -> str:
+    """', which is 1/self.lam: the factor lam is missing' when a number the layer holds is c."""
+    return _named(layer, np.array([c]))
 
 
 def _listed(c: np.ndarray) -> str:

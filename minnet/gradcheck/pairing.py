@@ -38,6 +38,19 @@ def arrays_kept(layer):
                 yield f"self.{name}" + ("" if key is None else f"[{key!r}]"), u
 
 
+def held_numbers(layer, skip: frozenset = frozenset()) -> dict[str, float | int]:
+    """The numbers a layer holds, by name ('self.alpha'): its own attributes, and those its
+    author's classes set in their bodies (`cap = 1.5`), which students write as constants."""
+    found = {}
+    for cls in reversed(type(layer).__mro__):
+        if cls.__module__.split(".")[0] not in ("minnet", "builtins"):
+            found |= vars(cls)
+    found |= vars(layer)
+    return {f"self.{k}": v.item() if isinstance(v, np.generic) else v
+            for k, v in found.items() if not k.startswith("_") and k not in skip
+            and isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)}
+
+
 def held(layer) -> dict[str, np.ndarray]:
     """Every array the layer holds, by name: "params['W']", then what it keeps ("self.x")."""
     found = {f"params[{k!r}]": v for k, v in getattr(layer, "params", {}).items()}
