@@ -243,6 +243,19 @@ def test_the_right_values_in_the_wrong_place_of_each_pooling_window():
             "window's maximum of x") in said
 
 
+def test_a_pooling_shows_x_beside_the_gradient_of_its_windows():
+    x = images()
+    result = alone(PoolTopLeft(), x)
+    shown = result.input.shown
+    at = shown.index("  and there, x (the layer's input) | dout there (the upstream gradient G, "
+                     "one of its entries for one 2×2 block of x):")
+    sample, channel = (int(w.strip(",")) for w in shown[1].split()[2::2])
+    first_row = [float(v) for v in shown[at + 1].replace("|", " ").split()]
+    assert len(first_row) == 6 + 3  # a row of x, a row of dout (3 windows across)
+    np.testing.assert_allclose(first_row[:6], x[sample, channel, 0], rtol=5e-3)
+    assert shown[at + 4].rstrip().endswith("|")  # dout has 3 rows, x 6
+
+
 def test_the_whole_window_given_the_gradient():
     said = findings(alone(MaxPoolGradToWholeWindow(2), images()))
     assert ("within each 2×2 window your dx gives every entry the window's whole gradient (the "

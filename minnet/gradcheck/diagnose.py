@@ -216,8 +216,8 @@ def _findings(probe: LayerProbe, c: ParamCheck, tol: float, atol: float,
         found += _whole(probe, c, a, n, err, wrong, axes, what, is_input)
     found += [ignores, where(wrong, checked, axes, err, a)]
     if c.derivatives is None:  # an elementwise layer's table says it better
-        context = (probe.x, probe.G) if is_input and probe.G is not None and \
-            np.shape(probe.G) == probe.x.shape else None
+        context = (probe.x, probe.G) if is_input and probe.G is not None and (
+            np.shape(probe.G) == probe.x.shape or _window(probe)) else None
         c.shown = side_by_side(a, np.where(checked, n, np.nan), wrong, axes, what, context)
         if is_input and probe.is_loss:  # what a loss's gradient is made of
             c.shown += _scores_and_targets(probe.x, probe.y, wrong)
@@ -252,10 +252,11 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
               lambda: scaled(probe, a, n, what)]
     if own:
         tests += [lambda: fan(probe, a, n, what, "x")]
-    found = [factor] if factor and ", which is" in factor else []  # it names the array: first
+    entry, carry = (_safe(lambda: back_in_time(probe)) or (None, [])) if own else (None, [])
+    found = carry + ([factor] if factor and ", which is" in factor else [])  # they name it: first
     found += [_safe(t) for t in tests] + [factor]
     if own:
-        found += [*(_safe(lambda: flows(probe)) or []), _safe(lambda: back_in_time(probe))]
+        found += [*(_safe(lambda: flows(probe)) or []), entry]
     return found + [_safe(lambda: sums(a, n, axes, what)), _safe(lambda: offset(err, wrong, axes))]
 
 

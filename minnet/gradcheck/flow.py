@@ -13,6 +13,7 @@ import numpy as np
 
 from .axes import Axes, of_input
 from .calls import STEP
+from .carry import carried
 
 TINY = 1e-12
 
@@ -76,20 +77,24 @@ def _along(probe, axis: int, axes: Axes) -> str | None:
 MOST = 400  # entries of x, at most, for a numeric dx with dout only at the last step
 
 
-def back_in_time(probe) -> str | None:
+def back_in_time(probe) -> tuple[str | None, list[str]]:
     """With dout only at the last time step, from which step back is your dx wrong? (Where the
-    error enters a backward through time: a missing dh_next, a cell path, a wrong direction.)"""
+    error enters a backward through time: a missing dh_next, a cell path, a wrong direction.)
+    Then what the step there carries back, yours and the true one (carry.py): (the first, the
+    statements of the second)."""
     x, out = probe.x, probe.base_out
     if probe.G is None or probe.ids or x.ndim != 3 or x.size > MOST or out is None \
             or np.ndim(out) != 3 or np.shape(out)[1] != x.shape[1] or x.shape[1] < 3:
-        return None
+        return None, []
     T = x.shape[1]
+    if _depends(probe, 1, 0, T - 1):  # the first output reads the last input: no recurrence
+        return None, []
     G = np.zeros_like(probe.G)
     G[:, -1] = probe.G[:, -1]
     yours = probe._again(x, G)["input"]
     probe._again(x, probe.G)
     if yours is None or yours.shape != x.shape:
-        return None
+        return None, []
     true = np.zeros(x.shape)
     for i in np.ndindex(x.shape):
         slopes = []
@@ -100,15 +105,16 @@ def back_in_time(probe) -> str | None:
         true[i] = (slopes[0] - slopes[1]) / (2 * probe.eps)
     size = np.abs(true).max()
     if np.abs(true[:, :-1]).max() <= 1e-9 * size:  # nothing flows back in time: step by step
-        return None
+        return None, []
     wrong = [t for t in range(T) if np.abs(yours[:, t] - true[:, t]).max() > 1e-6 * size + 1e-9]
     if not wrong or size == 0:
-        return None
+        return None, []
     last = max(wrong)
     right = f"right at t = {last + 1}..{T - 1}" if last < T - 2 else \
         f"right at t = {T - 1}" if last == T - 2 else "wrong already at the last step"
-    return (f"with dout only at the last step (t = {T - 1}), your dx is {right}, and wrong at "
+    said = (f"with dout only at the last step (t = {T - 1}), your dx is {right}, and wrong at "
             f"t = {_steps(wrong)}: going back in time, the error enters at step {last}")
+    return said, carried(probe, G, yours, true, last)
 
 
 def _steps(steps: list[int]) -> str:

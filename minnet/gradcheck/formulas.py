@@ -36,7 +36,7 @@ def formulas(probe, key: str, a: np.ndarray, n: np.ndarray) -> str | None:
     """'your dX = F; the true one = F′: where the true one has b′, yours has b', from the
     formulas yours, the true one and their difference fit; None when none fits."""
     what = ("dscores" if probe.is_loss else "dx") if key == "input" else f"d{key}"
-    return _compared(what, a, n, building_blocks(probe, key, a.shape),
+    return compared(what, a, n, building_blocks(probe, key, a.shape),
                      _bases(probe, key, a.shape))
 
 
@@ -50,7 +50,7 @@ def before_product(probe, a: np.ndarray, n: np.ndarray) -> str | None:
         if D is None or not (holds(a, D @ W.T, 1e-6) and holds(n, Dn @ W.T, 1e-5)):
             continue  # x reaches the output by another path too
         bases = {"dout": G} if G is not None and np.shape(G) == D.shape else {"": None}
-        said = _compared("D", D, Dn, building_blocks(probe, "input", D.shape), bases)
+        said = compared("D", D, Dn, building_blocks(probe, "input", D.shape), bases)
         if said:
             return f"your dx = D·params[{name!r}]ᵀ, as the true one; of D: {said}"
     return None
@@ -68,13 +68,15 @@ def gradient_at(Q: np.ndarray, v: np.ndarray) -> np.ndarray | None:
     return g.reshape(*v.shape[:-1], Q.shape[1])
 
 
-def _compared(what: str, a: np.ndarray, n: np.ndarray, blocks: dict, bases: dict) -> str | None:
+def compared(what: str, a: np.ndarray, n: np.ndarray, blocks: dict, bases: dict,
+             alone: bool = False) -> str | None:
+    """Yours and the true one as formulas; `alone`: c · base by itself is worth saying too."""
     blocks = {k: b for k, b in blocks.items() if not k.startswith("self.") or not (
         proportional(b, a) or proportional(b, n))}  # a kept copy of a gradient says nothing
     with np.errstate(all="ignore"):  # blocks such as exp(x) may overflow; such fits fail
         mine, true = fit(a, bases, blocks, 1e-6), fit(n, bases, blocks, 1e-5)
         error = fit(a - n, bases, blocks, 1e-5, products_only=True)
-    if not any(f.blocks or f.terms[0][1] for f in mine[:1] + true[:1]):
+    if not alone and not any(f.blocks or f.terms[0][1] for f in mine[:1] + true[:1]):
         mine = true = []  # both c · base alone: pairing.py says that
     if mine and true:
         swap = _swap(mine, true)
@@ -82,6 +84,9 @@ def _compared(what: str, a: np.ndarray, n: np.ndarray, blocks: dict, bases: dict
             f, g, said = swap
             return f"your {what} = {f}; the true one = {g}: {said}"
         return f"your {what} = {mine[0]}; the true one = {true[0]}" + _extra(mine[0], true[0])
+    if error and str(error[0]).startswith("−"):
+        return (f"yours − true = {error[0]} at every entry: your {what} lacks a term "
+                f"{str(error[0])[1:]} (or has {error[0]} too many)")
     if error:
         return (f"yours − true = {error[0]} at every entry: your {what} has a term too many "
                 f"(or lacks one, of the opposite sign)")
@@ -95,8 +100,13 @@ def _compared(what: str, a: np.ndarray, n: np.ndarray, blocks: dict, bases: dict
 def building_blocks(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
     """The arrays a formula for a gradient of this shape may be made of, by name: the arrays
     themselves, then a few functions of each."""
-    found = arrays(probe, key, shape)
-    for name, b in list(found.items()):  # after every array itself: the simpler come first
+    return with_functions(arrays(probe, key, shape))
+
+
+def with_functions(found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The arrays, then a few functions of each (σ(b), 1 − b², ...): the simpler come first."""
+    found = dict(found)
+    for name, b in list(found.items()):
         inner = name[1:-1] if name.startswith("(") else name
         for form, f in FUNCTIONS.items():
             found[form.format(inner if "(" in form else name)] = f(b)

@@ -39,10 +39,23 @@ def side_by_side(a: np.ndarray, n: np.ndarray, wrong: np.ndarray, axes: Axes,
             lines.append("at " + ", ".join(f"{axes.name(i)} {k}" for i, k in enumerate(lead)))
         lines += _block(a[lead][rows, cols], n[lead][rows, cols], wrong[lead][rows, cols])
         if context:
-            x, G = (v[lead][rows, cols] for v in context)
-            lines += ["  and there, x (the layer's input) | dout (the upstream gradient G):"]
-            lines += _block(x, G, np.zeros(x.shape, dtype=bool))
+            lines += _context(*context, lead, rows, cols)
     return lines
+
+
+def _context(x: np.ndarray, G: np.ndarray, lead: tuple, rows: slice, cols: slice) -> list[str]:
+    """x there, beside dout there; or beside the whole of dout's slice when the output is
+    smaller (a pooling: each entry of dout is a window of x)."""
+    none = np.zeros(x[lead][rows, cols].shape, dtype=bool)
+    if G.shape == x.shape:
+        return ["  and there, x (the layer's input) | dout (the upstream gradient G):",
+                *_block(x[lead][rows, cols], G[lead][rows, cols], none)]
+    g = G[lead]
+    fr, fc = max(1, x.shape[-2] // g.shape[-2]), max(1, x.shape[-1] // g.shape[-1])
+    g = g[rows.start // fr if rows.start else 0:-(-rows.stop // fr) if rows.stop else None,
+          cols.start // fc if cols.start else 0:-(-cols.stop // fc) if cols.stop else None]
+    return [f"  and there, x (the layer's input) | dout there (the upstream gradient G, one of "
+            f"its entries for one {fr}×{fc} block of x):", *_block(x[lead][rows, cols], g, none)]
 
 
 def _two_slices(size: np.ndarray, worst: tuple) -> list[tuple]:
@@ -70,10 +83,12 @@ def _span(axes: Axes, shape: tuple, axis: int, s: slice) -> str:
 
 
 def _block(a, n, wrong) -> list[str]:
+    """Rows of a beside rows of n; n may be smaller (blank where it has no row)."""
     yours = [[_cell(v) + ("*" if w else " ") for v, w in zip(ra, rw)] for ra, rw in zip(a, wrong)]
     true = [[_cell(v) + " " for v in rn] for rn in n]
     width = max(len(c) for row in yours + true for c in row)
     line = lambda row: " ".join(c.rjust(width) for c in row)  # noqa: E731
+    true += [[]] * (len(yours) - len(true))
     return [f"  {line(ra)}  |  {line(rn)}" for ra, rn in zip(yours, true)]
 
 
