@@ -393,3 +393,25 @@ def test_a_slope_missing_a_class_constant_names_it():
     assert "k = 1.75" in result.setting_line()
     assert "your/true = 0.5714 at every wrong entry (a constant factor, which is 1/self.k: the " \
            "factor k is missing)" in text
+
+
+class RationalBelow(mn.Layer):
+    """y = x where x >= 0, x / (1 − x) below; the slope below, 1/(1 − x)², loses its square."""
+
+    def forward(self, x):
+        self.x = x
+        return np.where(x >= 0, x, x / (1 - np.minimum(x, 0)))
+
+    def backward(self, dout):
+        below = self.x < 0
+        dx = dout.copy()
+        dx[below] = dout[below] / (1 - self.x[below])
+        return dx
+
+
+def test_the_formula_of_the_one_branch_that_is_wrong_is_told():
+    result = mn.check_layer(RationalBelow(), normal((6, 5), seed=3))
+    wrong = int((normal((6, 5), seed=3) < 0).sum())
+    said = findings(result)
+    assert f"at the {wrong} entries where yours is wrong: your dx = dout/(1 − x); the true one " \
+           "= dout/(1 − x)²" in said, said

@@ -31,7 +31,7 @@ from .corrections import corrected, correction
 from .elementwise import EXACT, NUMERIC, derivatives
 from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
-from .formulas import before_product, formulas, gradient_at
+from .formulas import before_product, formulas, gradient_at, where_wrong
 from .normalization import missing_term, norm_axis, normalized
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
@@ -242,8 +242,10 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     tests += [lambda: pairing(G, probe.layer, "x" if is_input else c.param, a, n)]
     if own:
         tests += [lambda: product(probe, a, n, c.param), lambda: last_product(probe, a, n)]
-    table_says = c.derivatives is not None and "your dy/dx" in (c.derivatives.hint or "")
+    table_says = c.derivatives is not None and any(  # a catalogued formula, not a factor
+        said in (c.derivatives.hint or "") for said in ("your dy/dx equals", "your dy/dx is "))
     tests += [lambda: None if table_says else formulas(probe, c.param, a, n),
+              lambda: None if table_says else where_wrong(probe, c.param, a, n, wrong),
               lambda: before_product(probe, a, n) if own else None,
               lambda: corrected(probe, a, n, axes) if own and not table_says else None,
               lambda: correction(probe, err, axes) if own and not table_says else None,

@@ -40,6 +40,19 @@ def formulas(probe, key: str, a: np.ndarray, n: np.ndarray) -> str | None:
                      _bases(probe, key, a.shape))
 
 
+def where_wrong(probe, key: str, a: np.ndarray, n: np.ndarray, wrong: np.ndarray) -> str | None:
+    """Yours and the true one fitted only where yours is wrong, when that is some of the
+    entries: the formula of the one branch (x < 0, a mask's side) that went wrong."""
+    if wrong.all() or wrong.sum() < 4:
+        return None
+    what = ("dscores" if probe.is_loss else "dx") if key == "input" else f"d{key}"
+    blocks = {k: b[wrong] for k, b in building_blocks(probe, key, a.shape).items()
+              if np.ptp(b[wrong]) > 0}
+    bases = {k: None if v is None else v[wrong] for k, v in _bases(probe, key, a.shape).items()}
+    said = compared(what, a[wrong], n[wrong], blocks, bases, alone=True)
+    return f"at the {int(wrong.sum())} entries where yours is wrong: {said}" if said else None
+
+
 def before_product(probe, a: np.ndarray, n: np.ndarray) -> str | None:
     """dx = D·Wᵀ for a weight W the layer holds, yours and the true one: D, recovered where W
     has as many rows as columns or more, is fitted instead (which step before the product
