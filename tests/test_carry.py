@@ -113,6 +113,7 @@ def test_a_path_left_out_of_the_carry_is_told_as_a_missing_term():
 def test_a_slope_left_out_of_the_carry_is_told_before_the_weight():
     _, said = carry_statement(SkipsTheSlope(4, 3))
     assert len(said) == 1 and said[0].endswith(
-        "your dh_2 = D·params['Wh']ᵀ, as the true one; of D: your D = dh_3; the true one = "
+        "writing your dh_2 and the true one each as D·params['Wh']ᵀ, of D: your D = dh_3; the "
+        "true one = "
         "dh_3·(1 − self.hs[:, 3]²): the true one has a factor (1 − self.hs[:, 3]²) that yours "
         "lacks"), said

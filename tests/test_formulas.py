@@ -415,3 +415,52 @@ def test_the_formula_of_the_one_branch_that_is_wrong_is_told():
     said = findings(result)
     assert f"at the {wrong} entries where yours is wrong: your dx = dout/(1 − x); the true one " \
            "= dout/(1 − x)²" in said, said
+
+
+class PositiveGain(mn.Layer):
+    """y = s·x where x > 0, x elsewhere, s per feature; ds forgets the mask it keeps."""
+
+    def __init__(self, features, seed=0):
+        super().__init__()
+        self.params = {"s": np.random.default_rng(seed).uniform(0.5, 2, features)}
+        self.grads = {"s": np.zeros(features)}
+
+    def forward(self, x):
+        self.x, self.pos = x, x > 0
+        return np.where(self.pos, self.params["s"] * x, x)
+
+    def backward(self, dout):
+        self.grads["s"] = np.sum(dout * self.x, axis=0)
+        return dout * np.where(self.pos, self.params["s"], 1.0)
+
+
+def test_a_boolean_mask_the_layer_keeps_is_a_factor_of_a_contraction():
+    said = findings(mn.check_layer(PositiveGain(5), normal((6, 5), seed=3)), "s")
+    assert "your ds equals Σ dout·self.x over the batch (axis 0); the true one equals Σ " \
+           "dout·self.x·self.pos over the batch (axis 0)" in said, said
+
+
+class ReluThenMix(mn.Layer):
+    """y = relu(x) mixed across channels by W (C, O) at every pixel; dW pairs dout with x, not
+    with relu(x), the array W multiplied."""
+
+    def __init__(self, c, o, seed=0):
+        super().__init__()
+        self.params = {"W": np.random.default_rng(seed).standard_normal((c, o))}
+        self.grads = {"W": np.zeros((c, o))}
+
+    def forward(self, x):
+        self.x = x
+        self.h = np.maximum(x, 0)
+        return np.einsum("nchw,co->nohw", self.h, self.params["W"])
+
+    def backward(self, dout):
+        self.grads["W"] = np.einsum("nchw,nohw->co", self.x, dout)
+        dh = np.einsum("nohw,co->nchw", dout, self.params["W"])
+        return dh * (self.x > 0)
+
+
+def test_a_pointwise_weight_paired_with_the_wrong_image_is_told():
+    said = findings(mn.check_layer(ReluThenMix(3, 2), normal((2, 3, 4, 4), seed=3)), "W")
+    assert "your dW equals Σ self.x[c]·dout[o] over the batch and every pixel, per (channel c, " \
+           "output channel o); the true one equals Σ self.h[c]·dout[o]" in said, said

@@ -296,7 +296,8 @@ def test_what_a_gradient_ignores_dout_or_x():
     assert ("your dx is the same for two different upstream gradients dout: backward does not "
             "use dout") in findings(alone(ReLUReturnsMask(), x))
     assert ("your dx is the same for two different inputs x, where the true one changes: the "
-            "derivative at x (a mask, or f'(x)) is missing from it") in \
+            "derivative at x (a mask, or f'(x)) is missing from it, or taken from entries that "
+            "did not change it") in \
         findings(alone(ReLUForgetsMask(), x))
 
 

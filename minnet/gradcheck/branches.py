@@ -30,6 +30,11 @@ def branch(probe, key: str, wrong: np.ndarray, a: np.ndarray, n: np.ndarray) -> 
     for name, b in arrays(probe, key, wrong.shape).items():
         if name.startswith("self.") and (proportional(b, a) or proportional(b, n)):
             continue  # a kept copy of a gradient
+        two = np.unique(b)
+        if len(two) == 2 and len(np.unique(b[wrong])) == len(np.unique(b[right])) == 1:
+            k, m = int(wrong.sum()), wrong.size  # a mask, a one-hot: no threshold to name
+            return (f"wrong exactly where {name} = {b[wrong][0]:g}; right wherever it is "
+                    f"{b[right][0]:g} ({k} of {m} entries)")
         for shown, v in ((name, b), (f"|{name}|", np.abs(b))):
             text = _split(shown, v[wrong], v[right], numbers)
             if text:
@@ -48,7 +53,8 @@ def extreme(probe, key: str, wrong: np.ndarray, axes) -> str | None:
         for axis, (word, pick) in itertools.product(range(b.ndim), (("largest", np.max),
                                                                      ("smallest", np.min))):
             at = b == pick(b, axis=axis, keepdims=True)
-            if b.shape[axis] < 3 or at.sum() > 1.5 * b.size / b.shape[axis] or any(
+            if b.shape[axis] < 3 or at.sum() > 1.5 * b.size / b.shape[axis] or len(
+                    np.unique(b)) <= 2 or any(
                     b.shape[o] > 1 and np.ptp(b, axis=o).max() == 0 for o in range(b.ndim)):
                 continue  # too short to pick from, ties, or b broadcast along an axis
             if not (wrong & ~at).any() and 2 * wrong.sum() >= at.sum():

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from .fit import holds
-from .formulas import compared, gradient_at, with_functions
+from .formulas import compared, gradient_at, through, with_functions
 from .pairing import kept
 
 SHOWN = 2  # samples whose dh_s is printed when no formula fits
@@ -63,7 +63,7 @@ def _said(probe, s: int, mine: np.ndarray, right: np.ndarray, after: np.ndarray)
             continue
         said = compared("D", D, Dn, _blocks(probe, s, D.shape), bases)
         if said:
-            return [head + f"your {what} = D·params[{name!r}]ᵀ, as the true one; of D: {said}"]
+            return [head + f"{through(what, name, W)}: {said}"]
     return [head + "; ".join(f"at sample {n}: yours {_row(mine[n])}, true {_row(right[n])}"
                              for n in range(min(SHOWN, len(mine))))]
 

@@ -31,7 +31,7 @@ from .corrections import corrected, correction
 from .elementwise import EXACT, NUMERIC, derivatives
 from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
-from .formulas import before_product, formulas, gradient_at, where_wrong
+from .formulas import before_product, fitted, gradient_at
 from .normalization import missing_term, norm_axis, normalized
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
@@ -166,11 +166,19 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
             found = _findings(probe, c, tol, atol, truths)
         except Exception:  # a diagnosis is extra: a layer that cannot take one keeps its hint
             continue
-        c.findings = [f for f in dict.fromkeys(found) if f]
+        c.findings = _without_weaker([f for f in dict.fromkeys(found) if f])
         if any("= √" in f for f in c.findings) and c.hint:  # a better reason for the factor
             c.hint = c.hint.replace(FACTOR_TWO, "")
         if c.findings:
             _add(c, c.findings[0])
+
+
+def _without_weaker(found: list[str]) -> list[str]:
+    """'yours = F; the true one is not of that form' says nothing once another statement
+    gives the true one's formula."""
+    if not any("the true one =" in f for f in found):
+        return found
+    return [f for f in found if not f.endswith("the true one is not of that form")]
 
 
 def _truths(probe: LayerProbe, checks: list) -> dict[str, np.ndarray]:
@@ -228,6 +236,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     """Statements that need every entry compared. A mechanism that cannot read this layer says
     nothing; the others still speak."""
     G, x, own = probe.G, probe.x, is_input and not probe.is_loss  # own: a layer's dx
+    targets = None  # "wrong only at the targets" locates it better than any branch
     window = _window(probe) if is_input else None
     factor = _safe(lambda: per_index(probe.layer, a, n, axes, what))
     tests = [lambda: moved(a, n, axes, what, x if is_input else None, window)]
@@ -236,7 +245,8 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
                   lambda: missing_term(x, G, err, n, norm_axis(n)) if norm_axis(n) is not None
                   else None]
     elif is_input:
-        tests += [lambda: at_targets(err, probe.y)]
+        targets = _safe(lambda: at_targets(err, probe.y))
+        tests += [lambda: targets]
     else:
         tests += [lambda: one_sample(probe, c.param, a), lambda: fan(probe, a, n, what, c.param)]
     tests += [lambda: pairing(G, probe.layer, "x" if is_input else c.param, a, n)]
@@ -244,22 +254,29 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
         tests += [lambda: product(probe, a, n, c.param), lambda: last_product(probe, a, n)]
     table_says = c.derivatives is not None and any(  # a catalogued formula, not a factor
         said in (c.derivatives.hint or "") for said in ("your dy/dx equals", "your dy/dx is "))
-    tests += [lambda: None if table_says else formulas(probe, c.param, a, n),
-              lambda: None if table_says else where_wrong(probe, c.param, a, n, wrong),
+    tests += [lambda: None if table_says else fitted(probe, c.param, a, n, wrong),
               lambda: before_product(probe, a, n) if own else None,
               lambda: corrected(probe, a, n, axes) if own and not table_says else None,
               lambda: correction(probe, err, axes) if own and not table_says else None,
-              lambda: None if c.derivatives else branch(probe, c.param, wrong, a, n),
-              lambda: None if c.derivatives else extreme(probe, c.param, wrong, axes),
+              lambda: None if c.derivatives or targets else branch(probe, c.param, wrong, a, n),
+              lambda: None if c.derivatives or targets else extreme(probe, c.param, wrong, axes),
               lambda: scaled(probe, a, n, what)]
     if own:
         tests += [lambda: fan(probe, a, n, what, "x")]
     entry, carry = (_safe(lambda: back_in_time(probe)) or (None, [])) if own else (None, [])
     found = carry + ([factor] if factor and ", which is" in factor else [])  # they name it: first
-    found += [_safe(t) for t in tests] + [factor]
+    found += [_kept_fresh(probe, t) for t in tests] + [factor]
     if own:
         found += [*(_safe(lambda: flows(probe)) or []), entry]
     return found + [_safe(lambda: sums(a, n, axes, what)), _safe(lambda: offset(err, wrong, axes))]
+
+
+def _kept_fresh(probe: LayerProbe, test):
+    """The test's statement; then the layer runs at (x, G) again, since some tests run it at
+    other inputs or weights, and the next may read what it keeps."""
+    said = _safe(test)
+    _safe(probe.restore)
+    return said
 
 
 def _safe(test):
@@ -308,7 +325,8 @@ def ignored(probe: LayerProbe, key: str) -> str | None:
         part = "the derivative at x (a mask, or f'(x))" if key == "input" else \
             "the factor from forward (x, or what forward made of it)"
         return (f"your {what} is the same for two different inputs x, where the true one "
-                f"changes: {part} is missing from it")
+                f"changes: {part} is missing from it, or taken from entries that did not change "
+                f"it")
     return None
 
 

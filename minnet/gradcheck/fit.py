@@ -87,7 +87,8 @@ def _products(v, name, base, blocks, rtol, per_column: bool = False,
         t[at] -= t[at].mean()
     S, r = L @ L.T, L @ t
     found = []
-    plain = [i for i, k in enumerate(names) if _made(k) <= 1]  # σ, exp... not three at once
+    plain = [i for i, k in enumerate(names)  # arrays and 1 − b: not σ, exp... three at once
+             if _made(k) <= 1 and not k.startswith("1 + ")]
     for solutions in (_solutions(S, r, t), _triples(S, r, t, plain) if triples else ()):
         for combo, p in sorted(solutions, key=lambda s: _plain(names, *s)):
             exps = [_half(e) for e in p]

@@ -27,6 +27,7 @@ BASES = 6  # contractions of dout tried as a parameter gradient's base, at most
 
 FUNCTIONS = {"σ({})": lambda b: 0.5 * (1 + np.tanh(b / 2)), "tanh({})": np.tanh,
              "exp({})": lambda b: np.exp(np.clip(b, -700, 700)), "1 − {}": lambda b: 1 - b,
+             "1 + {}": lambda b: 1 + b,
              "1 − {}²": lambda b: 1 - b**2, "1 + {}²": lambda b: 1 + b**2,
              "1 − σ({})": lambda b: 0.5 * (1 - np.tanh(b / 2)),
              "cosh({})": lambda b: np.cosh(np.clip(b, -700, 700))}
@@ -38,6 +39,27 @@ def formulas(probe, key: str, a: np.ndarray, n: np.ndarray) -> str | None:
     what = ("dscores" if probe.is_loss else "dx") if key == "input" else f"d{key}"
     return compared(what, a, n, building_blocks(probe, key, a.shape),
                      _bases(probe, key, a.shape))
+
+
+def fitted(probe, key: str, a: np.ndarray, n: np.ndarray, wrong: np.ndarray) -> str | None:
+    """The formulas over every entry, or those of the entries where yours is wrong when they
+    say more, or as much with fewer factors (one branch's formula is often the simpler)."""
+    whole, part = formulas(probe, key, a, n), where_wrong(probe, key, a, n, wrong)
+    if _told(whole) and (not _told(part) or _factors(whole) <= _factors(part.split(": ", 1)[1])):
+        return whole
+    return part or whole
+
+
+def _factors(said: str) -> int:
+    """How many products and quotients a statement's formulas hold (before what it makes of
+    them): the fewer, the simpler."""
+    formulas_only = said.split(": ")[0]
+    return formulas_only.count("·") + formulas_only.count("/")
+
+
+def _told(said: str | None) -> bool:
+    """Does the statement give the true one's formula, or the difference's?"""
+    return bool(said) and ("the true one =" in said or "yours − true =" in said)
 
 
 def where_wrong(probe, key: str, a: np.ndarray, n: np.ndarray, wrong: np.ndarray) -> str | None:
@@ -65,8 +87,15 @@ def before_product(probe, a: np.ndarray, n: np.ndarray) -> str | None:
         bases = {"dout": G} if G is not None and np.shape(G) == D.shape else {"": None}
         said = compared("D", D, Dn, building_blocks(probe, "input", D.shape), bases)
         if said:
-            return f"your dx = D·params[{name!r}]ᵀ, as the true one; of D: {said}"
+            return f"{through('dx', name, W)}: {said}"
     return None
+
+
+def through(what: str, name: str, W: np.ndarray) -> str:
+    """How D came about: any gradient is D·Wᵀ for a square W; for a tall one it is a finding."""
+    if W.shape[0] == W.shape[1]:
+        return f"writing your {what} and the true one each as D·params[{name!r}]ᵀ, of D"
+    return f"your {what} = D·params[{name!r}]ᵀ, as the true one; of D"
 
 
 def gradient_at(Q: np.ndarray, v: np.ndarray) -> np.ndarray | None:
@@ -158,7 +187,7 @@ def _bases(probe, key: str, shape: tuple) -> dict[str, np.ndarray | None]:
         return {"dout": G} if G is not None and np.shape(G) == shape else {"": None}
     if G is None:
         return {"": None}
-    found = {k: v for k, v in candidates(G, kept(probe.layer), shape).items()
+    found = {k: v for k, v in candidates(G, kept(probe.layer, masks=True), shape).items()
              if v.shape == shape and np.abs(v).max(initial=0) > 0}
     return {"": None} | {f"({k})": v for k, v in list(found.items())[:BASES]}
 

@@ -19,9 +19,11 @@ from .structure import close
 MOST = 8  # candidate arrays kept by a layer, at most (their pairwise products are tried too)
 
 
-def kept(layer) -> dict[str, np.ndarray]:
-    """Float arrays the layer keeps: 'self.x', 'self.cache[2]' (not its params or grads)."""
-    found = {name: u for name, u in arrays_kept(layer) if u.dtype.kind == "f"}
+def kept(layer, masks: bool = False) -> dict[str, np.ndarray]:
+    """Float arrays the layer keeps: 'self.x', 'self.cache[2]' (not its params or grads); with
+    `masks`, its boolean arrays too, as 0 and 1 (a factor of a contraction as often as not)."""
+    found = {name: u if u.dtype.kind == "f" else u.astype(np.float64)
+             for name, u in arrays_kept(layer) if u.dtype.kind in ("fb" if masks else "f")}
     return dict(list(found.items())[:MOST])
 
 
@@ -68,7 +70,7 @@ def candidates(G: np.ndarray, arrays: dict[str, np.ndarray], shape: tuple) -> di
     for name, z in factors.items():
         found |= _reduced(G, z, name, shape)
     if len(shape) == 2:
-        found |= _products(G, arrays, shape)
+        found |= _products(G, arrays, shape) | _pointwise(G, arrays, shape)
     if len(shape) == 4:
         found |= _windows(G, arrays, shape)
     return found
@@ -133,6 +135,22 @@ def _products(G, arrays, shape) -> dict:
             middle = tuple(range(1, z.ndim - 1))
             found[f"(Σ over the middle axes of {name})ᵀ·(Σ over them of dout), each summed "
                   f"on its own"] = z.sum(axis=middle).T @ G.sum(axis=middle)
+    return found
+
+
+def _pointwise(G, arrays, shape) -> dict:
+    """A 1×1 convolution's weight (C, O) or (O, C): Σ over the batch and pixels of an image's
+    channel c times dout's channel o."""
+    found = {}
+    for name, z in arrays.items():
+        if G.ndim != 4 or z.ndim != 4 or z.shape[0] != G.shape[0] or z.shape[2:] != G.shape[2:]:
+            continue
+        mixed = np.einsum("nchw,nohw->co", z, G)
+        where = "over the batch and every pixel"
+        if mixed.shape == shape:
+            found[f"Σ {name}[c]·dout[o] {where}, per (channel c, output channel o)"] = mixed
+        if mixed.T.shape == shape:
+            found[f"Σ dout[o]·{name}[c] {where}, per (output channel o, channel c)"] = mixed.T
     return found
 
 
@@ -252,7 +270,7 @@ def pairing(G: np.ndarray | None, layer, key: str, a: np.ndarray, n: np.ndarray)
     over the batch', from the candidates that match your gradient and the true one."""
     if G is None:
         return None
-    cands = candidates(G, kept(layer), a.shape)
+    cands = candidates(G, kept(layer, masks=True), a.shape)
     if key == "x":
         cands |= placed(G, getattr(layer, "params", {}), a.shape)
     mine = [k for k, v in cands.items() if v.shape == a.shape and close(v, a).all()]
@@ -263,7 +281,8 @@ def pairing(G: np.ndarray | None, layer, key: str, a: np.ndarray, n: np.ndarray)
     if mine and true:
         return f"your {what} equals {mine[0]}; the true one equals {true[0]}"
     if mine:
-        return f"your {what} equals {mine[0]}; the true one is no such product of dout"
+        return (f"your {what} equals {mine[0]}; the true one is not dout times one array the "
+                f"layer keeps (nor such a sum)")
     scale = _scale(a, cands[true[0]])
     if scale is not None:
         return (f"the true {what} equals {true[0]}; yours is {scale:.4g} × that (a factor "

@@ -242,7 +242,7 @@ class CheckReport:
             return "Gradient check PASSED"
         if self.suspects:
             return "Gradient check FAILED: " + "; ".join(
-                f"the backward of {s.who} is wrong: {s.summary().replace(' is wrong: ', ': ')}"
+                f"the backward of {s.who} is wrong: {s.summary().replace(' is wrong: ', ': ', 1)}"
                 if s.failed else s.summary() for s in self.suspects)
         if self.problems:
             return f"Gradient check FAILED: {self.problems[0]}"
