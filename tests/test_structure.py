@@ -701,3 +701,29 @@ def test_a_whole_factor_that_is_a_number_the_layer_holds_is_named():
     assert "(its settings: params['s'] = [1.7];" in str(result)  # small parameters are shown
     said = findings(alone(Damped(), normal((4, 5))))
     assert "which is 1/self.alpha: the factor alpha is missing" in said
+
+
+def test_a_failing_layer_prints_the_numbers_to_work_a_guess_by_hand():
+    class WideGain(mn.Layer):  # y = x W, W (5, 4): 20 values, more than its settings show
+        def __init__(self):
+            super().__init__()
+            self.params = {"W": normal((5, 4), seed=1)}
+            self.grads = {"W": np.zeros((5, 4))}
+
+        def forward(self, x):
+            self.x = x
+            return x @ self.params["W"]
+
+        def backward(self, dout):
+            self.grads["W"] = self.x.T @ dout
+            return 2 * dout @ self.params["W"].T  # a stray factor 2
+
+    x = normal((3, 5), seed=2)
+    text = str(alone(WideGain(), x))
+    lines = text.splitlines()
+    at = lines.index("The numbers, to work a guess by hand:")
+    assert lines[at + 1] == "params['W'] (5, 4):"
+    assert lines[at + 7] == "x (its input) (3, 5):"
+    np.testing.assert_allclose([float(v) for v in lines[at + 8].split()], x[0], rtol=1e-3)
+    assert lines[at + 11] == "dout (G) (3, 4):"
+    assert "The numbers" not in str(alone(mn.Dense(5, 4, seed=0), x))  # a passing layer: none

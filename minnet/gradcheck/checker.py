@@ -13,6 +13,7 @@ import numpy as np
 from .._progress import tqdm
 from ..layers import Layer
 from . import wiring
+from .axes import of_input
 from .calls import Calls
 from .diagnose import diagnose
 from .kinks import one_sided
@@ -359,6 +360,8 @@ def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) 
         probe = LayerProbe(_float64_layer(layer), x, y, eps, seed, fast, dx_unused)
         result = _layer_verdict(probe, mode, tol, index, name, loss)
         result.settings, result.keeps = settings(layer), keeps(probe.layer)
+        if not result.passed:
+            result.values = values(probe)
     if dx_unused and probe.x.dtype.kind not in "iu":
         result.notes.append("its dx is not checked: training never uses it (first layer)")
     return result
@@ -378,6 +381,32 @@ def settings(layer, most: int = 16) -> dict:
             short = np.array([float(f"{v:.4g}") for v in p.ravel()])
             found[f"params[{k!r}]"] = short.reshape(p.shape).tolist()  # a matrix as its rows
     return found
+
+
+def values(probe, most: int = 64) -> list[str]:
+    """The numbers a guess is worked with by hand, where the settings leave them out: the
+    parameters of more than 16 values, x and dout (up to `most` values each), as rows."""
+    arrays = [(f"params[{k!r}]", p, None) for k, p in probe.params.items() if 16 < p.size <= most]
+    arrays += [(name, np.asarray(v), of_input(np.shape(v), probe.is_loss))
+               for name, v in (("x (its input)", probe.x), ("dout (G)", probe.G))
+               if v is not None and 0 < np.size(v) <= most and np.asarray(v).dtype.kind == "f"]
+    lines = []
+    for name, v, axes in arrays:
+        lines += [f"{name} {v.shape}:", *_rows(v, axes)]
+    return ["", "The numbers, to work a guess by hand:", *lines] if lines else []
+
+
+def _rows(v: np.ndarray, axes) -> list[str]:
+    """One line per row of the last two axes, under a heading per leading index."""
+    v = v[None] if v.ndim == 1 else v
+    width = max(len(f"{u:+.4g}") for u in v.ravel())
+    lines = []
+    for lead in np.ndindex(v.shape[:-2]):
+        if lead:
+            lines.append("  at " + ", ".join(f"{axes.name(i) if axes else 'index'} {k}"
+                                             for i, k in enumerate(lead)))
+        lines += ["    " + " ".join(f"{u:+.4g}".rjust(width) for u in row) for row in v[lead]]
+    return lines
 
 
 def keeps(layer, most: int = 8) -> list[str]:

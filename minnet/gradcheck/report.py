@@ -106,6 +106,7 @@ class LayerCheck:
     path: tuple = ()  # inside a block: ((1, "MultiHeadAttention"), ...) below layer_index
     settings: dict = field(default_factory=dict)  # its numbers and words: alpha, eps, p, ...
     keeps: list = field(default_factory=list)  # the arrays it keeps: "self.x (4, 5)", ...
+    values: list = field(default_factory=list)  # lines: big params, x and dout, when it fails
 
     @classmethod
     def of(cls, index: int, name: str, inp: ParamCheck | None, params: list[ParamCheck],
@@ -186,7 +187,7 @@ class LayerCheck:
         lines += ["", table(self.checks)]
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"note: {n}" for n in self.notes]
-        lines += _derivative_tables(self.checks)
+        lines += _derivative_tables(self.checks) + self.values
         if not self.passed:
             lines += ["", layer_advice(self)]
         return "\n".join(lines)
@@ -275,7 +276,7 @@ class CheckReport:
                 lines.append(f"  {s.who}: {s.summary()}")
                 lines += [f"    ({line})" for line in (s.tally(), s.setting_line()) if line]
             lines += ["", table([c for s in alone for c in s.checks])]
-            lines += [line for s in alone for line in _derivative_tables(s.checks)]
+            lines += [line for s in alone for line in _derivative_tables(s.checks) + s.values]
         if self.advice:
             lines += ["", self.advice]
         return "\n".join(lines)
