@@ -117,3 +117,74 @@ def test_a_slope_left_out_of_the_carry_is_told_before_the_weight():
         "true one = "
         "dh_3·(1 − self.hs[:, 3]²): the true one has a factor (1 − self.hs[:, 3]²) that yours "
         "lacks"), said
+
+
+class LeakyGateRNN(mn.Layer):
+    """z = σ(a[:, :H]), n = tanh(a[:, H:]) with a = x_t Wx + h Wh + b; h_t = z·h + (1 − z)·n."""
+
+    def __init__(self, d, h, seed=0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.H = h
+        self.params = {"Wx": rng.standard_normal((d, 2 * h)) * 0.5,
+                       "Wh": rng.standard_normal((h, 2 * h)) * 0.5, "b": np.zeros(2 * h)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        N, T, _ = x.shape
+        h, H = np.zeros((N, self.H)), self.H
+        self.cache, hs = [], []
+        for t in range(T):
+            a = x[:, t] @ self.params["Wx"] + h @ self.params["Wh"] + self.params["b"]
+            z, n = 1 / (1 + np.exp(-a[:, :H])), np.tanh(a[:, H:])
+            self.cache.append((x[:, t], h, z, n))
+            h = z * h + (1 - z) * n
+            hs.append(h)
+        return np.stack(hs, axis=1)
+
+    def backward(self, dout):
+        for k in self.grads:
+            self.grads[k] = np.zeros_like(self.params[k])
+        dx = np.zeros(dout.shape[:2] + (self.params["Wx"].shape[0],))
+        dh_next = np.zeros_like(dout[:, 0])
+        for t in reversed(range(dout.shape[1])):
+            xt, h, z, n = self.cache[t]
+            dh = dout[:, t] + dh_next
+            da = np.concatenate([dh * (h - n) * self.gate_slope(z), dh * (1 - z) * (1 - n**2)],
+                                axis=1)
+            self.grads["Wx"] += xt.T @ da
+            self.grads["Wh"] += h.T @ da
+            self.grads["b"] += da.sum(axis=0)
+            dx[:, t] = da @ self.params["Wx"].T
+            dh_next = dh * z + da @ self.params["Wh"].T
+        return dx
+
+    def gate_slope(self, z):
+        return z * (1 - z)
+
+
+class GateSlopeOfTanh(LeakyGateRNN):
+    def gate_slope(self, z):
+        return 1 - z**2  # tanh's slope for a sigmoid gate
+
+
+def one_step_statement(layer):
+    result = mn.check_layer(layer, normal((3, 4, 4), seed=5))
+    return result, [f for c in result.checks for f in c.findings if "sequence of one step" in f]
+
+
+def test_a_mistake_between_steps_is_told_by_a_one_step_sequence():
+    result, said = one_step_statement(ForgetsDhNext(4, 3))
+    assert said == ["on a sequence of one step (x[:, :1], the state before it 0) every gradient "
+                    "of yours is right: the mistake is in what the steps pass to one another "
+                    "(the gradient carried back to h_t−1, c_t−1, or an array one step keeps for "
+                    "another)"], str(result)
+
+
+def test_a_gate_with_the_wrong_slope_is_told_by_its_columns_on_one_step():
+    result, said = one_step_statement(GateSlopeOfTanh(4, 3))
+    assert len(said) == 1, str(result)
+    assert "dWx wrong only in columns 0:3 (block 1)" in said[0]
+    assert "db wrong only in features 0:3 (block 1)" in said[0]
+    assert said[0].endswith("the mistake is inside one step")
+    assert one_step_statement(LeakyGateRNN(4, 3))[0].passed

@@ -33,6 +33,7 @@ from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
 from .formulas import before_product, fitted, gradient_at
 from .normalization import missing_term, norm_axis, normalized
+from .onestep import one_step
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
@@ -159,13 +160,16 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
     first, which also joins c.hint), c.shown (the tensor, yours beside the true one), and
     c.derivatives for an elementwise layer."""
     truths = _truths(probe, [inp, *params])
-    for c in [inp, *params]:
-        if c is None or c.passed or c.status != "FAIL":
-            continue
+    failing = [c for c in [inp, *params] if c is not None and not c.passed and c.status == "FAIL"]
+    step = _safe(lambda: one_step(probe)) if failing else None  # the layer's, said once
+    for c in failing:
         try:
             found = _findings(probe, c, tol, atol, truths)
         except Exception:  # a diagnosis is extra: a layer that cannot take one keeps its hint
             continue
+        if step and c is failing[0]:  # first where the others only say where, else last
+            found = [step, *found] if not any(f and not f.startswith("wrong ") for f in found) \
+                else [*found, step]
         c.findings = _without_weaker([f for f in dict.fromkeys(found) if f])
         if any("= √" in f for f in c.findings) and c.hint:  # a better reason for the factor
             c.hint = c.hint.replace(FACTOR_TWO, "")

@@ -53,11 +53,11 @@ def _along(probe, axis: int, axes: Axes) -> str | None:
         return None
     yours = np.array([np.abs(_slice(dx, axis, j)).max() for j in range(size)])
     yours = yours > TINY * max(yours.max(), TINY)
-    depends = np.array([_depends(probe, axis, at, j) for j in range(size)])
-    leak = np.flatnonzero(yours & ~depends)
-    lost = np.flatnonzero(~yours & depends)
+    reads = np.array([depends(probe, axis, at, j) for j in range(size)])
+    leak = np.flatnonzero(yours & ~reads)
+    lost = np.flatnonzero(~yours & reads)
     name = axes.name(axis)
-    reach, read = np.flatnonzero(yours), np.flatnonzero(depends)
+    reach, read = np.flatnonzero(yours), np.flatnonzero(reads)
     if len(leak) and set(2 * at - read) == set(reach):
         return (f"with dout only at {name} {at}, your dx reaches {axes.of(axis, reach)} where "
                 f"forward reads {axes.of(axis, read)}: mirrored around {name} {at}, your "
@@ -87,7 +87,7 @@ def back_in_time(probe) -> tuple[str | None, list[str]]:
             or np.ndim(out) != 3 or np.shape(out)[1] != x.shape[1] or x.shape[1] < 3:
         return None, []
     T = x.shape[1]
-    if _depends(probe, 1, 0, T - 1):  # the first output reads the last input: no recurrence
+    if depends(probe, 1, 0, T - 1):  # the first output reads the last input: no recurrence
         return None, []
     G = np.zeros_like(probe.G)
     G[:, -1] = probe.G[:, -1]
@@ -122,7 +122,7 @@ def _steps(steps: list[int]) -> str:
         else ", ".join(map(str, steps))
 
 
-def _depends(probe, axis: int, at: int, j: int) -> bool:
+def depends(probe, axis: int, at: int, j: int) -> bool:
     """Does the output slice `at` move when x moves at slice j (of `axis`)?"""
     moved = probe.x.copy()
     noise = np.random.default_rng(j).standard_normal(_slice(moved, axis, j).shape)
