@@ -175,8 +175,9 @@ def one_step_statement(layer):
 
 def test_a_mistake_between_steps_is_told_by_a_one_step_sequence():
     result, said = one_step_statement(ForgetsDhNext(4, 3))
-    assert said == ["on a sequence of one step (x[:, :1], the state before it 0) every gradient "
-                    "of yours is right: the mistake is in what the steps pass to one another "
+    assert said == ["on a sequence of one step (x[:3, :1]: the first step of samples :3, the "
+                    "state before it 0) every gradient of yours is right: the mistake is in what "
+                    "the steps pass to one another "
                     "(the gradient carried back to h_t−1, c_t−1, or an array one step keeps for "
                     "another)"], str(result)
 
@@ -186,5 +187,7 @@ def test_a_gate_with_the_wrong_slope_is_told_by_its_columns_on_one_step():
     assert len(said) == 1, str(result)
     assert "dWx wrong only in columns 0:3 (block 1)" in said[0]
     assert "db wrong only in features 0:3 (block 1)" in said[0]
-    assert said[0].endswith("the mistake is inside one step")
+    assert "the mistake is inside one step. Of the gradient at a = x·params['Wx'] + " \
+        "params['b'] (read off your dWx = xᵀ·da; out: the layer's output there): " in said[0]
+    assert "da[:, 0:3]" in said[0] and "da[:, 3:6]" not in said[0]  # the gate, not the rest
     assert one_step_statement(LeakyGateRNN(4, 3))[0].passed

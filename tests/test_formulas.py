@@ -413,8 +413,9 @@ def test_the_formula_of_the_one_branch_that_is_wrong_is_told():
     result = mn.check_layer(RationalBelow(), normal((6, 5), seed=3))
     wrong = int((normal((6, 5), seed=3) < 0).sum())
     said = findings(result)
-    assert f"at the {wrong} entries where yours is wrong: your dx = dout/(1 − x); the true one " \
-           "= dout/(1 − x)²" in said, said
+    assert f"at the {wrong} entries where yours is wrong: your dx = dout·(1 + out); the true " \
+           "one = dout·(1 + out)²: where the true one has (1 + out)², yours has (1 + out)" \
+           in said, said  # below 0, 1 + y = 1/(1 − x): the square lost
 
 
 class PositiveGain(mn.Layer):

@@ -41,8 +41,9 @@ class Formula:
 
 
 def fit(v: np.ndarray, bases: dict, blocks: dict, rtol: float,
-        products_only: bool = False) -> list[Formula]:
-    """The formulas v equals at every entry, the simplest first."""
+        products_only: bool = False, few: bool = False) -> list[Formula]:
+    """The formulas v equals at every entry, the simplest first. `few`: the blocks are few
+    (a gate's), so three of them may be any, σ and tanh of them too."""
     if not np.isfinite(v).all() or np.abs(v).max(initial=0) == 0:
         return []
     blocks = {k: b for k, b in blocks.items() if np.isfinite(b).all()}
@@ -52,7 +53,7 @@ def fit(v: np.ndarray, bases: dict, blocks: dict, rtol: float,
         if alone is not None:
             return [alone]  # c · base alone
         found += _products(v, name, base, blocks, rtol,  # three blocks: not for every base
-                           triples=not products_only and name in ("", "dout"))
+                           triples=not products_only and name in ("", "dout"), few=few)
         if not found and v.ndim >= 2 and v.shape[-1] > 1:
             found += _products(v, name, base, blocks, rtol, per_column=True)
         if not found and not products_only:
@@ -63,7 +64,7 @@ def fit(v: np.ndarray, bases: dict, blocks: dict, rtol: float,
 
 
 def _products(v, name, base, blocks, rtol, per_column: bool = False,
-              triples: bool = False) -> list[Formula]:
+              triples: bool = False, few: bool = False) -> list[Formula]:
     """c · base · b1^p1 (· b2^p2): exponents from log|v / base| = log|c| + Σ p log|b|. With
     per_column, c may differ from one column (last axis) to the next, and must then be a
     parameter's function (1/params['a'], log(params['a'])): a per-feature constant."""
@@ -87,9 +88,10 @@ def _products(v, name, base, blocks, rtol, per_column: bool = False,
         t[at] -= t[at].mean()
     S, r = L @ L.T, L @ t
     found = []
-    plain = [i for i, k in enumerate(names)  # arrays and 1 − b: not σ, exp... three at once
-             if _made(k) <= 1 and not k.startswith("1 + ")]
-    for solutions in (_solutions(S, r, t), _triples(S, r, t, plain) if triples else ()):
+    plain = list(range(len(names))) if few else [  # else not σ, exp... three at once
+        i for i, k in enumerate(names) if _made(k) <= 1 and not k.startswith("1 + ")]
+    most = 64 if few else 20
+    for solutions in (_solutions(S, r, t), _triples(S, r, t, plain, most) if triples else ()):
         for combo, p in sorted(solutions, key=lambda s: _plain(names, *s)):
             exps = [_half(e) for e in p]
             if None in exps:
@@ -126,30 +128,36 @@ def _solutions(S, r, t):
 
 def _triples(S, r, t, plain: list[int], most: int = 20):
     """Three blocks, tried only when one or two fit nothing, among at most `most` arrays and
-    their 1 − b forms (σ'·tanh' = s·(1 − s)·(1 − t²))."""
+    their 1 − b forms (σ'·tanh' = s·(1 − s)·(1 − t²)); every triple solved at once."""
     tt = float(t @ t)
-    if len(plain) > most or tt < 1e-10 * len(t):
+    if len(plain) > most or len(plain) < 3 or tt < 1e-10 * len(t):
         return
-    for c in itertools.combinations(plain, 3):
-        A = S[np.ix_(c, c)]
-        if abs(np.linalg.det(A)) <= 1e-9 * np.prod(np.diag(A)):
-            continue
-        p = np.linalg.solve(A, r[list(c)])
-        if tt - p @ r[list(c)] < 1e-10 * tt + 1e-12:
-            yield c, tuple(p)
+    c = np.array(list(itertools.combinations(plain, 3)))
+    A = S[c[:, :, None], c[:, None, :]]
+    ok = np.abs(np.linalg.det(A)) > 1e-9 * np.prod(np.diagonal(A, axis1=1, axis2=2), axis=1)
+    c, A = c[ok], A[ok]
+    if not len(c):
+        return
+    b = r[c]
+    p = np.linalg.solve(A, b[..., None])[..., 0]
+    fits = tt - np.sum(p * b, axis=1) < 1e-10 * tt + 1e-12
+    for n in np.flatnonzero(fits):
+        yield tuple(int(i) for i in c[n]), tuple(p[n])
 
 
 def _plain(names, combo, p) -> tuple:
-    """Fewer blocks, arrays before functions of them, fewer arrays under them (y·(1 − y)
-    before y·(1 − s)), whole powers before roots."""
+    """Fewer blocks, arrays before functions of them, fewer arrays under them (y·(1 − y) before
+    y·(1 − s)), fewer divisions, whole powers before roots."""
     made = sum(_made(names[i]) for i in combo)
     arrays = len({_root(names[i]) for i in combo})
-    return len(combo), made, arrays, sum(abs(e) % 1 != 0 for e in p), combo
+    divided = sum(e < 0 for e in p)  # σ·(1 − σ) before σ²/exp
+    return len(combo), made, arrays, divided, sum(abs(e) % 1 != 0 for e in p), combo
 
 
 def _made(name: str) -> int:
     """0 for an array, 1 for 1 − b, 2 for σ(b), exp(b)...: 1 − y² before 1/cosh(z)²."""
-    return 2 * ("(" in name and not name.startswith("(")) + name.startswith(("1 − ", "1 + "))
+    function = "(" in name and not name.startswith("(")
+    return 2 if function else int(name.startswith(("1 − ", "1 + ")))  # 1 − σ(b) as σ(b)
 
 
 def _root(name: str) -> str:

@@ -111,12 +111,13 @@ def gradient_at(Q: np.ndarray, v: np.ndarray) -> np.ndarray | None:
 
 
 def compared(what: str, a: np.ndarray, n: np.ndarray, blocks: dict, bases: dict,
-             alone: bool = False) -> str | None:
-    """Yours and the true one as formulas; `alone`: c · base by itself is worth saying too."""
+             alone: bool = False, few: bool = False) -> str | None:
+    """Yours and the true one as formulas; `alone`: c · base by itself is worth saying too;
+    `few`: the blocks are few, and any three of them may be tried (fit.fit)."""
     blocks = {k: b for k, b in blocks.items() if not k.startswith("self.") or not (
         proportional(b, a) or proportional(b, n))}  # a kept copy of a gradient says nothing
     with np.errstate(all="ignore"):  # blocks such as exp(x) may overflow; such fits fail
-        mine, true = fit(a, bases, blocks, 1e-6), fit(n, bases, blocks, 1e-5)
+        mine, true = fit(a, bases, blocks, 1e-6, few=few), fit(n, bases, blocks, 1e-5, few=few)
         error = fit(a - n, bases, blocks, 1e-5, products_only=True)
     if not alone and not any(f.blocks or f.terms[0][1] for f in mine[:1] + true[:1]):
         mine = true = []  # both c · base alone: pairing.py says that
@@ -126,12 +127,15 @@ def compared(what: str, a: np.ndarray, n: np.ndarray, blocks: dict, bases: dict,
             f, g, said = swap
             return f"your {what} = {f}; the true one = {g}: {said}"
         return f"your {what} = {mine[0]}; the true one = {true[0]}" + _extra(mine[0], true[0])
+    if true and not np.abs(a).max(initial=0) > 0:
+        return f"your {what} is 0 at every entry; the true one = {true[0]}"
+    known = f"the true {what} = {true[0]}; " if true else ""  # with the difference, yours
     if error and str(error[0]).startswith("−"):
-        return (f"yours − true = {error[0]} at every entry: your {what} lacks a term "
+        return (f"{known}yours − true = {error[0]} at every entry: your {what} lacks a term "
                 f"{str(error[0])[1:]} (or has {error[0]} too many)")
     if error:
-        return (f"yours − true = {error[0]} at every entry: your {what} has a term too many "
-                f"(or lacks one, of the opposite sign)")
+        return (f"{known}yours − true = {error[0]} at every entry: your {what} has a term too "
+                f"many (or lacks one, of the opposite sign)")
     if true:
         return f"the true {what} = {true[0]} at every entry; yours is not that"
     if mine:
