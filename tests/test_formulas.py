@@ -465,3 +465,29 @@ def test_a_pointwise_weight_paired_with_the_wrong_image_is_told():
     said = findings(mn.check_layer(ReluThenMix(3, 2), normal((2, 3, 4, 4), seed=3)), "W")
     assert "your dW equals Σ self.x[c]·dout[o] over the batch and every pixel, per (channel c, " \
            "output channel o); the true one equals Σ self.h[c]·dout[o]" in said, said
+
+
+class TemperedTanh(mn.Layer):
+    """y = tanh(k·x)/k, k per feature; dk = Σ dout·(x·(1 − t²)/k − t/k²) loses its second term."""
+
+    def __init__(self, features, seed=0):
+        super().__init__()
+        self.params = {"k": np.random.default_rng(seed).uniform(0.5, 2, features)}
+        self.grads = {"k": np.zeros(features)}
+
+    def forward(self, x):
+        self.x, self.t = x, np.tanh(self.params["k"] * x)
+        return self.t / self.params["k"]
+
+    def backward(self, dout):
+        k = self.params["k"]
+        self.grads["k"] = np.sum(dout * self.x * (1 - self.t**2) / k, axis=0)
+        return dout * (1 - self.t**2)
+
+
+def test_a_per_feature_gradient_is_fitted_term_by_term_before_its_sum():
+    said = findings(mn.check_layer(TemperedTanh(5), normal((6, 5), seed=3)), "k")
+    assert "before the sum over the batch (each row's term, of dout's shape (6, 5); dk adds " \
+           "them up along every axis but axis 1): " in said, said
+    assert "yours − true = dout·out²/self.t at every entry: your dk (each row's term) has a " \
+           "term too many" in said, said  # out²/t = t/k²: the term −t/k² is missing

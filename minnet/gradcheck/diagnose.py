@@ -39,6 +39,7 @@ from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
 from .show import side_by_side
 from .structure import close, dout_term, moved, offset, sums, where
+from .unsummed import unsummed
 from .verdicts import FACTOR_TWO, agree
 
 # ---- parameter gradients -------------------------------------------------------------------
@@ -254,6 +255,8 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     else:
         tests += [lambda: one_sample(probe, c.param, a), lambda: fan(probe, a, n, what, c.param)]
     tests += [lambda: pairing(G, probe.layer, "x" if is_input else c.param, a, n)]
+    if not is_input:
+        tests += [lambda: unsummed(probe, c.param, a)]
     if own:
         tests += [lambda: product(probe, a, n, c.param), lambda: last_product(probe, a, n)]
     table_says = c.derivatives is not None and any(  # a catalogued formula, not a factor
