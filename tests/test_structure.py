@@ -727,3 +727,24 @@ def test_a_failing_layer_prints_the_numbers_to_work_a_guess_by_hand():
     np.testing.assert_allclose([float(v) for v in lines[at + 8].split()], x[0], rtol=1e-3)
     assert lines[at + 11] == "dout (G) (3, 4):"
     assert "The numbers" not in str(alone(mn.Dense(5, 4, seed=0), x))  # a passing layer: none
+
+
+class ClampedMeanPool(mn.Layer):
+    """2×2 mean of max(x, 0.2); backward forgets the 1/4 of the mean."""
+
+    floor = 0.2
+
+    def forward(self, x):
+        self.above = x > self.floor
+        z = np.maximum(x, self.floor)
+        N, C, H, W = x.shape
+        return z.reshape(N, C, H // 2, 2, W // 2, 2).mean(axis=(3, 5))
+
+    def backward(self, dout):
+        return np.repeat(np.repeat(dout, 2, axis=2), 2, axis=3) * self.above
+
+
+def test_a_split_at_the_gradients_support_is_no_branch_and_the_mean_is_named():
+    said = findings(alone(ClampedMeanPool(), images()))
+    assert "wrong exactly where" not in said, said
+    assert "your dx is 4× the true one, and each output reads 4 entries of x" in said, said

@@ -26,6 +26,8 @@ def branch(probe, key: str, wrong: np.ndarray, a: np.ndarray, n: np.ndarray) -> 
     right = ~wrong
     if wrong.sum() < 2 or right.sum() < 2:
         return None
+    if not np.abs(a[right]).max() > 0 and not np.abs(n[right]).max() > 1e-9 * np.abs(n).max():
+        return None  # right only where both are 0: a split of the gradient's support, no branch
     numbers = _numbers(probe.layer)
     for name, b in arrays(probe, key, wrong.shape).items():
         if name.startswith("self.") and (proportional(b, a) or proportional(b, n)):

@@ -172,7 +172,8 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
             found = [step, *found] if not any(f and not f.startswith("wrong ") for f in found) \
                 else [*found, step]
         c.findings = _without_weaker([f for f in dict.fromkeys(found) if f])
-        if any("= √" in f for f in c.findings) and c.hint:  # a better reason for the factor
+        named = any("= √" in f or ", which is" in f for f in c.findings)
+        if named and c.hint:  # a better reason for the factor than d(x²)/dx
             c.hint = c.hint.replace(FACTOR_TWO, "")
         if c.findings:
             _add(c, c.findings[0])
@@ -267,7 +268,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
               lambda: correction(probe, err, axes) if own and not table_says else None,
               lambda: None if c.derivatives or targets else branch(probe, c.param, wrong, a, n),
               lambda: None if c.derivatives or targets else extreme(probe, c.param, wrong, axes),
-              lambda: scaled(probe, a, n, what)]
+              lambda: None if factor and ", which is" in factor else scaled(probe, a, n, what)]
     if own:
         tests += [lambda: fan(probe, a, n, what, "x")]
     entry, carry = (_safe(lambda: back_in_time(probe)) or (None, [])) if own else (None, [])

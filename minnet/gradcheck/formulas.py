@@ -176,6 +176,8 @@ def arrays(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
     if key == "input" and not probe.is_loss and probe.base_out is not None:
         raw["out"] = np.asarray(probe.base_out)
     raw |= {f"params[{k!r}]": v for k, v in probe.params.items()}
+    raw |= {f"{k}ᵀ": v.T for k, v in list(raw.items())  # a square mask or weight, turned
+            if np.ndim(v) == 2 and v.shape[0] == v.shape[1] == shape[-1] and len(shape) == 2}
     found = {}
     for name, b in raw.items():
         b = _fitted(b, shape)
