@@ -16,6 +16,7 @@ from .axes import of_param
 from .fit import holds
 from .flow import depends
 from .formulas import compared, with_functions
+from .numeric import numeric_gradient
 from .structure import where
 from .verdicts import agree
 
@@ -120,23 +121,9 @@ def _gradients(probe, x1: np.ndarray, G1: np.ndarray):
     yours = {k: v for k, v in yours.items() if v is not None}
     if "input" not in yours or yours["input"].shape != x1.shape:
         return None, None
-    J = lambda: float(np.sum(np.asarray(probe.calls.forward(x1)) * G1))  # noqa: E731
-    true = {"input": _numeric(x1, J, probe.eps)}
+    forward = probe.calls.forward
+    true = {"input": numeric_gradient(forward, x1, probe.eps, dout=G1)}
     for k, p in probe.params.items():
-        if k in yours and yours[k].shape == p.shape:
-            true[k] = _numeric(p, J, probe.eps)
+        if k in yours and yours[k].shape == p.shape:  # p moved in place: forward reads it
+            true[k] = numeric_gradient(lambda _: forward(x1), p, probe.eps, dout=G1)
     return {k: yours[k] for k in true}, true
-
-
-def _numeric(array: np.ndarray, J, eps: float) -> np.ndarray:
-    """dJ/d(array) by centered differences, moving the array in place and putting it back."""
-    grad = np.zeros(array.shape)
-    for i in np.ndindex(array.shape):
-        keep = array[i]
-        array[i] = keep + eps
-        plus = J()
-        array[i] = keep - eps
-        minus = J()
-        array[i] = keep
-        grad[i] = (plus - minus) / (2 * eps)
-    return grad
