@@ -491,3 +491,25 @@ def test_a_per_feature_gradient_is_fitted_term_by_term_before_its_sum():
            "them up along every axis but axis 1): " in said, said
     assert "yours − true = dout·out²/self.t at every entry: your dk (each row's term) has a " \
            "term too many" in said, said  # out²/t = t/k²: the term −t/k² is missing
+
+
+class SelfScaledLinear(mn.Layer):
+    """y = x ⊙ (x W), W (D, D); dW = xᵀ·(dout ⊙ x) forgets the factor x dout met."""
+
+    def __init__(self, d, seed=0):
+        super().__init__()
+        self.params = {"W": np.random.default_rng(seed).standard_normal((d, d))}
+        self.grads = {"W": np.zeros((d, d))}
+
+    def forward(self, x):
+        self.x, self.z = x, x @ self.params["W"]
+        return x * self.z
+
+    def backward(self, dout):
+        self.grads["W"] = self.x.T @ dout
+        return dout * self.z + (dout * self.x) @ self.params["W"].T
+
+
+def test_a_weight_gradient_missing_a_factor_dout_met_is_paired():
+    said = findings(mn.check_layer(SelfScaledLinear(4), normal((6, 4), seed=3)), "W")
+    assert "your dW equals self.xᵀ·dout; the true one equals self.xᵀ·(dout·self.x)" in said, said

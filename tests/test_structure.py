@@ -748,3 +748,26 @@ def test_a_split_at_the_gradients_support_is_no_branch_and_the_mean_is_named():
     said = findings(alone(ClampedMeanPool(), images()))
     assert "wrong exactly where" not in said, said
     assert "your dx is 4× the true one, and each output reads 4 entries of x" in said, said
+
+
+class TargetTermScaled(mn.Loss):
+    """Softmax cross-entropy whose backward scales p at the target by 1.5: p_y − 1 + p_y / 2."""
+
+    def forward(self, scores, y):
+        e = np.exp(scores - scores.max(axis=1, keepdims=True))
+        self.p, self.y = e / e.sum(axis=1, keepdims=True), y
+        return float(-np.log(self.p[np.arange(len(y)), y]).mean())
+
+    def backward(self):
+        d = self.p.copy()
+        rows = np.arange(len(self.y))
+        d[rows, self.y] = 1.5 * d[rows, self.y] - 1
+        return d / len(self.y)
+
+
+def test_a_loss_wrong_only_at_the_targets_by_varying_amounts_is_told_so():
+    y = np.array([0, 2, 1, 2, 0, 1])
+    said = findings(alone(TargetTermScaled(), normal((6, 3), seed=4), y=y))
+    assert said.startswith("wrong only at each sample's target class y, by a different amount "
+                           "in each sample; right at every other class"), said
+    assert "the entries a min picks" not in said and "the entries a max picks" not in said

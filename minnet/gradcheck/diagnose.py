@@ -136,7 +136,8 @@ def last_product(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
 
 
 def at_targets(err: np.ndarray, y) -> str | None:
-    """A loss's dscores wrong exactly at each sample's target class, by the same amount."""
+    """A loss's dscores wrong exactly at each sample's target class (by how much, when it is
+    the same amount everywhere)."""
     y = np.asarray(y)
     if err.ndim != 2 or y.shape != err.shape[:1] or not np.issubdtype(y.dtype, np.integer) \
             or not (0 <= y.min() and y.max() < err.shape[1]):
@@ -144,8 +145,11 @@ def at_targets(err: np.ndarray, y) -> str | None:
     target = np.zeros(err.shape, dtype=bool)
     target[np.arange(len(y)), y] = True
     wrong = ~np.isclose(err, 0, atol=1e-7)
-    if not np.array_equal(wrong, target) or not np.allclose(err[target], err[target][0]):
+    if not np.array_equal(wrong, target):
         return None
+    if not np.allclose(err[target], err[target][0]):
+        return "wrong only at each sample's target class y, by a different amount in each " \
+            "sample; right at every other class"
     e, N = float(err[target][0]), len(y)
     size = f" = {'−' if e < 0 else ''}1/N (N = {N})" if abs(abs(e) * N - 1) < 1e-6 else ""
     return (f"wrong only at each sample's target class y, where analytic − numeric = "

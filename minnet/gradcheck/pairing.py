@@ -129,6 +129,9 @@ def _products(G, arrays, shape) -> dict:
             continue
         if (z.shape[-1], G.shape[-1]) == shape:
             found[f"{name}ᵀ·dout"] = rows(z).T @ rows(G)
+            for other, w in arrays.items():  # dout met a factor on its way: xᵀ·(dout·x)
+                if w.shape == G.shape:
+                    found[f"{name}ᵀ·(dout·{other})"] = rows(z).T @ rows(G * w)
         if (G.shape[-1], z.shape[-1]) == shape[::-1] and shape[0] == shape[1]:
             found[f"doutᵀ·{name}"] = rows(G).T @ rows(z)
         if z.ndim >= 3 and (z.shape[-1], G.shape[-1]) == shape:  # each summed over time first
