@@ -2,9 +2,9 @@
 copy any one of them), and every figure it prints is compared with the text next to it.
 
 Printed reports are compared on what a reader takes from them, not character by character:
-the verdict, every decimal number, the layers named and the hint words (see `facts`). After a
-change to the report's layout, paste a fresh run into the README: `python tests/test_readme.py`
-prints each block's output.
+the verdict, every decimal number above round-off, the layers named and the hint words (see
+`facts`). After a change to the report's layout, paste a fresh run into the README:
+`python tests/test_readme.py` prints each block's output.
 """
 
 from __future__ import annotations
@@ -74,12 +74,21 @@ def output_after(blocks, marker: str, printed: list[str]) -> tuple[str, str]:
     return shown, printed[k]
 
 
+def settled(number: str) -> str:
+    """The number as a reader takes it: below 1e-7 only "round-off", since its digits there
+    are the floating-point noise of this machine's BLAS, not of the code (2.8e-10 on one CPU,
+    2.7e-10 on another)."""
+    value = float(number.removesuffix("..."))
+    return "round-off" if 0 < abs(value) < 1e-7 else number
+
+
 def facts(report: str) -> dict:
     """What a reader takes from a printed check: verdict, numbers, layers named, hint words."""
     verdict = re.search(r"\b(PASSED|FAILED)\b", report.splitlines()[0])
     return {
         "verdict": verdict and verdict.group(1),
-        "numbers": Counter(re.findall(r"[-+]?\d+\.\d+(?:e[-+]\d+)?", report)),
+        "numbers": Counter(settled(n) for n in re.findall(r"[-+]?\d+\.\d+(?:e[-+]\d+)?",
+                                                           report)),
         "layers named": set(re.findall(r"layer (\d+) \(?([A-Z]\w*)\)?", report)),
         "hint words": {w for w in HINT_WORDS if w in report.lower()},
     }
@@ -121,6 +130,10 @@ def test_the_tour_prints_what_its_comments_say(readme):
         expected, got = tokens(comment.split(": backprop")[0]), tokens(line)
         assert len(expected) == len(got) > 0, (comment, line)
         for e, g in zip(expected, got):
+            if e in ("True", "False") or g in ("True", "False"):
+                assert g == e, (comment, line)
+                continue
+            e, g = settled(e), settled(g)
             assert g.startswith(e[:-3]) if e.endswith("...") else g == e, (comment, line)
 
 
