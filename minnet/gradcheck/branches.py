@@ -38,11 +38,12 @@ def branch(probe, key: str, wrong: np.ndarray, a: np.ndarray, n: np.ndarray) -> 
             return (f"wrong exactly where {name} = {b[wrong][0]:g}; right wherever it is "
                     f"{b[right][0]:g} ({k} of {m} entries)")
         for shown, v in ((name, b), (f"|{name}|", np.abs(b))):
-            text = _split(shown, v[wrong], v[right], numbers)
-            if text:
+            sides = _split(shown, v[wrong], v[right], numbers)
+            if sides:
                 k, m = int(wrong.sum()), wrong.size
-                return (f"wrong exactly where {text} ({k} of {m} entries): does your backward "
-                        f"treat that side as forward does (a max, clip, where or abs)?")
+                return (f"wrong exactly where {sides[0]} ({k} of {m} entries); right wherever "
+                        f"{sides[1]}: does your backward treat that side as forward does (a max, "
+                        f"clip, where or abs)?")
     return None
 
 
@@ -68,7 +69,10 @@ def extreme(probe, key: str, wrong: np.ndarray, axes) -> str | None:
     return None
 
 
-def _split(name: str, bad: np.ndarray, good: np.ndarray, numbers: list[float]) -> str | None:
+def _split(name: str, bad: np.ndarray, good: np.ndarray,
+           numbers: list[float]) -> tuple[str, str] | None:
+    """('x > 0.3', 'x < 0.3'): the wrong side and the right one, at 0, ±1, a number the layer
+    holds, or the roundest number between them."""
     if bad.max() < good.min():
         lo, hi, side, other = bad.max(), good.min(), "<", ">"
     elif bad.min() > good.max():
@@ -80,7 +84,7 @@ def _split(name: str, bad: np.ndarray, good: np.ndarray, numbers: list[float]) -
         if min(len(np.unique(bad)), len(np.unique(good))) < 3:
             return None
         t = _simple(lo, hi)
-    return f"{name} {side} {t:g}; right wherever {name} {other} {t:g}"
+    return f"{name} {side} {t:g}", f"{name} {other} {t:g}"
 
 
 def _numbers(layer) -> list[float]:

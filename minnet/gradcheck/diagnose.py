@@ -184,11 +184,12 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
 
 
 def _without_weaker(found: list[str]) -> list[str]:
-    """'yours = F; the true one is not of that form' says nothing once another statement
-    gives the true one's formula."""
+    """'yours = F; the true one is not of that form' (or no such contraction) says nothing,
+    and seems to contradict, once another statement gives the true one's formula."""
     if not any("the true one =" in f for f in found):
         return found
-    return [f for f in found if not f.endswith("the true one is not of that form")]
+    return [f for f in found if not f.endswith(("the true one is not of that form",
+                                                "one array the layer keeps (nor such a sum)"))]
 
 
 def _truths(probe: LayerProbe, checks: list) -> dict[str, np.ndarray]:
