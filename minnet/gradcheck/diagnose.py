@@ -52,12 +52,15 @@ def per_sample(probe: LayerProbe, key: str) -> np.ndarray | None:
     if G is None or out.shape[:1] != x.shape[:1] or len(x) < 2 or p.size > 4096:
         return None
     parts, k = [], max(1, STACK_BUDGET // (2 * out.size))
-    for start in range(0, p.size, k):
-        idx = np.arange(start, min(start + k, p.size))
-        delta = np.repeat([probe.eps, -probe.eps], len(idx))
-        outs = np.asarray(probe.calls.nudged(x, key, np.concatenate([idx, idx]), delta, out))
-        change = (outs[:len(idx)] - outs[len(idx):]) * G
-        parts.append(change.reshape(len(idx), len(x), -1).sum(axis=2) / (2 * probe.eps))
+    try:
+        for start in range(0, p.size, k):
+            idx = np.arange(start, min(start + k, p.size))
+            delta = np.repeat([probe.eps, -probe.eps], len(idx))
+            outs = np.asarray(probe.calls.nudged(x, key, np.concatenate([idx, idx]), delta, out))
+            change = (outs[:len(idx)] - outs[len(idx):]) * G
+            parts.append(change.reshape(len(idx), len(x), -1).sum(axis=2) / (2 * probe.eps))
+    finally:
+        probe.restore()  # what the layer keeps is (x, G)'s again: the next diagnosis reads it
     return np.concatenate(parts)
 
 
@@ -278,18 +281,10 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
         tests += [lambda: fan(probe, a, n, what, "x")]
     entry, carry = (_safe(lambda: back_in_time(probe)) or (None, [])) if own else (None, [])
     found = carry + ([factor] if factor and ", which is" in factor else [])  # they name it: first
-    found += [_kept_fresh(probe, t) for t in tests] + [factor]
+    found += [_safe(t) for t in tests] + [factor]
     if own:
         found += [*(_safe(lambda: flows(probe)) or []), entry]
     return found + [_safe(lambda: sums(a, n, axes, what)), _safe(lambda: offset(err, wrong, axes))]
-
-
-def _kept_fresh(probe: LayerProbe, test):
-    """The test's statement; then the layer runs at (x, G) again, since some tests run it at
-    other inputs or weights, and the next may read what it keeps."""
-    said = _safe(test)
-    _safe(probe.restore)
-    return said
 
 
 def _safe(test):

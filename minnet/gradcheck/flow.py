@@ -78,6 +78,14 @@ MOST = 400  # entries of x, at most, for a numeric dx with dout only at the last
 
 
 def back_in_time(probe) -> tuple[str | None, list[str]]:
+    """_back_in_time's statements, the layer left at (x, G) whatever it ran."""
+    try:
+        return _back_in_time(probe)
+    finally:
+        probe.restore()
+
+
+def _back_in_time(probe) -> tuple[str | None, list[str]]:
     """With dout only at the last time step, from which step back is your dx wrong? (Where the
     error enters a backward through time: a missing dh_next, a cell path, a wrong direction.)
     Then what the step there carries back, yours and the true one (carry.py): (the first, the

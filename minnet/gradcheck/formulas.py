@@ -44,7 +44,10 @@ def formulas(probe, key: str, a: np.ndarray, n: np.ndarray) -> str | None:
 def fitted(probe, key: str, a: np.ndarray, n: np.ndarray, wrong: np.ndarray) -> str | None:
     """The formulas over every entry, or those of the entries where yours is wrong when they
     say more, or as much with fewer factors (one branch's formula is often the simpler)."""
-    whole, part = formulas(probe, key, a, n), where_wrong(probe, key, a, n, wrong)
+    whole = formulas(probe, key, a, n)
+    if _told(whole) and _factors(whole) < 3:
+        return whole  # short already: the branch's fit is not worth its cost
+    part = where_wrong(probe, key, a, n, wrong)
     if _told(whole) and (not _told(part) or _factors(whole) <= _factors(part.split(": ", 1)[1])):
         return whole
     return part or whole

@@ -21,6 +21,7 @@ from .structure import where
 from .verdicts import agree
 
 TOL = 1e-6
+MOST = 300  # parameter values, at most: two forward calls each (a diagnosis, not the check)
 
 
 def one_step(probe) -> str | None:
@@ -28,11 +29,14 @@ def one_step(probe) -> str | None:
     wrong on one step, and where."""
     x, out = probe.x, probe.base_out
     if probe.ids or probe.G is None or x.ndim != 3 or x.shape[1] < 2 or np.ndim(out) != 3 \
-            or np.shape(out)[1] != x.shape[1] or not probe.params:
+            or np.shape(out)[1] != x.shape[1] or not probe.params \
+            or sum(p.size for p in probe.params.values()) > MOST:
         return None
     T = x.shape[1]
-    if depends(probe, 1, 0, T - 1) or not depends(probe, 1, T - 1, 0):
-        return None  # not a recurrence: the first output reads the last input, or no state
+    recurrence = not depends(probe, 1, 0, T - 1) and depends(probe, 1, T - 1, 0)
+    probe.restore()
+    if not recurrence:
+        return None  # the first output reads the last input, or the last not the first
     rows = _independent(x[:, 0])  # samples whose x are independent: dW = xᵀ·da gives da back
     x1, G1 = x[rows, :1].copy(), probe.G[rows, :1].copy()
     try:

@@ -14,7 +14,7 @@ import numpy as np
 
 from .formulas import building_blocks, compared
 
-MOST_ROWS = 128  # rows of the batch, at most: one backward call each
+MOST_ROWS = 64  # rows of the batch, at most: one backward call each
 MOST = 64  # the parameter's values, at most: two forward calls each
 
 
