@@ -31,7 +31,7 @@ from .corrections import corrected, correction
 from .elementwise import EXACT, NUMERIC, derivatives
 from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
-from .formulas import before_product, fitted, gradient_at
+from .formulas import before_product, fitted, gradient_at, gradient_name
 from .normalization import missing_term, norm_axis, normalized
 from .onestep import one_step
 from .pairing import held, pairing
@@ -226,7 +226,7 @@ def _findings(probe: LayerProbe, c: ParamCheck, tol: float, atol: float,
     out_shape = None if probe.base_out is None else np.shape(probe.base_out)
     axes = of_input(probe.x.shape, probe.is_loss) if is_input else \
         of_param(a.shape, probe.x.shape, out_shape, probe.layer)
-    what = ("dscores" if probe.is_loss else "dx") if is_input else f"d{c.param}"
+    what = gradient_name(probe, c.param)
     ignores = ignored(probe, c.param)
     found = [ignores if ignores and "dout" in ignores.split(":")[0] else None]
     if is_input and not probe.is_loss:

@@ -109,21 +109,28 @@ def _products(v, name, base, blocks, rtol, per_column: bool = False,
 
 def _solutions(S, r, t):
     """(blocks, exponents) whose log fit leaves (almost) nothing, one block before two."""
-    k, tt = len(r), float(t @ t)
+    tt = float(t @ t)
     if tt < 1e-10 * len(t):  # |v| the same everywhere (to 1e-5): c, and a sign from a block
         yield (), ()
         return
     d = np.diag(S)
     for i in np.flatnonzero((d > 1e-12) & (tt - r**2 / np.where(d > 0, d, 1) < 1e-10 * tt + 1e-12)):
         yield (int(i),), (r[i] / S[i, i],)
-    i, j = np.triu_indices(k, 1)  # every pair at once: the 2×2 normal equations by Cramer
-    det = d[i] * d[j] - S[i, j] ** 2
-    ok = det > 1e-9 * d[i] * d[j]
-    i, j, det = i[ok], j[ok], det[ok]
-    p = (d[j] * r[i] - S[i, j] * r[j]) / det, (d[i] * r[j] - S[i, j] * r[i]) / det
+    i, j, p = _pairs(S, r)
     fits = tt - p[0] * r[i] - p[1] * r[j] < 1e-10 * tt + 1e-12
     for n in np.flatnonzero(fits):
         yield (int(i[n]), int(j[n])), (p[0][n], p[1][n])
+
+
+def _pairs(S, r):
+    """(i, j, (p_i, p_j)) for every pair i < j whose 2×2 normal equations S·p = r are not
+    singular, all solved at once by Cramer's rule."""
+    d = np.diag(S)
+    i, j = np.triu_indices(len(r), 1)
+    det = d[i] * d[j] - S[i, j] ** 2
+    ok = det > 1e-9 * d[i] * d[j]
+    i, j, det = i[ok], j[ok], det[ok]
+    return i, j, ((d[j] * r[i] - S[i, j] * r[j]) / det, (d[i] * r[j] - S[i, j] * r[i]) / det)
 
 
 def _triples(S, r, t, plain: list[int], most: int = 20):
@@ -232,11 +239,7 @@ def _sums(v, name, base, blocks, rtol) -> list[Formula]:
         return []
     G, r, vv = U @ U.T, U @ v.ravel(), float(v.ravel() @ v.ravel())
     d = np.diag(G)
-    i, j = np.triu_indices(len(names), 1)  # every pair at once, as in _solutions
-    det = d[i] * d[j] - G[i, j] ** 2
-    ok = det > 1e-9 * d[i] * d[j]
-    i, j, det = i[ok], j[ok], det[ok]
-    c = (d[j] * r[i] - G[i, j] * r[j]) / det, (d[i] * r[j] - G[i, j] * r[i]) / det
+    i, j, c = _pairs(G, r)
     small = np.minimum(np.abs(c[0]) * np.sqrt(d[i]), np.abs(c[1]) * np.sqrt(d[j]))
     fits = (vv - c[0] * r[i] - c[1] * r[j] <= 1e-10 * vv) & (small >= 1e-2 * np.sqrt(vv))
     for n in np.flatnonzero(fits):  # (a term of almost nothing fits round-off, not a formula)

@@ -36,9 +36,14 @@ FUNCTIONS = {"σ({})": lambda b: 0.5 * (1 + np.tanh(b / 2)), "tanh({})": np.tanh
 def formulas(probe, key: str, a: np.ndarray, n: np.ndarray) -> str | None:
     """'your dX = F; the true one = F′: where the true one has b′, yours has b', from the
     formulas yours, the true one and their difference fit; None when none fits."""
-    what = ("dscores" if probe.is_loss else "dx") if key == "input" else f"d{key}"
+    what = gradient_name(probe, key)
     return compared(what, a, n, building_blocks(probe, key, a.shape),
                      _bases(probe, key, a.shape))
+
+
+def gradient_name(probe, key: str) -> str:
+    """'dx' (a loss's 'dscores') for the input, 'dW' for a parameter W."""
+    return ("dscores" if probe.is_loss else "dx") if key == "input" else f"d{key}"
 
 
 def fitted(probe, key: str, a: np.ndarray, n: np.ndarray, wrong: np.ndarray) -> str | None:
@@ -70,7 +75,7 @@ def where_wrong(probe, key: str, a: np.ndarray, n: np.ndarray, wrong: np.ndarray
     entries: the formula of the one branch (x < 0, a mask's side) that went wrong."""
     if wrong.all() or wrong.sum() < 4:
         return None
-    what = ("dscores" if probe.is_loss else "dx") if key == "input" else f"d{key}"
+    what = gradient_name(probe, key)
     blocks = {k: b[wrong] for k, b in building_blocks(probe, key, a.shape).items()
               if np.ptp(b[wrong]) > 0}
     bases = {k: None if v is None else v[wrong] for k, v in _bases(probe, key, a.shape).items()}

@@ -52,8 +52,8 @@ def _context(x: np.ndarray, G: np.ndarray, lead: tuple, rows: slice, cols: slice
                 *_block(x[lead][rows, cols], G[lead][rows, cols], none)]
     g = G[lead]
     fr, fc = max(1, x.shape[-2] // g.shape[-2]), max(1, x.shape[-1] // g.shape[-1])
-    g = g[rows.start // fr if rows.start else 0:-(-rows.stop // fr) if rows.stop else None,
-          cols.start // fc if cols.start else 0:-(-cols.stop // fc) if cols.stop else None]
+    (r0, r1, _), (c0, c1, _) = rows.indices(x.shape[-2]), cols.indices(x.shape[-1])
+    g = g[r0 // fr:-(-r1 // fr), c0 // fc:-(-c1 // fc)]  # the windows those rows and columns hold
     return [f"  and there, x (the layer's input) | dout there (the upstream gradient G, one of "
             f"its entries for one {fr}×{fc} block of x):", *_block(x[lead][rows, cols], g, none)]
 
