@@ -41,7 +41,7 @@ SOURCE = source_of(ASSIGNMENT)
 EXPECTED = ["01_gradient_checking.ipynb", "02_layers.ipynb", "03_hunting_bugs.ipynb",
             "04_training_digits.ipynb", "05_assignment.ipynb", "06_convolutions.ipynb",
             "07_backprop_through_time.ipynb", "08_attention_by_hand.ipynb"]
-SECONDS = 45  # per notebook, kernel start included: "well under a minute" with room for slow CI
+HANG = 600  # seconds a cell may run before it counts as hung (speed is measured in bench/)
 
 DRAWS = re.compile(r"^\s*(plot\.\w+\(|fig, axe?s? = plt\.subplots)", re.MULTILINE)
 
@@ -77,7 +77,7 @@ def execute(nb, name: str):
 
     error is the CellExecutionError of the first failing cell, or None.
     """
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=SECONDS,
+    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=HANG,
                                      resources={"metadata": {"path": str(TUTORIALS)}})
     start = time.perf_counter()
     error = None
@@ -170,10 +170,9 @@ def run_once(path: Path):
 
 @pytest.mark.parametrize("path", LESSONS, ids=lambda p: p.stem)
 def test_runs_top_to_bottom(kernel, path):
-    nb, seconds, error = run_once(path)
+    nb, _, error = run_once(path)
     assert error is None, f"{path.name} failed:\n{error}"
     assert not errors(nb), f"{path.name}: a cell printed an error: {errors(nb)[0]}"
-    assert seconds < SECONDS, f"{path.name} took {seconds:.0f} s"
     assert "Traceback" not in stream_text(nb)
     assert_figures_drawn(nb, path.name)
 
@@ -301,10 +300,9 @@ def test_solution_covers_every_exercise():
 
 
 def test_assignment_passes_with_the_reference_solution(kernel):
-    nb, seconds, error = execute(with_solution(read(ASSIGNMENT)), "05 with the solution")
+    nb, _, error = execute(with_solution(read(ASSIGNMENT)), "05 with the solution")
     assert error is None, f"the reference solution fails:\n{error}"
     assert not errors(nb)
-    assert seconds < SECONDS
     for tag in ("grade-softplus", "grade-prelu"):
         assert "✓" in stdout(cell_tagged(nb, tag)), f"{tag} printed no ✓"
     assert_figures_drawn(nb, "05 with the solution")
