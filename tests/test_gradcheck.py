@@ -361,10 +361,79 @@ def test_nondeterminism_is_reported_with_its_layer_and_nothing_else():
                      loss=mn.SoftmaxCE())
     X = np.random.default_rng(0).standard_normal((8, 5))
     report = check(model, X, np.arange(8) % 3)
-    assert not report.passed and report.suspects == []
+    assert not report.passed and [s.layer_index for s in report.suspects] == [1]
     problem = " ".join(report.problems)
     assert "nondeterminism" in problem and "layer 1 (NoisyLayer" in problem
-    assert "accumulating" not in str(report)
+    assert "freeze()" in problem and "state carried" not in problem
+    text = str(report)
+    assert "accumulating" not in text and "on a kink" not in text and "FAIL " not in text
+    assert {c.status for c in report.params} == {"not compared"}
+    assert "no parameter was compared" in text
+    assert "layer 1 (NoisyLayer): no parameters; its dx reaches layer 0's parameters, which " \
+        "were not compared" in text
+
+
+class StatefulRNN(mn.Layer):
+    """tanh RNN over (N, T, D) that starts each call where the last call ended, as students
+    carry h across batches: the output depends on the calls before it."""
+
+    def __init__(self, d, h, seed=0):
+        super().__init__()
+        rng = np.random.default_rng(seed)
+        self.params = {"Wx": rng.standard_normal((d, h)) * 0.5,
+                       "Wh": rng.standard_normal((h, h)) * 0.5}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+        self.prev_h = None
+
+    def forward(self, x):
+        N, T, _ = x.shape
+        h = np.zeros((N, self.params["Wh"].shape[0])) if self.prev_h is None else self.prev_h
+        self.cache = (x, [h])
+        out = []
+        for t in range(T):
+            h = np.tanh(x[:, t] @ self.params["Wx"] + h @ self.params["Wh"])
+            self.cache[1].append(h)
+            out.append(h)
+        self.prev_h = h
+        return np.stack(out, axis=1)
+
+    def backward(self, dout):
+        x, hs = self.cache
+        dx, dh = np.zeros_like(x), np.zeros_like(hs[0])
+        dWx, dWh = np.zeros_like(self.params["Wx"]), np.zeros_like(self.params["Wh"])
+        for t in reversed(range(x.shape[1])):
+            da = (dout[:, t] + dh) * (1 - hs[t + 1] ** 2)
+            dWx += x[:, t].T @ da
+            dWh += hs[t].T @ da
+            dx[:, t] = da @ self.params["Wx"].T
+            dh = da @ self.params["Wh"].T
+        self.grads["Wx"], self.grads["Wh"] = dWx, dWh
+        return dx
+
+
+def test_a_state_carried_between_calls_is_named_with_the_attribute_that_carries_it():
+    x = np.random.default_rng(1).standard_normal((3, 4, 2))
+    model = mn.Model([StatefulRNN(2, 3), mn.Flatten(), mn.Dense(12, 2, seed=1)],
+                     loss=mn.SoftmaxCE())
+    report = check(model, x, np.array([0, 1, 0]))
+    assert [s.layer_index for s in report.suspects] == [0]
+    head = report.headline()
+    assert "layer 0 (StatefulRNN)" in head and "self.prev_h" in head
+    assert "self.cache" not in head and "freeze()" not in head  # kept, but not read: no state
+    assert {c.status for c in report.params} == {"not compared"}
+    alone = mn.check_layer(StatefulRNN(2, 3), x)
+    assert not alone.passed and "self.prev_h" in alone.summary()
+    assert {c.status for c in alone.checks} == {"not compared"} and not alone.values
+
+
+def test_the_same_layer_reset_in_forward_passes():
+    class Reset(StatefulRNN):
+        def forward(self, x):
+            self.prev_h = None
+            return super().forward(x)
+
+    x = np.random.default_rng(1).standard_normal((3, 4, 2))
+    assert mn.check_layer(Reset(2, 3), x).passed
 
 
 class StudentDropout(mn.Layer):

@@ -1247,4 +1247,4 @@ CASES = [
 ]
 
 # Buggy cases the current checker gets wrong, by name.
-MISSED: set[str] = {"stateful-rnn"}
+MISSED: set[str] = set()

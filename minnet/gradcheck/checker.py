@@ -12,7 +12,7 @@ import numpy as np
 
 from .._progress import tqdm
 from ..layers import Layer
-from . import wiring
+from . import training, wiring
 from .axes import of_input
 from .calls import Calls
 from .diagnose import diagnose
@@ -28,6 +28,7 @@ from .verdicts import (
     blame_downstream,
     judge,
     l2_hint,
+    not_compared,
     round_off,
     second_look,
     unusable,
@@ -79,7 +80,8 @@ class GradientChecker:
     def _check(self, model, probe: ModelProbe, note: str | None) -> CheckReport:
         mode = self._mode(model)
         problems = probe.problems()
-        checks, difference = self._tensors(probe, mode)
+        checks, difference = self._tensors(probe, mode) if probe.steady else \
+            ([_shared_by(not_compared(*_place(slot)), slot) for slot in probe.slots], float("nan"))
         passed = all(c.passed for c in checks) and not problems
         if passed:  # no numeric noise to explain: spare the passes that measure it
             return self._report(model, probe, mode, checks, difference, problems, note)
@@ -250,6 +252,10 @@ class GradientChecker:
         return found if any(not f.passed for f in found) else [lc]
 
 
+def _place(slot) -> tuple:
+    return slot.layer_index, slot.layer_name, slot.param, slot.shape
+
+
 def _shared_by(c: ParamCheck, slot) -> ParamCheck:
     """Name the other holders of a shared array on its row ("W = 2.W")."""
     c.also = tuple(f"{i}.{key}" for i, key in slot.holders[1:])
@@ -360,7 +366,7 @@ def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) 
         probe = LayerProbe(_float64_layer(layer), x, y, eps, seed, fast, dx_unused)
         result = _layer_verdict(probe, mode, tol, index, name, loss)
         result.settings, result.keeps = settings(layer), keeps(probe.layer)
-        if not result.passed:
+        if result.failed:  # numbers to work with, where some were compared
             result.values = values(probe)
     if dx_unused and probe.x.dtype.kind not in "iu":
         result.notes.append("its dx is not checked: training never uses it (first layer)")
@@ -443,6 +449,9 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
                                   (index, name, key), lambda w, eps, key=key, idx=idx:
                                   probe.state_entries(key, idx[w], eps), None))
         params[-1].state = True
+    if probe.unstable:  # the numbers are noise: show none of them
+        inp = inp and not_compared(index, name, "input", probe.x.shape)
+        params = [not_compared(index, name, c.param, c.shape) for c in params]
     diagnose(probe, inp, params, tol, atol)
     problems = []
     if probe.moved:
@@ -450,9 +459,7 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
                         f"W -= lr·dW inside backward does): each forward then sees other "
                         f"parameters; leave the update to the optimizer")
     if probe.unstable:
-        problems.append(f"nondeterminism: {name} gave a different output for the same input, "
-                        f"even with np.random and its own Generators rewound; give it a "
-                        f"freeze() that keeps its random draws fixed")
+        problems.append("nondeterminism: " + training.nondeterminism(name, probe.layer, probe.x))
     out = np.asarray(probe.base_out if probe.base_out is not None else probe.J0)
     if out.dtype.kind == "f" and out.dtype.itemsize < 8 and any(not c.passed for c in params):
         problems.append(f"its forward returns {out.dtype} even on float64 input: centered "
@@ -498,8 +505,10 @@ def model_advice(report: CheckReport) -> str | None:
         return None
     if report.suspects:
         lines = [layer_advice(s) for s in report.suspects]
-        return "\n".join(lines) + ("\nFailures of the tensors before a suspect can follow from "
-                                   "its wrong gradient: fix the suspect first.")
+        if any(s.failed for s in report.suspects):
+            lines.append("Failures of the tensors before a suspect can follow from its wrong "
+                         "gradient: fix the suspect first.")
+        return "\n".join(lines)
     if report.problems:
         return "What to do: fix the problems above; the numbers cannot be trusted until then."
     if all(c.passed or c.status == "inconclusive" for c in report.params):

@@ -159,6 +159,7 @@ class ModelProbe:
         self.copied = None if own else self._copied_backward()
         self.changes = self._changes()
         steady = self.first.loss == self.step.loss == self.J0  # False when J is NaN
+        self.steady = steady or not np.isfinite(self.J0)  # False: J is not a function of θ
         self.unstable = None if steady else self._unstable()
         self.unlisted = {s.name: self._unlisted_readers(s) for s in self.slots} if steady else {}
         self.repeated = repeat_backward(before, self.first.grads, self.step.grads,
@@ -259,14 +260,12 @@ class ModelProbe:
         if not np.isfinite(self.J0):
             found.append(self._not_finite())
         elif self.unstable is not None or not self.first.loss == self.step.loss == self.J0:
-            culprit = self.unstable
-            where = (f"layer {culprit} ({type(self.layers[culprit]).__name__}) gave a different "
-                     f"output for the same input" if culprit is not None
-                     else f"the loss ({type(self.loss).__name__}) changed")
+            why = self.unstable_why() if self.unstable is not None else (
+                f"the loss ({type(self.loss).__name__}) changed, even with np.random and its "
+                f"own Generators rewound. During a check it must be a fixed function of its "
+                f"input.")
             found.append(f"nondeterminism: J = {self.first.loss!r} then {self.step.loss!r} at "
-                         f"the same θ: {where}, even with np.random and its own Generators "
-                         f"rewound. During a check it must be a fixed function of its input: "
-                         f"give it a freeze() that keeps its random draws (or state) fixed.")
+                         f"the same θ: {why}")
         if self.step.moved:
             found.append(f"backward changes {', '.join(self.step.moved)} itself (as an update "
                          f"W -= lr·dW inside backward does): each forward then sees other "
@@ -386,6 +385,14 @@ class ModelProbe:
         if not any(W is p for W, _ in self.model._penalized()):
             return 0.0
         return 0.5 * self.model.l2 * (2 * w * d + d * d)
+
+    def unstable_why(self) -> str:
+        """Why the unstable layer gave another output for the same input (state, or noise)."""
+        if getattr(self, "_why", None) is None:
+            i = self.unstable
+            self._why = training.nondeterminism(f"layer {i} ({type(self.layers[i]).__name__})",
+                                                self.layers[i], self.inputs[i])
+        return self._why
 
     def _chunk(self, li) -> int:
         widest = max(np.size(a) for a in self.inputs[li + 1:])

@@ -119,13 +119,14 @@ class LayerCheck:
         checks = [c for c in [inp, *params] if c is not None]
         for c in checks:
             c.is_loss = is_loss
-        failed = [c for c in checks if not c.passed]
+        failed = [c for c in checks if not c.passed and c.status != "not compared"]
         hint = problems[0] if problems and not failed else None
         if failed:
             worst = max(failed, key=telling)
             hint = f"{worst.param}: {worst.hint}" if worst.hint else \
                 f"{worst.param} gradient wrong (rel_error {worst.rel_error:.1e})"
-        return cls(index, name, not failed and not problems, inp and inp.rel_error, params,
+        return cls(index, name, all(c.passed for c in checks) and not problems,
+                   inp and inp.rel_error, params,
                    hint, inp, is_loss=is_loss, problems=problems)
 
     @property
@@ -148,7 +149,7 @@ class LayerCheck:
 
     @property
     def failed(self) -> list[ParamCheck]:
-        return [c for c in self.checks if not c.passed]
+        return [c for c in self.checks if not c.passed and c.status != "not compared"]
 
     def setting_line(self) -> str | None:
         """'its settings: alpha = 1.3, eps = 1e-05', what a formula may need from the layer."""
@@ -259,8 +260,10 @@ class CheckReport:
     def __str__(self) -> str:
         lines = [self.headline(),
                  f"mode={self.mode}, eps={self.eps:g}, loss={self.loss:.6g}; "
-                 f"{rule(self.tol, self.atol)}; the rel_error over all parameters is "
-                 f"{self.difference:.2e}; report.explain() describes every column"]
+                 f"{rule(self.tol, self.atol)}; " + (
+                     f"the rel_error over all parameters is {self.difference:.2e}"
+                     if np.isfinite(self.difference) else "no parameter was compared")
+                 + "; report.explain() describes every column"]
         lines += [note for note in (self.dtype_note, self.noise) if note]
         lines += _kink_line(self.params)
         lines += ["", table(self.params)]

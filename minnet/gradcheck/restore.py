@@ -27,7 +27,7 @@ class Preserved:
     def __enter__(self) -> Preserved:
         self.global_rng = np.random.get_state()
         # one deepcopy for all, so that arrays shared between layers stay shared
-        self.saved = _deepcopy([dict(vars(o)) for o in self.objects])
+        self.saved = deep_copy([dict(vars(o)) for o in self.objects])
         return self
 
     def __exit__(self, *exc) -> bool:
@@ -41,14 +41,14 @@ class Preserved:
         return False
 
 
-def _deepcopy(x):
+def deep_copy(x):
     try:
         return copy.deepcopy(x)
     except Exception:  # something that cannot be copied (an open file): keep it as it is
         if isinstance(x, list):
-            return [_deepcopy(v) for v in x]
+            return [deep_copy(v) for v in x]
         if isinstance(x, dict):
-            return {k: _deepcopy(v) for k, v in x.items()}
+            return {k: deep_copy(v) for k, v in x.items()}
         return x
 
 
@@ -74,7 +74,7 @@ def _put_back(current, saved, seen: set[int]):
         or (isinstance(saved, list) and isinstance(current, list))
         or (_holds_attributes(saved) and type(current) is type(saved)))
     if not in_place:
-        return _deepcopy(saved)  # a copy, so that the snapshot itself is never handed out
+        return deep_copy(saved)  # a copy, so that the snapshot itself is never handed out
     if id(current) in seen:
         return current
     seen.add(id(current))
@@ -85,7 +85,7 @@ def _put_back(current, saved, seen: set[int]):
             current[k] = _put_back(current.get(k), v, seen)
     elif isinstance(saved, list):
         current[:] = [_put_back(c, s, seen) for c, s in zip(current, saved)] + \
-            _deepcopy(saved[len(current):])
+            deep_copy(saved[len(current):])
     else:
         for k, v in vars(saved).items():
             setattr(current, k, _put_back(getattr(current, k, None), v, seen))

@@ -15,7 +15,7 @@ import numpy as np
 from .. import params as P
 from . import shapes
 from .calls import is_own, raised
-from .restore import same
+from .restore import Preserved, deep_copy, same
 
 
 @dataclass
@@ -257,3 +257,48 @@ def aliasing_fix(change: Change) -> str:
         return (f"What to do: make {change.changer} return a new array on every call, not a "
                 f"buffer it reuses.")
     return f"What to do: make {change.changer} compute new arrays instead of changing one."
+
+
+def carried_state(layer, x) -> list[str]:
+    """The attributes a layer's forward both reads and sets (a stateful RNN's last h): state
+    carried from one call to the next. [] when the output does not follow from x and the
+    layer's attributes (fresh noise from a Generator it does not own)."""
+    with Preserved([layer]):
+        first = np.array(layer.forward(x), dtype=float, copy=True)
+        after = deep_copy(dict(vars(layer)))
+    with Preserved([layer]):
+        if not same(np.asarray(layer.forward(x), dtype=float), first):
+            return []
+    found = []
+    for k, v in after.items():
+        with Preserved([layer]):
+            if k in vars(layer) and not _equal(getattr(layer, k), v):
+                setattr(layer, k, deep_copy(v))
+                if not same(np.asarray(layer.forward(x), dtype=float), first):
+                    found.append(k)
+    return found
+
+
+def _equal(a, b) -> bool:
+    try:
+        return a is b or bool(np.array_equal(a, b))
+    except Exception:  # objects numpy cannot compare: taken as changed
+        return False
+
+
+def nondeterminism(who: str, layer, x) -> str:
+    """Why `layer` gave another output for the same input, and what to do about it."""
+    try:
+        state = carried_state(layer, x)
+    except Exception:  # a forward that needs more than x (a loss's y): say what is known
+        state = []
+    if state:
+        kept = " and ".join(f"self.{k}" for k in state)
+        return (f"{who} gave a different output for the same input: its forward reads {kept}, "
+                f"which it also sets, so each call starts where the last one ended (a state "
+                f"carried from call to call, as a stateful RNN's last h). During a check it "
+                f"must be a fixed function of its input: start every call from the same state "
+                f"(reset it in forward).")
+    return (f"{who} gave a different output for the same input, even with np.random and its "
+            f"own Generators rewound. During a check it must be a fixed function of its "
+            f"input: give it a freeze() that keeps its random draws (or state) fixed.")

@@ -21,6 +21,11 @@ def suspects(probe, checks, localized: list[LayerCheck], failed: bool) -> list[L
     found = {s.layer_index: s for s in localized if not s.passed}
     if not failed:
         return list(found.values())
+    if probe.unstable is not None:
+        i, name = probe.unstable, type(probe.layers[probe.unstable]).__name__
+        _blame(found, localized, i, name, probe.unstable_why(),
+               f"What to do: make the forward of layer {i} ({name}) a fixed function of its "
+               f"input during the check; no gradient can be trusted until then.")
     for change in probe.changes:
         _blame(found, localized, change.index, change.changer.split(" (")[-1].rstrip(")"),
                f"{change}, {aliasing_consequence(change)}", aliasing_fix(change),
@@ -92,11 +97,14 @@ def accounts(layers, loss, slots, checks, alone: dict[int, LayerCheck]) -> list[
         own = f"{names[i]} compared above" if i in compared else \
             "parameters not compared" if getattr(layer, "params", {}) else "no parameters"
         below = [j for j in sorted(compared) if j < i]
+        reached = [s.layer_index for s in slots if s.layer_index < i]
         if i == 0:
             dx = "its dx is never used in training (first layer)"
         elif below:
             j = below[-1]
             dx = f"its dx verified through the gradients of layer {j}'s {names[j]}"
+        elif reached:
+            dx = f"its dx reaches layer {reached[-1]}'s parameters, which were not compared"
         else:
             dx = "its dx reaches no parameter, so training never uses it"
         line = f"{who}: {own}; {dx}"
