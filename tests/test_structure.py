@@ -771,3 +771,95 @@ def test_a_loss_wrong_only_at_the_targets_by_varying_amounts_is_told_so():
     assert said.startswith("wrong only at each sample's target class y, by a different amount "
                            "in each sample; right at every other class"), said
     assert "the entries a min picks" not in said and "the entries a max picks" not in said
+
+
+# ---- yours made of dout alone, a kernel's channels, a factor that is also a plain number ------
+
+
+class KeepMaxStep(mn.Layer):
+    """Keeps, for each sample and feature, only the time step where x is largest: (N, T, D)."""
+
+    def forward(self, x):
+        self.mask = (x == x.max(axis=1, keepdims=True))
+        return x * self.mask
+
+    def backward(self, dout):
+        return self.mask * dout.sum(axis=1, keepdims=True)  # summed over time, not routed
+
+
+class ReverseTime(mn.Layer):
+    """Reads each sequence backwards: y[:, t] = x[:, T - 1 - t]."""
+
+    def forward(self, x):
+        return x[:, ::-1]
+
+    def backward(self, dout):
+        return dout[:, :, ::-1]  # reversed the wrong axis
+
+
+def test_yours_pooled_from_dout_where_the_true_one_routes_it():
+    said = findings(alone(KeepMaxStep(), normal((3, 5, 4))))
+    assert ("your dx is the sum of dout along its time steps; the true one there is dout at "
+            "the entry itself") in said, said
+
+
+def test_yours_is_dout_reversed_along_another_axis_than_the_true_one():
+    said = findings(alone(ReverseTime(), normal((3, 5, 4))))
+    assert said.startswith("your dx is dout reversed along its features at every entry; the "
+                           "true one is dout reversed along its time steps"), said
+
+
+class ConvTurnedWithNpFlip(mn.Conv2D):
+    """Turns the kernel for dx with np.flip(W), which reverses the channels as well."""
+
+    def backward(self, dout):
+        dx = super().backward(dout)
+        W = self.params["W"]
+        self.params["W"] = np.flip(W)  # meant: W[:, :, ::-1, ::-1]
+        try:
+            return super().backward(dout) + 0 * dx
+        finally:
+            self.params["W"] = W
+
+
+def test_a_kernel_with_its_channels_reversed_in_dx():
+    conv = ConvTurnedWithNpFlip(2, 2, 3, padding=1, seed=3)
+    said = findings(alone(conv, images(c=2)))
+    assert "your dx equals dout·W flipped along all four axes (channels reversed too)" in said \
+        or "your dx equals dout·W with its in and out channels in reverse order" in said, said
+    assert "the true one equals dout·W" in said, said
+
+
+class HalfStep(mn.Layer):
+    """y = x + step·(x W): one Euler step; dW doubles the step by mistake."""
+
+    def __init__(self, d, step, seed=0):
+        super().__init__()
+        self.step = step
+        self.params = {"W": np.random.default_rng(seed).standard_normal((d, d)) * 0.3}
+        self.grads = {"W": np.zeros((d, d))}
+
+    def forward(self, x):
+        self.x = x
+        return x + self.step * x @ self.params["W"]
+
+    def backward(self, dout):
+        self.grads["W"] = self.step * self.step * self.x.T @ dout  # step written twice
+        return dout + self.step * dout @ self.params["W"].T
+
+
+def test_a_factor_that_is_a_setting_and_a_plain_number_says_both():
+    said = findings(alone(HalfStep(3, 0.5), normal((4, 3))), "W")
+    assert "which is self.step: a stray factor step" in said, said
+    assert "or a plain 1/2: self.step is 0.5 here, so this check cannot tell the two apart" \
+        in said, said
+    other = findings(alone(HalfStep(3, 0.3), normal((4, 3))), "W")
+    assert "which is self.step: a stray factor step" in other and "plain" not in other, other
+
+
+def test_round_off_where_the_true_gradient_is_0_is_no_mask():
+    from minnet.gradcheck.verdicts import pattern
+
+    n = np.array([0.0, 2.0, 3.0, -1.0])
+    assert pattern(np.array([0.3, 2.0, 3.0, -1.0]), n).startswith("mask ignored")
+    assert not (pattern(np.array([-6e-32, 2.0, 3.5, -1.0]), n) or "").startswith("mask")

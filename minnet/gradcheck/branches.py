@@ -26,12 +26,15 @@ def branch(probe, key: str, wrong: np.ndarray, a: np.ndarray, n: np.ndarray) -> 
     right = ~wrong
     if wrong.sum() < 2 or right.sum() < 2:
         return None
+    columns = _whole_slices(wrong)
     if not np.abs(a[right]).max() > 0 and not np.abs(n[right]).max() > 1e-9 * np.abs(n).max():
         return None  # right only where both are 0: a split of the gradient's support, no branch
     numbers = _numbers(probe.layer)
     for name, b in arrays(probe, key, wrong.shape).items():
         if name.startswith("self.") and (proportional(b, a) or proportional(b, n)):
             continue  # a kept copy of a gradient
+        if columns and b.ndim > 1 and b.shape[0] > 1 and np.ptp(b, axis=0).max() > 0:
+            continue  # it varies from sample to sample, yet splits whole columns: a chance
         two = np.unique(b)
         if len(two) == 2 and len(np.unique(b[wrong])) == len(np.unique(b[right])) == 1:
             k, m = int(wrong.sum()), wrong.size  # a mask, a one-hot: no threshold to name
@@ -45,6 +48,18 @@ def branch(probe, key: str, wrong: np.ndarray, a: np.ndarray, n: np.ndarray) -> 
                         f"{sides[1]}: does your backward treat that side as forward does (a max, "
                         f"clip, where or abs)?")
     return None
+
+
+def _whole_slices(wrong: np.ndarray) -> bool:
+    """Wrong at whole indices of an axis after the samples' (classes 2 and 3 of every sample):
+    a place, which the axis statement names; a threshold that splits the same entries would
+    be a chance. (Whole samples can be a threshold's: a sample's inputs are all large.)"""
+    for axis in range(1, wrong.ndim):
+        others = tuple(o for o in range(wrong.ndim) if o != axis)
+        spread = np.broadcast_to(wrong.any(axis=others, keepdims=True), wrong.shape)
+        if wrong.size > wrong.shape[axis] and np.array_equal(wrong, spread):
+            return True
+    return False
 
 
 def extreme(probe, key: str, wrong: np.ndarray, axes) -> str | None:

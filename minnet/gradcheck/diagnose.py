@@ -38,7 +38,7 @@ from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
 from .show import side_by_side
-from .structure import close, dout_term, moved, offset, sums, where
+from .structure import close, dout_term, from_dout, moved, offset, sums, where
 from .unsummed import unsummed
 from .verdicts import FACTOR_TWO, agree
 
@@ -255,7 +255,8 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     factor = _safe(lambda: per_index(probe.layer, a, n, axes, what))
     tests = [lambda: moved(a, n, axes, what, x if is_input else None, window)]
     if own:
-        tests += [lambda: normalized(probe, a, n), lambda: dout_term(err, G, what),
+        tests += [lambda: from_dout(a, n, G, wrong, axes, what),
+                  lambda: normalized(probe, a, n), lambda: dout_term(err, G, what),
                   lambda: missing_term(x, G, err, n, norm_axis(n)) if norm_axis(n) is not None
                   else None]
     elif is_input:

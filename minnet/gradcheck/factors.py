@@ -130,9 +130,23 @@ def _named(layer, c: np.ndarray) -> str:
         v = v.ravel()
         if close(c, v, 1e-4).all():
             return (f", which is {name}: a stray factor {_short(name)} (yours is multiplied by "
-                    f"it, the true one is not)")
+                    f"it, the true one is not)" + _or_plain(name, c))
         if (v != 0).all() and close(c, 1 / v, 1e-4).all():
-            return f", which is 1/{name}: the factor {_short(name)} is missing"
+            return f", which is 1/{name}: the factor {_short(name)} is missing" + \
+                _or_plain(name, c)
+    return ""
+
+
+def _or_plain(name: str, c: np.ndarray) -> str:
+    """'; or a plain 1/2: self.step is 0.5 here, so this layer cannot tell the two apart'."""
+    if c.size != 1 or c[0] == 0:
+        return ""
+    for v, word in ((c[0], "{}"), (1 / c[0], "1/{}")):
+        k = round(abs(v))
+        if 2 <= k <= 10 and abs(abs(v) - k) < 1e-4 * k:
+            plain = ("−" if v < 0 else "") + word.format(k)
+            return (f"; or a plain {plain}: {name} is {c[0]:.4g} here, so this check cannot "
+                    f"tell the two apart (try another value of {_short(name)})")
     return ""
 
 

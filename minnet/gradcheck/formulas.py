@@ -188,7 +188,7 @@ def arrays(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
             if np.ndim(v) == 2 and v.shape[0] == v.shape[1] == shape[-1] and len(shape) == 2}
     found = {}
     for name, b in raw.items():
-        b = _fitted(b, shape)
+        b = _fitted(b, shape, probe.is_loss)
         if b is not None and not any(np.array_equal(b, c) for c in found.values()):
             found[name] = b
     return found
@@ -206,14 +206,18 @@ def _bases(probe, key: str, shape: tuple) -> dict[str, np.ndarray | None]:
     return {"": None} | {f"({k})": v for k, v in list(found.items())[:BASES]}
 
 
-def _fitted(b, shape: tuple) -> np.ndarray | None:
+def _fitted(b, shape: tuple, is_loss: bool = False) -> np.ndarray | None:
     """b broadcast to the gradient's shape, in float64; None when it does not broadcast or is
-    the same number everywhere (a constant says nothing that c does not)."""
+    the same number everywhere (a constant says nothing that c does not). A loss's array of
+    one number per sample (its targets) goes along the samples, even where N = K."""
     b = np.asarray(b)
     if b.dtype.kind not in "fiu" or b.ndim == 0 or b.size < 2:
         return None
     if b.shape != shape and b.squeeze().shape == tuple(k for k in shape if k != 1):
         b = b.reshape(shape)  # y (N,) beside scores (N, 1)
+    elif b.ndim == 1 and len(shape) > 1 and len(b) == shape[0] and (
+            is_loss or len(b) != shape[-1]):
+        b = b.reshape(-1, *[1] * (len(shape) - 1))  # one number per sample
     try:
         b = np.broadcast_to(b.astype(np.float64), shape)
     except ValueError:

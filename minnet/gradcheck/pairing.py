@@ -214,8 +214,7 @@ def _shares(G: np.ndarray, params: dict, shape: tuple):
     for name, W in params.items():
         if W.ndim != 4 or G.ndim != 4 or W.shape[0] != G.shape[1]:
             continue
-        for flip in (False, True):
-            K, turned = (W[..., ::-1, ::-1], " flipped") if flip else (W, "")
+        for K, turned in _turns(W):
             if W.shape[1] == shape[1]:
                 yield f"dout·{name}{turned}", np.einsum("noij,ocuv->ncijuv", G, K)
                 if W.shape[0] == W.shape[1]:  # square: the channels may be swapped
@@ -226,6 +225,16 @@ def _shares(G: np.ndarray, params: dict, shape: tuple):
                 yield f"dout·{name}{turned}, each channel its own", own
                 yield (f"dout·{name}{turned} summed over the channels and sent to every channel",
                        np.broadcast_to(own.sum(axis=1, keepdims=True), own.shape))
+
+
+def _turns(W: np.ndarray):
+    """W as a backward may hold it: as is, flipped (turned by 180°), and with its channels in
+    reverse order too (np.flip with no axes reverses all four)."""
+    yield W, ""
+    yield W[..., ::-1, ::-1], " flipped"
+    if W.shape[0] > 1 or W.shape[1] > 1:
+        yield W[::-1, ::-1], " with its in and out channels in reverse order"
+        yield W[::-1, ::-1, ::-1, ::-1], " flipped along all four axes (channels reversed too)"
 
 
 def _rows(k: int) -> str:

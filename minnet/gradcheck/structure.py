@@ -8,6 +8,8 @@ two arrays and, when it holds, says so in a sentence; when it does not hold, it 
     sums      what the gradient sums to along each axis: 0 for the true one, not for yours
     offset    an error that is the same all along an axis
     dout      an error that is a multiple of dout itself: a term dout missing (a skip path)
+    from_dout yours is dout rearranged (reversed along an axis) or pooled (the largest dout
+              of a window) where the true one is not
     moved     the right values at other entries: shifted, flipped, transposed, or elsewhere
               in the same window
 """
@@ -208,6 +210,66 @@ def dout_term(err: np.ndarray, G: np.ndarray | None, what: str) -> str | None:
         return (f"the error is −dout at every entry: your {what} lacks a term dout itself (as a "
                 f"residual connection y = x + f(x) adds dout, its skip path, to dx)")
     return f"the error is {c:.4g} × dout at every entry: a term {-c:.4g}·dout is missing"
+
+
+# ---- your gradient made of dout alone ----------------------------------------------------------
+
+POOLS = (("the largest", np.max), ("the smallest", np.min), ("the sum of", np.sum),
+         ("the mean of", np.mean))
+
+
+def from_dout(a: np.ndarray, n: np.ndarray, G: np.ndarray | None, wrong: np.ndarray,
+              axes: Axes, what: str) -> str | None:
+    """Yours is dout rearranged (reversed along an axis) at every entry, or, where it is
+    wrong, a pool of dout (the largest dout of its 2×2 window), where the true one differs."""
+    if G is None or np.shape(G) != a.shape or a.ndim < 2 or not wrong.any():
+        return None
+    ways = list(_rearranged(G, axes))
+    for how, v in ways:
+        if close(a, v).all():
+            same = int(close(n, v).sum())
+            true = next((f"is dout {other}" for other, u in ways if close(n, u, 1e-4).all()),
+                        f"is that at {same} of {a.size} entries only" if same else "is not")
+            return f"your {what} is dout {how} at every entry; the true one {true}"
+    m = wrong & (np.abs(a) > TINY)
+    if m.sum() < 3:
+        return None
+    for how, v in _pooled(G, axes):
+        if close(a[m], v[m]).all():
+            true = "the true one there is dout at the entry itself" if close(n[m], G[m]).all() \
+                else "the true one is not"
+            return (f"at the {int(m.sum())} entries where yours is wrong (and not 0), your "
+                    f"{what} is {how}; {true}")
+    return None
+
+
+def _rearranged(G: np.ndarray, axes: Axes):
+    yield "itself", G
+    for axis in range(1, G.ndim):
+        if G.shape[axis] > 1:
+            yield f"reversed along its {axes.plural(axis)}", np.flip(G, axis)
+    if axes.spatial:
+        yield "turned by 180° (rows and columns reversed)", np.flip(G, axes.spatial)
+
+
+def _pooled(G: np.ndarray, axes: Axes):
+    """(words, the pool of G at each entry's window or axis, broadcast back to G's shape)."""
+    if axes.spatial:
+        r, c = axes.spatial
+        for k in (2, 3):
+            if G.shape[r] % k or G.shape[c] % k:
+                continue
+            blocks = G.reshape(*G.shape[:r], G.shape[r] // k, k, G.shape[c] // k, k,
+                               *G.shape[c + 1:])
+            for word, f in POOLS:
+                pooled = f(blocks, axis=(r + 1, r + 3), keepdims=True)
+                yield (f"{word} dout of its {k}×{k} window (of {axes.plural(r)} and "
+                       f"{axes.plural(c)})", np.broadcast_to(pooled, blocks.shape).reshape(G.shape))
+    for axis in range(1, G.ndim):
+        if G.shape[axis] > 2:
+            for word, f in POOLS:
+                yield (f"{word} dout along its {axes.plural(axis)}",
+                       np.broadcast_to(f(G, axis=axis, keepdims=True), G.shape))
 
 
 # ---- the right values at other entries ---------------------------------------------------------
