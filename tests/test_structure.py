@@ -727,6 +727,25 @@ def test_a_failing_layer_prints_the_numbers_to_work_a_guess_by_hand():
     np.testing.assert_allclose([float(v) for v in lines[at + 8].split()], x[0], rtol=1e-3)
     assert lines[at + 11] == "dout (G) (3, 4):"
     assert "The numbers" not in str(alone(mn.Dense(5, 4, seed=0), x))  # a passing layer: none
+    assert "self.x (3, 5):" not in lines  # a kept copy of x is printed once, as x
+
+
+def test_the_numbers_include_the_small_arrays_the_layer_keeps():
+    class HalfRectified(mn.Layer):  # y = x where x > 0, x/2 elsewhere; dx forgets the half
+        def forward(self, x):
+            self.slope = np.where(x > 0, 1.0, 0.5)
+            self.ids = np.argsort(x, axis=1)  # kept for nothing, as students keep things
+            return x * self.slope
+
+        def backward(self, dout):
+            return dout * (self.slope > 0)
+
+    x = normal((3, 4), seed=3)
+    lines = str(alone(HalfRectified(), x)).splitlines()
+    at = lines.index("self.slope (3, 4):")
+    assert [float(v) for v in lines[at + 1].split()] == list(np.where(x[0] > 0, 1.0, 0.5))
+    at = lines.index("self.ids (3, 4):")
+    assert [float(v) for v in lines[at + 1].split()] == list(np.argsort(x[0]))
 
 
 class ClampedMeanPool(mn.Layer):

@@ -391,15 +391,29 @@ def settings(layer, most: int = 16) -> dict:
 
 def values(probe, most: int = 64) -> list[str]:
     """The numbers a guess is worked with by hand, where the settings leave them out: the
-    parameters of more than 16 values, x and dout (up to `most` values each), as rows."""
-    arrays = [(f"params[{k!r}]", p, None) for k, p in probe.params.items() if 16 < p.size <= most]
+    parameters of more than 16 values (up to 3·`most`/2: a 3×3 kernel of 3 by 3 channels),
+    x and dout (up to `most` values each) and small arrays the layer keeps, as rows."""
+    arrays = [(f"params[{k!r}]", p, None) for k, p in probe.params.items()
+              if 16 < p.size <= 3 * most // 2]
     arrays += [(name, np.asarray(v), of_input(np.shape(v), probe.is_loss))
                for name, v in (("x (its input)", probe.x), ("dout (G)", probe.G))
                if v is not None and 0 < np.size(v) <= most and np.asarray(v).dtype.kind == "f"]
+    arrays += _small_kept(probe, most // 2)
     lines = []
     for name, v, axes in arrays:
         lines += [f"{name} {v.shape}:", *_rows(v, axes)]
     return ["", "The numbers, to work a guess by hand:", *lines] if lines else []
+
+
+def _small_kept(probe, most: int, count: int = 4) -> list[tuple]:
+    """What the layer keeps from forward, when small (a ratio per pixel, a mask, an index):
+    the arrays a formula of yours may have read."""
+    found = []
+    for name, v in arrays_kept(probe.layer):
+        if 1 < v.size <= most and v.dtype.kind in "fiub" and not (
+                v.shape == np.shape(probe.x) and np.array_equal(v, probe.x)):
+            found.append((name, v.astype(np.float64), None))
+    return found[:count]
 
 
 def _rows(v: np.ndarray, axes) -> list[str]:
