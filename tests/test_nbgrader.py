@@ -4,8 +4,9 @@ correct submission full marks and a buggy one partial marks, with the gradient c
 in the feedback, and a cheating one no points for what it cheats (tests/submissions.py).
 
 Everything runs in one temporary course folder set up by tutorials/generate.py, holding every
-assignment (05, and the exercises of tutorials 06, 07 and 08), through nbgrader's own command line
-(this interpreter's), with notebooks executed by a kernel of this interpreter.
+assignment (05, and the exercises of tutorials 06, 07 and 08), through nbgrader's Python API in
+this process (as generate.py runs it; tests/test_teaching.py runs the command line that
+docs/teaching.md shows), with notebooks executed by a kernel of this interpreter.
 Skipped without nbgrader (pip install ".[teach]").
 """
 
@@ -71,7 +72,7 @@ def course(request, tmp_path_factory):
     course = generate.course_with([a.name for a in ASSIGNMENTS],
                                   tmp_path_factory.mktemp("course"))
     for a in ASSIGNMENTS:
-        generate.nbgrader(["generate_assignment", a.name], course)
+        generate.in_process("generate_assignment", a.name, course)
     return course
 
 
@@ -125,8 +126,8 @@ def graded(course):
             folder = course / "submitted" / student / a.name
             folder.mkdir(parents=True)
             nbformat.write(nb, folder / a.notebook)
-        generate.nbgrader(["autograde", a.name], course)
-        generate.nbgrader(["generate_feedback", a.name], course)
+        generate.in_process("autograde", a.name, course)
+        generate.in_process("generate_feedback", a.name, course)
     return course
 
 

@@ -6,15 +6,17 @@
                                                   # else say they are up to date
 
 tutorials/ is laid out as an nbgrader course (docs/teaching.md): the teacher's notebooks are in
-source/ASSIGNMENT/, the settings in nbgrader_config.py. Each assignment is generated in a
+source/ASSIGNMENT/, the settings in nbgrader_config.py. The assignments are generated in a
 temporary copy of that course, so no gradebook or release folder is left behind here, and the
-notebooks of its release folder are copied next to this file. Needs the teach extra
-(pip install ".[teach]" in this checkout).
+notebooks of their release folders are copied next to this file. nbgrader runs in this process,
+through its Python API (its command line takes seconds to start, for each assignment). Needs
+the teach extra (pip install ".[teach]" in this checkout).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import os
 import shutil
@@ -30,13 +32,45 @@ CONFIG = HERE / "nbgrader_config.py"
 
 def nbgrader(args: list[str], course: Path) -> None:
     """Run the nbgrader command line of this interpreter in a course folder."""
-    env = dict(os.environ)
-    # nbgrader creates its gradebook by running `alembic`, installed next to this python
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env = dict(os.environ, PATH=_with_this_python(os.environ.get("PATH", "")))
     result = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env,
                             capture_output=True, text=True)
     if result.returncode != 0:
         raise RuntimeError(f"nbgrader {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
+
+
+def in_process(command: str, name: str, course: Path) -> None:
+    """`nbgrader COMMAND NAME` (generate_assignment, autograde or generate_feedback, every
+    student) on a course folder with its nbgrader_config.py, through nbgrader's Python API."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course)).load_config()
+    config.CourseDirectory.root = str(course)
+    api = NbGraderAPI(config=config)
+    run = {"generate_assignment": lambda: api.generate_assignment(name),
+           "autograde": lambda: api.autograde(name, "*"),
+           "generate_feedback": lambda: api.generate_feedback(name)}[command]
+    with _this_python_on_path():
+        result = run()
+    if not result["success"]:
+        raise RuntimeError(f"nbgrader {command} {name} failed:\n{result.get('log', '')}"
+                           f"{result.get('error', '')}")
+
+
+def _with_this_python(path: str) -> str:
+    # nbgrader creates its gradebook by running `alembic`, installed next to this python
+    return os.pathsep.join([str(Path(sys.executable).parent), path])
+
+
+@contextlib.contextmanager
+def _this_python_on_path():
+    before = os.environ.get("PATH", "")
+    os.environ["PATH"] = _with_this_python(before)
+    try:
+        yield
+    finally:
+        os.environ["PATH"] = before
 
 
 def course_with(names: list[str], root: Path, source: Path = SOURCE) -> Path:
@@ -48,16 +82,19 @@ def course_with(names: list[str], root: Path, source: Path = SOURCE) -> Path:
     return root
 
 
-def generate(name: str, out: Path = HERE, source: Path = SOURCE) -> list[Path]:
-    """Generate the student version of source/NAME and copy its notebooks into out."""
-    if not (source / name).is_dir():
-        raise FileNotFoundError(f"no assignment {name!r}: expected a folder {source / name}")
+def generate(names: list[str], out: Path = HERE, source: Path = SOURCE) -> list[Path]:
+    """Generate the student versions of source/NAME for each name and copy their notebooks
+    into out."""
+    for name in names:
+        if not (source / name).is_dir():
+            raise FileNotFoundError(f"no assignment {name!r}: expected a folder {source / name}")
+    written = []
     with tempfile.TemporaryDirectory() as tmp:
-        course = course_with([name], Path(tmp) / "course", source)
-        nbgrader(["generate_assignment", name, "--force"], course)
-        written = []
-        for notebook in sorted((course / "release" / name).glob("*.ipynb")):
-            written.append(Path(shutil.copy(notebook, out / notebook.name)))
+        course = course_with(names, Path(tmp) / "course", source)
+        for name in names:
+            in_process("generate_assignment", name, course)
+            for notebook in sorted((course / "release" / name).glob("*.ipynb")):
+                written.append(Path(shutil.copy(notebook, out / notebook.name)))
     return written
 
 
@@ -77,13 +114,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     stale, fresh = [], []
     try:
-        for name in args.names or assignments():
-            if not args.check:
-                for path in generate(name):
-                    print(f"wrote {path.relative_to(HERE.parent)}")
-                continue
+        if not args.check:
+            for path in generate(args.names or assignments()):
+                print(f"wrote {path.relative_to(HERE.parent)}")
+        else:
             with tempfile.TemporaryDirectory() as tmp:
-                for path in generate(name, Path(tmp)):
+                for path in generate(args.names or assignments(), Path(tmp)):
                     shipped = HERE / path.name
                     same = shipped.exists() and path.read_bytes() == shipped.read_bytes()
                     (fresh if same else stale).append(path.name)
