@@ -368,6 +368,8 @@ def test_nondeterminism_is_reported_with_its_layer_and_nothing_else():
     text = str(report)
     assert "accumulating" not in text and "on a kink" not in text and "FAIL " not in text
     assert {c.status for c in report.params} == {"not compared"}
+    assert all(c.hint.startswith("inconclusive: J is not a fixed function of θ") and not c.passed
+               for c in report.params)  # inconclusive, never passed (DESIGN.md)
     assert "no parameter was compared" in text
     assert "layer 1 (NoisyLayer): no parameters; its dx reaches layer 0's parameters, which " \
         "were not compared" in text

@@ -207,7 +207,8 @@ def not_compared(index: int, name: str, param: str, shape) -> ParamCheck:
     """A row for a tensor not compared because J itself changes between identical passes."""
     return ParamCheck(index, name, param, tuple(shape),
                       float("nan"), (), float("nan"), float("nan"), 0, 0, False,
-                      "J is not a fixed function of θ (the problem below): no slope to measure",
+                      "inconclusive: J is not a fixed function of θ (the problem below), so "
+                      "no slope can be measured",
                       status="not compared")
 
 
