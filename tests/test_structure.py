@@ -882,3 +882,60 @@ def test_round_off_where_the_true_gradient_is_0_is_no_mask():
     n = np.array([0.0, 2.0, 3.0, -1.0])
     assert pattern(np.array([0.3, 2.0, 3.0, -1.0]), n).startswith("mask ignored")
     assert not (pattern(np.array([-6e-32, 2.0, 3.5, -1.0]), n) or "").startswith("mask")
+
+
+# ---- a window's gradient shared out by the rank of x ------------------------------------------
+
+
+class MiddlePairPool(mn.Layer):
+    """Each 2×2 window's output is the mean of its two middle values (a robust pool)."""
+
+    def forward(self, x):
+        N, C, H, W = x.shape
+        win = x.reshape(N, C, H // 2, 2, W // 2, 2).transpose(0, 1, 2, 4, 3, 5)
+        self.win = win.reshape(N, C, H // 2, W // 2, 4)
+        self.order = np.argsort(self.win, axis=-1)
+        return np.take_along_axis(self.win, self.order[..., 1:3], axis=-1).mean(axis=-1)
+
+    def backward(self, dout):
+        N, C, h, w = dout.shape
+        dwin = np.zeros_like(self.win)
+        for r in (0, 1):  # off by one: the two smallest, not the two middle ones
+            np.put_along_axis(dwin, self.order[..., r:r + 1], dout[..., None] / 2, axis=-1)
+        dx = dwin.reshape(N, C, h, w, 2, 2).transpose(0, 1, 2, 4, 3, 5)
+        return dx.reshape(N, C, 2 * h, 2 * w)
+
+
+class TopTwoPool(mn.Layer):
+    """Each 2×2 window's output is the sum of its two largest values."""
+
+    def forward(self, x):
+        N, C, H, W = x.shape
+        self.x = x
+        win = x.reshape(N, C, H // 2, 2, W // 2, 2)
+        self.low = win.min(axis=(3, 5), keepdims=True)
+        return win.sum(axis=(3, 5)) - self.low[:, :, :, 0, :, 0] - self._second(win)
+
+    def _second(self, win):
+        flat = np.sort(win.transpose(0, 1, 2, 4, 3, 5).reshape(*win.shape[:3], win.shape[4], 4))
+        return flat[..., 1]
+
+    def backward(self, dout):
+        N, C, H, W = self.x.shape
+        win = self.x.reshape(N, C, H // 2, 2, W // 2, 2)
+        mask = win > self.low  # meant: the two largest; this keeps all but the smallest
+        return (mask * dout[:, :, :, None, :, None]).reshape(N, C, H, W)
+
+
+def test_a_window_shared_out_by_rank_in_the_wrong_order_gives_both_shares():
+    said = findings(alone(MiddlePairPool(), images()))
+    assert ("within each 2×2 window your dx has the right total, shared out by the rank of x "
+            "(1 = the smallest, to 4): at ranks 1 to 4 yours gives 0.5, 0.5, 0, 0 of it, the "
+            "true one 0, 0.5, 0.5, 0") in said, said
+
+
+def test_a_window_that_sends_its_gradient_to_the_wrong_ranks_says_which():
+    said = findings(alone(TopTwoPool(), images()))
+    assert ("within each 2×2 window your dx is not 0 at the entries ranked 2, 3 and 4 (all but "
+            "the smallest) in x; the true one only at those ranked 3 and 4 (1 = the smallest)"
+            ) in said, said

@@ -335,6 +335,51 @@ def _one_rank(v: np.ndarray, ranks: np.ndarray) -> int | None:
     return int(at[0]) if (at == at[0]).all() else None
 
 
+def _at_ranks(A, Nw, X, kh: int, kw: int, what: str) -> str | None:
+    """'your dx is not 0 at the entries of ranks 2, 3 and 4 of x in every window; the true one
+    only at rank 4': the entries each window sends gradient to, when they go by rank."""
+    ranks = np.argsort(np.argsort(X, axis=-1), axis=-1) + 1
+    mine, true = _support_ranks(A, ranks), _support_ranks(Nw, ranks)
+    if mine is None or true is None or mine == true:
+        return None
+    k = kh * kw
+    return (f"within each {kh}×{kw} window your {what} is not 0 at the entries ranked "
+            f"{_ranks(mine, k)} in x; the true one only at those ranked {_ranks(true, k)} (in "
+            f"the {len(A)} windows where they differ)")
+
+
+def _ranks(at: tuple[int, ...], k: int) -> str:
+    """'2, 3 and 4 (all but the smallest x)'."""
+    named = {tuple(range(2, k + 1)): "all but the smallest", tuple(range(1, k)):
+             "all but the largest", (k,): "the largest", (1,): "the smallest"}.get(at)
+    listed = ", ".join(map(str, at[:-1])) + f" and {at[-1]}" if len(at) > 1 else str(at[0])
+    return f"{listed} ({named or '1 = the smallest'})"
+
+
+def _support_ranks(v: np.ndarray, ranks: np.ndarray) -> tuple[int, ...] | None:
+    """The ranks of x where v is not 0, when they are the same in every window."""
+    on = np.abs(v) > 1e-6 * np.abs(v).max(initial=0)  # the numeric side's round-off is 0
+    found = {tuple(sorted(ranks[i][on[i]])) for i in range(len(v))}
+    return found.pop() if len(found) == 1 else None
+
+
+def _rank_shares(v: np.ndarray, ranks: np.ndarray) -> list[float] | None:
+    """The share of each window's total at each rank of x, when it is the same in every
+    window (an ordered weighting); None otherwise."""
+    total = v.sum(axis=-1, keepdims=True)
+    keep = np.abs(total[:, 0]) > TINY
+    if keep.sum() < 2:
+        return None
+    share, at = v[keep] / total[keep], ranks[keep]
+    found = []
+    for r in range(1, v.shape[-1] + 1):
+        u = share[at == r]
+        if u.size == 0 or np.ptp(u) > 1e-6:
+            return None
+        found.append(float(u[0]))
+    return found
+
+
 def _shift_text(axes: Axes, group: tuple[int, ...], step: int, what: str) -> str:
     k = abs(step)
     along = " and ".join(f"{k} {axes.plural(g) if k > 1 else axes.name(g)}" for g in group)
@@ -369,11 +414,11 @@ def _in_windows(a, n, x, window, what: str) -> str | None:
     if close(A, A[..., :1]).all() and close(A[..., 0], Nw.sum(axis=-1), 1e-5).all():
         return (f"within each {kh}×{kw} window your {what} gives every entry the window's whole "
                 f"gradient (the same value {kh * kw} times); the true one puts it {true}")
-    if not close(A.sum(axis=-1), Nw.sum(axis=-1), 1e-5).all():
-        return None
     differ = ~close(A, Nw).all(axis=-1)
     if not differ.any():
         return None
+    if not close(A.sum(axis=-1), Nw.sum(axis=-1), 1e-5).all():
+        return _at_ranks(A[differ], Nw[differ], X[differ], kh, kw, what)
     at_a = np.argmax(np.abs(A), axis=-1)[differ]
     at_x = np.argmax(X, axis=-1)[differ]
     at_n = np.argmax(np.abs(Nw), axis=-1)[differ]
@@ -386,6 +431,13 @@ def _in_windows(a, n, x, window, what: str) -> str | None:
     ranks = np.argsort(np.argsort(X[differ], axis=-1), axis=-1) + 1  # 1: the smallest x
     mine, real = _one_rank(A[differ], ranks), _one_rank(Nw[differ], ranks)
     k = kh * kw
+    shares = _rank_shares(A[differ], ranks), _rank_shares(Nw[differ], ranks)
+    if not (mine and real) and None not in shares:
+        yours, true = (", ".join(f"{v:.3g}" for v in share) for share in shares)
+        return (f"within each {kh}×{kw} window your {what} has the right total, shared out by "
+                f"the rank of x (1 = the smallest, to {k}): at ranks 1 to {k} yours gives "
+                f"{yours} of it, the true one {true} (in the {int(differ.sum())} windows where "
+                f"they differ)")
     if mine and yours == "spreads it differently":
         yours = f"puts it at the entry of rank {mine} of {k} in x (1 = the smallest)" + \
             _rank(mine, k)
