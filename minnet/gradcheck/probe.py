@@ -161,6 +161,7 @@ class ModelProbe:
         steady = self.first.loss == self.step.loss == self.J0  # False when J is NaN
         self.steady = steady or not np.isfinite(self.J0)  # False: J is not a function of θ
         self.unstable = None if steady else self._unstable()
+        self._why: str | None = None  # unstable_why's answer, once asked
         self.unlisted = {s.name: self._unlisted_readers(s) for s in self.slots} if steady else {}
         self.repeated = repeat_backward(before, self.first.grads, self.step.grads,
                                         1e-3 * self.atol) if steady else {}
@@ -388,7 +389,7 @@ class ModelProbe:
 
     def unstable_why(self) -> str:
         """Why the unstable layer gave another output for the same input (state, or noise)."""
-        if getattr(self, "_why", None) is None:
+        if self._why is None:
             i = self.unstable
             self._why = training.nondeterminism(f"layer {i} ({type(self.layers[i]).__name__})",
                                                 self.layers[i], self.inputs[i])
