@@ -435,6 +435,11 @@ def test_a_backward_that_updates_its_own_parameters_is_named():
     model = mn.Model([mn.Dense(4, 4, seed=1), SelfUpdating(4, 3, seed=0)], loss=mn.SoftmaxCE())
     report = mn.GradientChecker(progress=False).check(model, normal((5, 4)), np.arange(5) % 3)
     assert any("backward changes 1.W itself" in p for p in report.problems)
+    assert [s.layer_index for s in report.suspects] == [1]  # the cause, not "nondeterminism"
+    assert report.headline().startswith("Gradient check FAILED: layer 1 (SelfUpdating): "
+                                        "backward changes 1.W itself")
+    assert not any(p.startswith("nondeterminism") for p in report.problems)
+    assert "take the update out of the backward of layer 1 (SelfUpdating)" in str(report)
 
 
 class ReLUSlopeBand(mn.Layer):

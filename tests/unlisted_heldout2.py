@@ -954,5 +954,5 @@ CASES = [
          "compute the scores in float64 (no astype(np.float32))"),
 ]
 
-MISSED: set[str] = {"self-update"}
+MISSED: set[str] = set()
 """The cases the current checker gets wrong (tests/test_unlisted.py marks them xfail)."""

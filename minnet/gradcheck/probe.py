@@ -260,7 +260,8 @@ class ModelProbe:
         found = []
         if not np.isfinite(self.J0):
             found.append(self._not_finite())
-        elif self.unstable is not None or not self.first.loss == self.step.loss == self.J0:
+        elif (self.unstable is not None or not self.first.loss == self.step.loss == self.J0) \
+                and not self.step.moved:  # an update inside backward: said below, the cause
             why = self.unstable_why() if self.unstable is not None else (
                 f"the loss ({type(self.loss).__name__}) changed, even with np.random and its "
                 f"own Generators rewound. During a check it must be a fixed function of its "
@@ -268,10 +269,7 @@ class ModelProbe:
             found.append(f"nondeterminism: J = {self.first.loss!r} then {self.step.loss!r} at "
                          f"the same θ: {why}")
         if self.step.moved:
-            found.append(f"backward changes {', '.join(self.step.moved)} itself (as an update "
-                         f"W -= lr·dW inside backward does): each forward then sees other "
-                         f"parameters, so nothing can be compared; leave the update to the "
-                         f"optimizer")
+            found.append(self._moved())
         if self.step.stop is not None and self.step.stop.index is None:  # no layer to blame
             found.append(f"backward broke off: {self.step.stop.text}")
         return found
@@ -388,12 +386,19 @@ class ModelProbe:
         return 0.5 * self.model.l2 * (2 * w * d + d * d)
 
     def unstable_why(self) -> str:
-        """Why the unstable layer gave another output for the same input (state, or noise)."""
+        """Why the unstable layer gave another output for the same input (an update inside
+        backward, a state carried between calls, or noise)."""
         if self._why is None:
             i = self.unstable
-            self._why = training.nondeterminism(f"layer {i} ({type(self.layers[i]).__name__})",
-                                                self.layers[i], self.inputs[i])
+            who = f"layer {i} ({type(self.layers[i]).__name__})"
+            self._why = f"{who}: {self._moved()}" if self.step.moved else \
+                training.nondeterminism(who, self.layers[i], self.inputs[i])
         return self._why
+
+    def _moved(self) -> str:
+        return (f"backward changes {', '.join(self.step.moved)} itself (as an update W -= lr·dW "
+                f"inside backward does): each forward then sees other parameters, so nothing "
+                f"can be compared; leave the update to the optimizer")
 
     def _chunk(self, li) -> int:
         widest = max(np.size(a) for a in self.inputs[li + 1:])

@@ -24,6 +24,9 @@ def suspects(probe, checks, localized: list[LayerCheck], failed: bool) -> list[L
     if probe.unstable is not None:
         i, name = probe.unstable, type(probe.layers[probe.unstable]).__name__
         _blame(found, localized, i, name, probe.unstable_why(),
+               f"What to do: take the update out of the backward of layer {i} ({name}): "
+               f"backward only fills grads, and the optimizer steps once, after it."
+               if probe.step.moved else
                f"What to do: make the forward of layer {i} ({name}) a fixed function of its "
                f"input during the check; no gradient can be trusted until then.")
     for change in probe.changes:
