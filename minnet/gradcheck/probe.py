@@ -269,7 +269,7 @@ class ModelProbe:
             found.append(f"nondeterminism: J = {self.first.loss!r} then {self.step.loss!r} at "
                          f"the same θ: {why}")
         if self.step.moved:
-            found.append(self._moved())
+            found.append(self._updated())
         if self.step.stop is not None and self.step.stop.index is None:  # no layer to blame
             found.append(f"backward broke off: {self.step.stop.text}")
         return found
@@ -391,11 +391,12 @@ class ModelProbe:
         if self._why is None:
             i = self.unstable
             who = f"layer {i} ({type(self.layers[i]).__name__})"
-            self._why = f"{who}: {self._moved()}" if self.step.moved else \
+            self._why = f"{who}: {self._updated()}" if self.step.moved else \
                 training.nondeterminism(who, self.layers[i], self.inputs[i])
         return self._why
 
-    def _moved(self) -> str:
+    def _updated(self) -> str:
+        """What an update inside backward does to the check."""
         return (f"backward changes {', '.join(self.step.moved)} itself (as an update W -= lr·dW "
                 f"inside backward does): each forward then sees other parameters, so nothing "
                 f"can be compared; leave the update to the optimizer")
