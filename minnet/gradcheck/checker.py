@@ -435,8 +435,8 @@ def keeps(layer, most: int = 8) -> list[str]:
             for name, u in arrays_kept(layer)][:most]
 
 
-def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
-    atol = round_off(probe.J0)
+def _compared(probe, mode, tol, atol, index, name) -> tuple:
+    """The verdict on the layer's dx (None for integer ids) and on each parameter and state."""
     inp = None
     if probe.dx_problem:
         inp = unusable(index, name, "input", probe.x.shape, probe.dx_problem)
@@ -463,9 +463,19 @@ def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
                                   (index, name, key), lambda w, eps, key=key, idx=idx:
                                   probe.state_entries(key, idx[w], eps), None))
         params[-1].state = True
-    if probe.unstable:  # the numbers are noise: show none of them
-        inp = inp and not_compared(index, name, "input", probe.x.shape)
-        params = [not_compared(index, name, c.param, c.shape) for c in params]
+    return inp, params
+
+
+def _layer_verdict(probe, mode, tol, index, name, loss) -> LayerCheck:
+    atol = round_off(probe.J0)
+    if probe.unstable:  # the numbers are noise: work none of them out
+        inp = None if probe.ids else not_compared(index, name, "input", probe.x.shape)
+        params = [not_compared(index, name, k, v.shape) for k, v in probe.params.items()]
+        for key, v in probe.states.items():
+            params.append(not_compared(index, name, key, v.shape))
+            params[-1].state = True
+    else:
+        inp, params = _compared(probe, mode, tol, atol, index, name)
     diagnose(probe, inp, params, tol, atol)
     problems = []
     if probe.moved:
