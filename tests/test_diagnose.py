@@ -341,3 +341,31 @@ def test_plot_derivatives_draws_yours_against_the_true_one(tmp_path):
 def test_plot_derivatives_refuses_a_check_without_a_table():
     with pytest.raises(ValueError, match="elementwise"):
         plot.derivatives(mn.check_layer(mn.Sigmoid(), x_of()))
+
+
+class TwoMaps(mn.Layer):
+    """h = x W1, y = h W2 + b: two linear maps.  x (N, D) -> (N, D)."""
+
+    def __init__(self):
+        super().__init__()
+        rng = np.random.default_rng(0)
+        self.params = {"W1": rng.standard_normal((4, 4)), "W2": rng.standard_normal((4, 4)),
+                       "b": np.zeros(4)}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.x, self.h = x, x @ self.params["W1"]
+        return self.h @ self.params["W2"] + self.params["b"]
+
+    def backward(self, dout):
+        self.grads["W2"], self.grads["b"] = self.h.T @ dout, dout.sum(axis=0)
+        self.grads["W1"] = self.x.T @ (dout @ self.params["W2"].T)
+        return dout @ self.params["W1"].T @ self.params["W2"].T  # W2ᵀ comes first
+
+
+def test_two_weight_matrices_in_the_wrong_order_are_named():
+    r = mn.check_layer(TwoMaps(), np.random.default_rng(1).standard_normal((5, 4)))
+    assert [c.param for c in r.checks if not c.passed] == ["input"]
+    assert r.checks[0].findings[0] == (
+        "analytic equals G·W1ᵀ·W2ᵀ at every entry (true: G·W2ᵀ·W1ᵀ): the weights in the wrong "
+        "order: backward meets forward's last product first")

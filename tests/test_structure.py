@@ -944,3 +944,35 @@ def test_a_window_that_sends_its_gradient_to_the_wrong_ranks_says_which():
     assert ("within each 2×2 window your dx is not 0 at the entries ranked 2, 3 and 4 (all but "
             "the smallest) in x; the true one only at those ranked 3 and 4 (1 = the smallest)"
             ) in said, said
+
+
+class LoopDense(mn.Dense):
+    """A student's dense layer with a loop over the samples: dW += outer(x_n, dout_n)."""
+
+    def backward(self, dout):
+        self.grads["W"] = np.zeros_like(self.params["W"])
+        for n in range(self.x.shape[0]):
+            self.grads["W"] += np.dot(self.x[n].T, dout[n])  # .T of a 1-D array: a dot product
+        self.grads["b"] = dout.sum(axis=0)
+        return dout @ self.params["W"].T
+
+
+class SummedDense(mn.Dense):
+    def backward(self, dout):
+        self.grads["W"] = np.full(self.params["W"].shape, np.sum(self.x.T @ dout))
+        self.grads["b"] = dout.sum(axis=0)
+        return dout @ self.params["W"].T
+
+
+def test_a_gradient_that_is_one_number_says_which_number():
+    x = np.random.default_rng(3).standard_normal((6, 4))
+    r = mn.check_layer(LoopDense(4, 4, seed=0), x)
+    said = next(c for c in r.checks if c.param == "W").findings[0]
+    assert said.startswith("your dW is one number, ")
+    assert "the trace of the true one (the sum of its diagonal): a dot product where the " \
+           "outer product belongs" in said
+    r = mn.check_layer(SummedDense(4, 3, seed=0), x)
+    said = next(c for c in r.checks if c.param == "W").findings[0]
+    assert "at every entry, where the true one varies: the sum of the true one's entries: a " \
+           "scalar" in said
+    assert mn.check_layer(mn.Dense(4, 4, seed=0), x).passed

@@ -14,6 +14,7 @@ tensor, what the mechanisms measure (most telling first):
     flow.py           where gradient flows that forward has no path for, back in time too
     factors.py        yours = true × a factor: one per index, or one for the whole tensor
                       that is a number the layer holds, a √size, or a count of uses
+    lost.py           the true gradient computed, then not returned or stored
     and here          one sample instead of the sum, products in the wrong order, a loss wrong
                       at its targets, what a gradient ignores
 
@@ -32,13 +33,14 @@ from .elementwise import EXACT, NUMERIC, derivatives
 from .factors import fan, per_index, scaled
 from .flow import back_in_time, flows
 from .formulas import before_product, fitted, gradient_at, gradient_name
+from .lost import lost, used_up
 from .normalization import missing_term, norm_axis, normalized
 from .onestep import one_step
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
 from .show import side_by_side
-from .structure import close, dout_term, from_dout, moved, offset, sums, where
+from .structure import close, constant, dout_term, from_dout, moved, offset, sums, where
 from .unsummed import unsummed
 from .verdicts import FACTOR_TWO, agree
 
@@ -99,21 +101,37 @@ def product(probe: LayerProbe, a: np.ndarray, n: np.ndarray, key: str) -> str | 
     G, x = probe.G, probe.x
     if G is None or G.ndim != 2 or x.ndim != 2:
         return None
-    mats = {k: W for k, W in getattr(probe.layer, "params", {}).items() if W.ndim == 2}
-    if key == "input":
-        pairs = {f"G·{k}{t}": (G, W.T if t else W) for k, W in mats.items() for t in ("", "ᵀ")}
+    if key == "input":  # one weight matrix, or two (a layer of two linear maps)
+        mats = {f"{k}{t}": W.T if t else W for k, W in getattr(probe.layer, "params", {}).items()
+                if W.ndim == 2 for t in ("", "ᵀ")}
+        chains = [["G", m] for m in mats] + [["G", m, o] for m in mats for o in mats
+                                              if m.rstrip("ᵀ") != o.rstrip("ᵀ")]
+        cands = {"·".join(c): _chain([G, *(mats[m] for m in c[1:])]) for c in chains}
     else:
         pairs = {"xᵀ·G": (x.T, G), "Gᵀ·x": (G.T, x), "x·Gᵀ": (x, G.T), "G·xᵀ": (G, x.T)}
-    cands = {k: p @ q for k, (p, q) in pairs.items()
-             if p.shape[1] == q.shape[0] and (p.shape[0], q.shape[1]) == a.shape}
+        cands = {k: _chain([p, q]) for k, (p, q) in pairs.items()}
+    cands = {k: v for k, v in cands.items() if v is not None and v.shape == a.shape}
     truth = [k for k, v in cands.items() if close(v, n, NUMERIC).all()]
     mine = [k for k, v in cands.items() if k not in truth and close(v, a, EXACT).all()]
     if len(mine) != 1 or not truth:
         return None
     (m,), t = mine, truth[0]
+    reversed_order = len(m.split("·")) == 3 and m.split("·")[1:] == t.split("·")[:0:-1]
     how = ("a transpose is missing" if t == m + "ᵀ" else "a transpose too many"
-           if m == t + "ᵀ" else "the factors are in the wrong order or transposed")
+           if m == t + "ᵀ" else "the weights in the wrong order: backward meets forward's last "
+           "product first" if reversed_order else "the factors are in the wrong order or "
+           "transposed")
     return f"analytic equals {m} at every entry (true: {t}): {how}"
+
+
+def _chain(mats: list[np.ndarray]) -> np.ndarray | None:
+    """The product of mats in order, or None where their shapes do not chain."""
+    out = mats[0]
+    for m in mats[1:]:
+        if out.shape[1] != m.shape[0]:
+            return None
+        out = out @ m
+    return out
 
 
 def last_product(probe: LayerProbe, a: np.ndarray, n: np.ndarray) -> str | None:
@@ -250,10 +268,15 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     """Statements that need every entry compared. A mechanism that cannot read this layer says
     nothing; the others still speak."""
     G, x, own = probe.G, probe.x, is_input and not probe.is_loss  # own: a layer's dx
+    lost_it = _safe(lambda: lost(probe, c.param, a, n, what)) or used_up(probe.layer)
+    if not a.any():  # E is the true gradient itself: only what it is, and where it went, tell
+        return [lost_it, _safe(lambda: pairing(G, probe.layer, "x" if is_input else c.param,
+                                               a, n))]
     targets = None  # "wrong only at the targets" locates it better than any branch
     window = _window(probe) if is_input else None
     factor = _safe(lambda: per_index(probe.layer, a, n, axes, what))
-    tests = [lambda: moved(a, n, axes, what, x if is_input else None, window)]
+    tests = [lambda: constant(a, n, what),
+             lambda: moved(a, n, axes, what, x if is_input else None, window)]
     if own:
         tests += [lambda: from_dout(a, n, G, wrong, axes, what),
                   lambda: normalized(probe, a, n), lambda: dout_term(err, G, what),
@@ -281,7 +304,8 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     if own:
         tests += [lambda: fan(probe, a, n, what, "x")]
     entry, carry = (_safe(lambda: back_in_time(probe)) or (None, [])) if own else (None, [])
-    found = carry + ([factor] if factor and ", which is" in factor else [])  # they name it: first
+    named = [factor] if factor and ", which is" in factor else []  # they name it: first
+    found = [lost_it, *carry, *named]
     found += [_safe(t) for t in tests] + [factor]
     if own:
         found += [*(_safe(lambda: flows(probe)) or []), entry]
@@ -293,7 +317,7 @@ def _safe(test):
     expect): a diagnosis is extra, and one that fails must not silence the others."""
     try:
         return test()
-    except (ValueError, TypeError, IndexError, np.linalg.LinAlgError):
+    except (ValueError, TypeError, IndexError, ArithmeticError, np.linalg.LinAlgError):
         return None
 
 

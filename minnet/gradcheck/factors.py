@@ -54,7 +54,7 @@ def scaled(probe: LayerProbe, a: np.ndarray, n: np.ndarray, what: str) -> str | 
     """yours = c × true with c = √k (or 1/√k) for k a size of this layer's tensors: a scale
     1/√k missing (or one too many), as in attention's 1/√d."""
     c = whole_factor(a, n)
-    if c is None or abs(abs(c) - 1) < 1e-3:
+    if c is None or c == 0 or abs(abs(c) - 1) < 1e-3:
         return None
     shapes = [probe.x.shape, np.shape(probe.base_out), *(p.shape for p in probe.params.values())]
     sizes = {int(k) for shape in shapes for k in shape if k > 1}

@@ -296,6 +296,8 @@ def pairing(G: np.ndarray | None, layer, key: str, a: np.ndarray, n: np.ndarray)
         return (f"your {what} equals {mine[0]}; the true one is not dout times one array the "
                 f"layer keeps (nor such a sum)")
     scale = _scale(a, cands[true[0]])
+    if not a.any():
+        return f"the true {what} equals {true[0]}; yours is all zeros"
     if scale is not None:
         return (f"the true {what} equals {true[0]}; yours is {scale:.4g} × that (a factor "
                 f"{'too many' if abs(scale) > 1 else 'missing'}?)")

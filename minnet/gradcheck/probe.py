@@ -17,6 +17,7 @@ from ..losses import Loss
 from . import shapes, training
 from .calls import STEP, Calls, Randomness, is_own, raised
 from .kinks import bends, declared, met
+from .lost import Watch
 from .restore import same
 from .verdicts import repeat_backward, round_off
 
@@ -444,7 +445,8 @@ class LayerProbe:
         before = self._read()
         first = self._backward()
         self.unstable = not np.array_equal(np.asarray(self.calls.forward(x)), np.asarray(out))
-        found = self._backward()
+        self.watch = Watch(layer)
+        found = self._backward(self.watch)
         self.dx, self.dx_problem, self.grads, self.unusable, self.misshapen, self.moved = found
         self.repeated = {} if self.unstable else \
             {(0, k): why for k, why in repeat_backward(before, first.grads, self.grads,
@@ -531,9 +533,11 @@ class LayerProbe:
         self.calls._call(x)  # not through Calls.forward, which would hand it a copy
         return not same(x, self.x)
 
-    def _backward(self) -> Backward:
+    def _backward(self, watch=None) -> Backward:
+        """Forward at x, backward of G; a Watch given keeps what backward's variables hold."""
         self.calls.forward(self.x)
-        return backward_of(self.layer, self.params, lambda: self.calls.backward(self.G),
+        run = lambda: self.calls.backward(self.G)  # noqa: E731
+        return backward_of(self.layer, self.params, (lambda: watch(run)) if watch else run,
                            self.x, self.ids, self.states)
 
     def _read(self) -> dict:

@@ -199,6 +199,24 @@ def offset(err: np.ndarray, wrong: np.ndarray, axes: Axes) -> str | None:
     return None
 
 
+def constant(a: np.ndarray, n: np.ndarray, what: str) -> str | None:
+    """Yours one number at every entry where the true one varies: a scalar where an array
+    belongs, and which scalar, when it is one the true gradient makes."""
+    c = float(a.flat[0]) if a.size > 1 else 0.0
+    if c == 0 or not close(a, c, 1e-9).all() or close(n, n.flat[0], 1e-6).all():
+        return None
+    made = {"the sum of the true one's entries": n.sum(), "their mean": n.mean()}
+    if n.ndim == 2 and n.shape[0] == n.shape[1] > 1:
+        made["the trace of the true one (the sum of its diagonal)"] = np.trace(n)
+    which = next((k for k, v in made.items() if close(c, v, 1e-6)), None)
+    text = f"your {what} is one number, {c:.4g}, at every entry, where the true one varies"
+    if which and which.startswith("the trace"):
+        return (f"{text}: {which}: a dot product where the outer product belongs (u.T @ v of "
+                f"1-D arrays is their dot product; np.outer(u, v) is the matrix)")
+    return f"{text}{f': {which}' if which else ''}: a scalar (a sum over every axis, a dot " \
+           f"product) stands where an array belongs"
+
+
 def dout_term(err: np.ndarray, G: np.ndarray | None, what: str) -> str | None:
     """E = c·dout at every entry: dx lacks (or has too much of) dout itself."""
     if G is None or err.shape != np.shape(G) or not np.isfinite(err).all():
