@@ -184,6 +184,7 @@ def arrays(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
     if key == "input" and not probe.is_loss and probe.base_out is not None:
         raw["out"] = np.asarray(probe.base_out)
     raw |= {f"params[{k!r}]": v for k, v in probe.params.items()}
+    raw |= made_in_backward(probe)
     raw |= {f"{k}ᵀ": v.T for k, v in list(raw.items())  # a square mask or weight, turned
             if np.ndim(v) == 2 and v.shape[0] == v.shape[1] == shape[-1] and len(shape) == 2}
     found = {}
@@ -192,6 +193,23 @@ def arrays(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
         if b is not None and not any(np.array_equal(b, c) for c in found.values()):
             found[name] = b
     return found
+
+
+def made_in_backward(probe, most: int = 6) -> dict[str, np.ndarray]:
+    """What backward computed from forward's values ('`s`' for s = sigmoid(self.x)), by the
+    student's own names; not its gradients ('dh', 'grad_x': made from dout)."""
+    watch = getattr(probe, "watch", None)
+    if watch is None:
+        return {}
+    found = {f"`{k}`": v for k, v in watch.seen.items()
+             if ":" not in k and not k.startswith("d") and "grad" not in k
+             and k not in watch.names.values() and not _same(v, probe.G)}
+    return dict(list(found.items())[:most])
+
+
+def _same(v: np.ndarray, G: np.ndarray | None) -> bool:
+    """v is dout under another name (backward(self, G))."""
+    return G is not None and np.shape(v) == np.shape(G) and np.array_equal(v, G)
 
 
 def _bases(probe, key: str, shape: tuple) -> dict[str, np.ndarray | None]:
