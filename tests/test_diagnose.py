@@ -369,3 +369,51 @@ def test_two_weight_matrices_in_the_wrong_order_are_named():
     assert r.checks[0].findings[0] == (
         "analytic equals G·W1ᵀ·W2ᵀ at every entry (true: G·W2ᵀ·W1ᵀ): the weights in the wrong "
         "order: backward meets forward's last product first")
+
+
+class ImageLayerNorm(mn.Layer):
+    """Layer norm of each image: the mean and variance over (C, H, W), one γ per channel.
+    x (N, C, H, W) -> same;  gamma (C,).  A staged backward, stage by stage."""
+
+    def __init__(self, c, eps=1e-5):
+        super().__init__()
+        self.eps = eps
+        self.params = {"gamma": np.linspace(0.5, 1.5, c)}
+        self.grads = {"gamma": np.zeros(c)}
+
+    def forward(self, x):
+        mu = x.mean(axis=(1, 2, 3), keepdims=True)
+        self.xmu = x - mu
+        var = (self.xmu ** 2).mean(axis=(1, 2, 3), keepdims=True)
+        self.std = np.sqrt(var + self.eps)
+        self.xhat = self.xmu / self.std
+        return self.xhat * self.params["gamma"][None, :, None, None]
+
+    def dvar(self, dstd):
+        return dstd / (2 * self.std)
+
+    def backward(self, dout):
+        M = self.xhat[0].size
+        self.grads["gamma"] = (dout * self.xhat).sum(axis=(0, 2, 3))
+        dxhat = dout * self.params["gamma"][None, :, None, None]
+        dstd = -(dxhat * self.xmu).sum(axis=(1, 2, 3), keepdims=True) / self.std**2
+        dvar = self.dvar(dstd)
+        dxmu = dxhat / self.std + dvar * 2 * self.xmu / M
+        return dxmu - dxmu.mean(axis=(1, 2, 3), keepdims=True)
+
+
+class ImageLayerNormRootForgotten(ImageLayerNorm):
+    def dvar(self, dstd):
+        return dstd
+
+
+def test_a_norm_over_a_whole_image_names_the_term_and_its_factor_per_sample():
+    x = np.random.default_rng(4).standard_normal((3, 2, 3, 3)) * 2 + 1
+    assert mn.check_layer(ImageLayerNorm(2), x).passed
+    r = mn.check_layer(ImageLayerNormRootForgotten(2), x)
+    said = r.checks[0].findings
+    assert ("the error is proportional to x̂ over the channels and rows and columns of each "
+            "sample (axes 1, 2, 3), x̂ = x standardized over it: the term − x̂·mean(dx̂·x̂) "
+            "enters 2σ times instead of once (σ: the standard deviation of each slice): the "
+            "root's derivative d√v/dv = 1/(2σ) left out of the chain? (dx̂ = dout·γ, the "
+            "gradient at x̂)") in said, said

@@ -976,3 +976,29 @@ def test_a_gradient_that_is_one_number_says_which_number():
     assert "at every entry, where the true one varies: the sum of the true one's entries: a " \
            "scalar" in said
     assert mn.check_layer(mn.Dense(4, 4, seed=0), x).passed
+
+
+class ChannelsLast(mn.Layer):
+    """y = x moved to channels last, times a gain per channel.  x (N, C, H, W) -> (N, H, W, C)."""
+
+    def __init__(self, c):
+        super().__init__()
+        self.params = {"g": np.linspace(0.5, 1.5, c)}
+        self.grads = {"g": np.zeros(c)}
+
+    def forward(self, x):
+        self.t = x.transpose(0, 2, 3, 1)
+        return self.t * self.params["g"]
+
+    def backward(self, dout):
+        self.grads["g"] = (dout * self.t).sum(axis=(0, 1, 2))
+        return (dout * self.params["g"]).transpose(0, 2, 3, 1)  # (0, 3, 1, 2) undoes it
+
+
+def test_axes_permuted_the_wrong_way_back_are_named():
+    x = np.random.default_rng(5).standard_normal((2, 3, 3, 3))
+    r = mn.check_layer(ChannelsLast(3), x)
+    assert r.checks[0].findings[0] == (
+        "yours is the true dx with its axes in another order: your [i, j, k, l] is the true "
+        "[i, k, l, j] (a transpose or moveaxis in the wrong order: forward's permutation "
+        "where its inverse belongs?)")

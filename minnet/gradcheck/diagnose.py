@@ -36,6 +36,7 @@ from .formulas import before_product, fitted, gradient_at, gradient_name
 from .lost import lost, used_up
 from .normalization import missing_term, norm_axis, normalized
 from .onestep import one_step
+from .outputs import by_output
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
@@ -194,7 +195,7 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
         except Exception:  # a diagnosis is extra: a layer that cannot take one keeps its hint
             continue
         if step and c is failing[0]:  # first where the others only say where, else last
-            found = [step, *found] if not any(f and not f.startswith("wrong ") for f in found) \
+            found = [step, *found] if not any(f and not f.startswith(PLACES) for f in found) \
                 else [*found, step]
         c.findings = _without_weaker([f for f in dict.fromkeys(found) if f])
         named = any("= √" in f or ", which is" in f for f in c.findings)
@@ -202,6 +203,9 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
             c.hint = c.hint.replace(FACTOR_TWO, "")
         if c.findings:
             _add(c, c.findings[0])
+
+
+PLACES = ("wrong ", "with dout at one ")  # statements of where only, not of what
 
 
 def _without_weaker(found: list[str]) -> list[str]:
@@ -280,8 +284,9 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     if own:
         tests += [lambda: from_dout(a, n, G, wrong, axes, what),
                   lambda: normalized(probe, a, n), lambda: dout_term(err, G, what),
-                  lambda: missing_term(x, G, err, n, norm_axis(n)) if norm_axis(n) is not None
-                  else None]
+                  lambda: missing_term(x, G, err, n, norm_axis(n), [
+                      v for v in probe.params.values() if v.ndim == 1])
+                  if norm_axis(n) is not None else None]
     elif is_input:
         targets = _safe(lambda: at_targets(err, probe.y))
         tests += [lambda: targets]
@@ -309,6 +314,8 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     found += [_safe(t) for t in tests] + [factor]
     if own:
         found += [*(_safe(lambda: flows(probe)) or []), entry]
+    if not probe.is_loss:
+        found += [_safe(lambda: by_output(probe, c.param, a, what))]
     return found + [_safe(lambda: sums(a, n, axes, what)), _safe(lambda: offset(err, wrong, axes))]
 
 

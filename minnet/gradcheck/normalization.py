@@ -12,16 +12,14 @@ from .probe import LayerProbe
 from .structure import over, zero_sums
 
 
-def norm_axis(n: np.ndarray) -> int | None:
-    """The axis over which the numeric dx sums to 0 in every slice, as it does for a layer
-    that subtracts a mean over that axis (0 for BatchNorm, -1 for LayerNorm)."""
+def norm_axis(n: np.ndarray) -> tuple[int, ...] | None:
+    """The axes over which the numeric dx sums to 0 in every slice, as it does for a layer
+    that subtracts a mean over them ((0,) for BatchNorm, (1,) for LayerNorm, (1, 2, 3) for a
+    layer norm of images)."""
     if n.ndim < 2 or not np.isfinite(n).all():
         return None
-    for axis in (0, -1):
-        if n.shape[axis] > 1 and np.all(np.abs(n.sum(axis=axis))
-                                        <= 1e-6 * np.abs(n).sum(axis=axis) + 1e-12):
-            return axis
-    return None
+    found = zero_sums(n)
+    return found[0] if found else None
 
 
 def _standardized(x: np.ndarray, axis: int) -> np.ndarray:
@@ -72,14 +70,15 @@ def _broadcasts(v: np.ndarray, G: np.ndarray) -> bool:
 
 
 def missing_term(x: np.ndarray, G: np.ndarray, err: np.ndarray, n: np.ndarray,
-                 axis: int) -> str | None:
-    """err = α + β·x̂ in every slice along `axis` (x̂: x standardized over it): which term?
+                 axis: tuple[int, ...], scales: list[np.ndarray] = ()) -> str | None:
+    """err = α + β·x̂ in every slice over `axis` (x̂: x standardized over it): which term?
 
-    A normalization's backward is dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ. When dx̂ / σ is
-    c·G in each slice (gamma the same all along it, as for BatchNorm), c follows from the
-    numeric n, and so does how many times each term entered the analytic gradient.
+    A normalization's backward is dx = (dx̂ − mean(dx̂) − x̂·mean(dx̂·x̂)) / σ with dx̂ = dout·γ.
+    With γ one of `scales` (or 1), σ follows from the numeric n slice by slice, and so does how
+    many times each term entered the analytic gradient: once for all, or once per slice.
     """
-    if not np.isfinite(err).all() or err.shape != x.shape or x.shape[axis] < 4:
+    if not np.isfinite(err).all() or err.shape != x.shape or \
+            np.prod([x.shape[a] for a in axis]) < 4:
         return None  # with fewer samples, any error would fit a + b·x̂
     xhat = _standardized(x, axis)
     mean = lambda v: v.mean(axis=axis, keepdims=True)  # noqa: E731
@@ -88,32 +87,70 @@ def missing_term(x: np.ndarray, G: np.ndarray, err: np.ndarray, n: np.ndarray,
     if np.linalg.norm(err - sum(t(err) for t in terms.values())) > 1e-4 * size:
         return None
     found = {name: t(err) for name, t in terms.items() if np.linalg.norm(t(err)) > 1e-3 * size}
-    rest = G - sum(t(G) for t in terms.values())
-    c = mean(n * rest) / np.maximum(mean(rest * rest), 1e-300)
-    known = np.linalg.norm(n - c * rest) <= 1e-3 * np.linalg.norm(n)  # x̂ here has no eps
+    dxhat, c = _gradient_at_xhat(G, n, terms, mean, scales)
     said = []
     for name, part in found.items():
-        full = c * terms[name](G)  # the whole term, as the true gradient subtracts it
-        k = float(np.vdot(part, full) / np.vdot(full, full)) if known else np.nan
-        if not np.isnan(k) and np.linalg.norm(part - k * full) > 1e-3 * np.linalg.norm(part):
-            return None  # not one multiple of the term in every slice: an error of another kind
-        said.append("missing" if abs(k - 1) < 1e-3 else "missing or wrong" if np.isnan(k)
-                    else f"{1 - k:.3g} × instead of once")
-    along = "batch axis (in each feature)" if axis == 0 else "last axis (in each sample)"
-    shape = {1: "the same all along", 2: "a + b·x̂ along"}[len(found)]
+        k = np.nan if c is None else _times(part, c * terms[name](dxhat), mean)
+        if k is None:
+            return None  # not a multiple of the term in every slice: an error of another kind
+        said.append("missing" if np.ndim(k) == 0 and abs(k - 1) < 1e-3 else
+                    "missing or wrong" if np.ndim(k) == 0 and np.isnan(k) else
+                    f"{1 - k:.3g} × instead of once" if np.ndim(k) == 0 else
+                    _per_slice(1 - k, 1 / c) or "wrong, by a different factor in each slice")
+    along = "along the batch axis (in each feature)" if axis == (0,) else \
+        "along the last axis (in each sample)" if axis == (x.ndim - 1,) else \
+        f"over {over(of_input(x.shape), axis)}"
+    shape = {1: "the same all", 2: "a + b·x̂"}[len(found)]
     if list(found) == ["− x̂·mean(dx̂·x̂)"]:
-        shape = "proportional to x̂ along"
+        shape = "proportional to x̂"
     xdef = ", x̂ = x standardized over it" if "x̂" in shape else ""
     if len(set(said)) == 1:
         noun = "the term" if len(found) == 1 else "the terms"
         what = f"{noun} {' and '.join(found)} {_verb(said[0], len(found) > 1)}"
     else:
         what = ", ".join(f"the term {name} {_verb(s, False)}" for name, s in zip(found, said))
-    return f"the error is {shape} the {along}{xdef}: {what} (dx̂ = dout·γ, the gradient at x̂)"
+    return f"the error is {shape} {along}{xdef}: {what} (dx̂ = dout·γ, the gradient at x̂)"
+
+
+def _gradient_at_xhat(G, n, terms, mean, scales):
+    """(dx̂, 1/σ per slice) with which the true dx is the full backward, or (G, None)."""
+    for gamma in [np.ones(1), *scales]:
+        if G.ndim > 2 and gamma.size == G.shape[1] > 1:
+            gamma = gamma.reshape(1, -1, *[1] * (G.ndim - 2))  # one per channel
+        try:
+            dxhat = G * gamma
+        except ValueError:
+            continue
+        rest = dxhat - sum(t(dxhat) for t in terms.values())
+        c = mean(n * rest) / np.maximum(mean(rest * rest), 1e-300)
+        if np.linalg.norm(n - c * rest) <= 1e-3 * np.linalg.norm(n):  # x̂ here has no eps
+            return dxhat, c
+    return G, None
+
+
+def _times(part, full, mean) -> float | np.ndarray | None:
+    """k with part = k·full: one number, or one per slice; None when neither fits."""
+    k = float(np.vdot(part, full) / np.vdot(full, full))
+    if np.linalg.norm(part - k * full) <= 1e-3 * np.linalg.norm(part):
+        return k
+    ks = mean(part * full) / np.maximum(mean(full * full), 1e-300)
+    return ks if np.linalg.norm(part - ks * full) <= 1e-3 * np.linalg.norm(part) else None
+
+
+def _per_slice(k: np.ndarray, sigma: np.ndarray) -> str | None:
+    """'2σ times instead of once (σ: the standard deviation of each slice)'."""
+    for text, f in (("2σ", 2 * sigma), ("σ", sigma), ("1/σ", 1 / sigma),
+                    ("1/(2σ)", 1 / (2 * sigma)), ("σ²", sigma**2), ("1/σ²", 1 / sigma**2)):
+        if np.allclose(k, f, rtol=1e-3):
+            why = {"2σ": ": the root's derivative d√v/dv = 1/(2σ) left out of the chain?",
+                   "1/(2σ)": ": the root's derivative d√v/dv = 1/(2σ) taken once too often?"}
+            return (f"{text} times instead of once (σ: the standard deviation of each "
+                    f"slice){why.get(text, '')}")
+    return None  # a count per slice that is no power of σ tells nothing
 
 
 def _verb(status: str, plural: bool) -> str:
-    if status.startswith("missing"):
+    if status.startswith(("missing", "wrong")):
         return ("are both " if plural and status == "missing" else "are " if plural
                 else "is ") + status
     return ("enter " if plural else "enters ") + status

@@ -16,6 +16,8 @@ two arrays and, when it holds, says so in a sentence; when it does not hold, it 
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 
 from .axes import Axes, spread
@@ -145,6 +147,8 @@ def zero_sums(v: np.ndarray) -> list[tuple[int, ...]]:
     """The axes (one, or an image's pixels together) over which every slice of v sums to 0."""
     groups = [(a,) for a in range(v.ndim) if v.shape[a] > 1]
     groups += [(2, 3)] if v.ndim == 4 else []
+    if v.ndim >= 3:  # a sample's every entry (layer norm of an image), a channel's (batch norm)
+        groups += [tuple(range(1, v.ndim)), (0, *range(2, v.ndim))]
     found = []
     for axes in groups:
         if any(set(f) <= set(axes) for f in found):
@@ -175,8 +179,13 @@ def sums(a: np.ndarray, n: np.ndarray, axes: Axes, what: str) -> str | None:
 def over(axes: Axes, group: tuple[int, ...]) -> str:
     """'each sample's features' for axis 1 of (N, F); 'the batch, in each feature' for axis 0."""
     if len(group) > 1:
-        return f"the {' and '.join(axes.plural(a) for a in group)} of each sample's channel " \
-               f"(axes {', '.join(map(str, group))})"
+        names = " and ".join(axes.plural(a) for a in group if a)
+        listed = ", ".join(map(str, group))
+        if 0 in group:
+            rest = " and ".join(axes.name(a) for a in range(len(axes.names)) if a not in group)
+            return f"the batch and the {names} (axes {listed}), in each {rest}"
+        whose = "each sample" if 1 in group else "each sample's channel"
+        return f"the {names} of {whose} (axes {listed})"
     axis = group[0]
     if axes.name(axis) == "sample":
         rest = [axes.name(a) for a in range(len(axes.names)) if a != axis]
@@ -309,12 +318,33 @@ def moved(a: np.ndarray, n: np.ndarray, axes: Axes, what: str, x: np.ndarray | N
                 f"kernel flipped where it should not be (or not flipped where it should)?")
     if a.ndim >= 2 and a.shape[-1] == a.shape[-2] and close(a, np.swapaxes(n, -1, -2)).all():
         return f"yours is the true {what} transposed (its last two axes swapped)"
+    permuted = _permuted(a, n, what)
+    if permuted:
+        return permuted
     for axis in axes.blocks:
         text = _blocks_moved(a, n, axes, axis, what)
         if text:
             return text
     if window is not None and axes.spatial and x is not None:
         return _in_windows(a, n, x, window, what)
+    return None
+
+
+def _permuted(a: np.ndarray, n: np.ndarray, what: str) -> str | None:
+    """Yours the true one with its axes in another order (three or more axes)."""
+    if a.ndim < 3:
+        return None
+    for order in itertools.permutations(range(a.ndim)):
+        if list(order) == sorted(order) or n.transpose(order).shape != a.shape \
+                or not close(a, n.transpose(order)).all():
+            continue
+        letters = "ijklmn"[:a.ndim]
+        inverse = np.argsort(order)
+        true_at = ", ".join(letters[inverse[q]] for q in range(a.ndim))
+        return (f"yours is the true {what} with its axes in another order: your "
+                f"[{', '.join(letters)}] is the true [{true_at}] (a transpose or moveaxis in "
+                f"the wrong order: "
+                f"forward's permutation where its inverse belongs?)")
     return None
 
 
