@@ -178,8 +178,9 @@ def test_a_mistake_between_steps_is_told_by_a_one_step_sequence():
     assert said == ["on a sequence of one step (x[:3, :1]: the first step of samples :3, the "
                     "state before it 0) every gradient of yours is right: the mistake is in what "
                     "the steps pass to one another "
-                    "(the gradient carried back to h_t−1, c_t−1, or an array one step keeps for "
-                    "another)"], str(result)
+                    "(in a recurrence the gradient carried back to h_t−1, c_t−1, or an array "
+                    "one step keeps for another; in attention the weights between steps, which "
+                    "one step alone does not have)"], str(result)
 
 
 def test_a_gate_with_the_wrong_slope_is_told_by_its_columns_on_one_step():

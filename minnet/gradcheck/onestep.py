@@ -51,8 +51,9 @@ def one_step(probe) -> str | None:
             f"{_listed(rows)}, the state before it 0)")
     if not any(w.any() for w in wrong.values()):
         return (f"{head} every gradient of yours is right: the mistake is in what the steps "
-                f"pass to one another (the gradient carried back to h_t−1, c_t−1, or an array "
-                f"one step keeps for another)")
+                f"pass to one another (in a recurrence the gradient carried back to h_t−1, "
+                f"c_t−1, or an array one step keeps for another; in attention the weights "
+                f"between steps, which one step alone does not have)")
     said = []
     for k, w in wrong.items():
         if not w.any():
