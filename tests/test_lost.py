@@ -93,6 +93,21 @@ class AffineWrongFormula(Affine):
         return 2 * dout @ W.T
 
 
+class AffineHelper(Affine):
+    def weight_grad(self, x, dout):
+        total = np.zeros((x.shape[1], dout.shape[1]))
+        for i in range(len(x)):
+            total += np.outer(x[i], dout[i])
+            last = np.outer(x[i], dout[i])
+        return last  # the last sample's term, not the sum
+
+    def backward(self, dout):
+        x, W = self.cache
+        self.grads["W"] = self.weight_grad(x, dout)
+        self.grads["b"] = dout.sum(axis=0)
+        return dout @ W.T
+
+
 class RowPairs(mn.Layer):
     """y[:, k] = x[:, i_k] * x[:, j_k] for the pairs forward lists.  x (N, D) -> (N, P)."""
 
@@ -141,6 +156,13 @@ def test_a_returned_variable_that_is_not_the_right_one_is_named_beside_the_right
     said = findings(r, "input")[0]
     assert said == ("backward's variable `dx` holds the true dx (equal at every entry); "
                     "backward returns another array (`dx_scaled`): return `dx`")
+
+
+def test_a_helper_method_s_variable_is_named_with_the_method():
+    r = check_layer(AffineHelper(), x_batch())
+    assert findings(r, "W")[0] == ("the variable `total` of weight_grad holds the true dW "
+                                   "(equal at every entry); grads['W'] is another array: "
+                                   "store `total` in grads['W']")
 
 
 def test_no_such_statement_when_no_array_holds_the_true_gradient():

@@ -367,7 +367,8 @@ def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) 
         result = _layer_verdict(probe, mode, tol, index, name, loss)
         result.settings, result.keeps = settings(layer), keeps(probe.layer)
         if result.failed:  # numbers to work with, where some were compared
-            result.values = values(probe)
+            said = " ".join(f for c in [result.input, *result.params] if c for f in c.findings)
+            result.values = values(probe, said=said)
     if dx_unused and probe.x.dtype.kind not in "iu":
         result.notes.append("its dx is not checked: training never uses it (first layer)")
     return result
@@ -389,20 +390,39 @@ def settings(layer, most: int = 16) -> dict:
     return found
 
 
-def values(probe, most: int = 64) -> list[str]:
+def values(probe, most: int = 64, said: str = "") -> list[str]:
     """The numbers a guess is worked with by hand, where the settings leave them out: the
     parameters of more than 16 values (up to 3·`most`/2: a 3×3 kernel of 3 by 3 channels),
-    x and dout (up to `most` values each) and small arrays the layer keeps, as rows."""
+    x and dout (up to `most` values each, else their first sample), small arrays the layer
+    keeps, and backward's own variables that a statement (`said`) names, as rows."""
     arrays = [(f"params[{k!r}]", p, None) for k, p in probe.params.items()
               if 16 < p.size <= 3 * most // 2]
-    arrays += [(name, np.asarray(v), of_input(np.shape(v), probe.is_loss))
-               for name, v in (("x (its input)", probe.x), ("dout (G)", probe.G))
-               if v is not None and 0 < np.size(v) <= most and np.asarray(v).dtype.kind == "f"]
+    for name, v in (("x (its input)", probe.x), ("dout (G)", probe.G)):
+        if v is None or np.asarray(v).dtype.kind != "f" or np.size(v) == 0:
+            continue
+        v = np.asarray(v)
+        axes = of_input(v.shape, probe.is_loss)
+        if v.size <= most:
+            arrays.append((name, v, axes))
+        elif v.ndim >= 3 and v[0].size <= most:  # an image's or a sequence's first sample
+            arrays.append((f"{name} at sample 0", v[0], _AfterSamples(axes)))
     arrays += _small_kept(probe, most // 2)
+    arrays += [(f"`{k}` (a variable of backward)", v, None) for k, v in probe.watch.seen.items()
+               if f"`{k}`" in said and 1 < v.size <= most]
     lines = []
     for name, v, axes in arrays:
         lines += [f"{name} {v.shape}:", *_rows(v, axes)]
     return ["", "The numbers, to work a guess by hand:", *lines] if lines else []
+
+
+class _AfterSamples:
+    """The axis names of one sample of a tensor: those of the whole but its first."""
+
+    def __init__(self, axes) -> None:
+        self.axes = axes
+
+    def name(self, axis: int) -> str:
+        return self.axes.name(axis + 1)
 
 
 def _small_kept(probe, most: int, count: int = 4) -> list[tuple]:

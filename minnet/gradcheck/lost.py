@@ -44,26 +44,23 @@ class Watch:
 
 
 def lost(probe, key: str, a: np.ndarray, n: np.ndarray, what: str) -> str | None:
-    """'backward's variable `dW_sum` holds the true dW as it returns; grads['W'] is another
-    array (`dW`, all zeros): store `dW_sum` in grads['W']'."""
+    """'backward's variable `dW_sum` holds the true dW (equal at every entry); grads['W'] is
+    another array (`dW`, all zeros): store `dW_sum` in grads['W']'."""
     if not np.abs(n).max(initial=0) > 0:
         return None
-    found = [place for place, v in _places(probe, key) if _equal(v, n)]
+    found = [(place, name) for place, name, v in _places(probe, key) if _equal(v, n)]
     if not found:
         return None
-    mine = probe.watch.names.get(key)
+    (place, name), mine = found[0], probe.watch.names.get(key)
     other = ", ".join(([f"`{mine}`"] if mine else []) + (["all zeros"] if not a.any() else []))
     other = f" ({other})" if other else ""
-    place = found[0]
     if key == "input":
-        yours, fix = f"backward returns another array{other}", f"return {place}"
-    elif place.startswith("grads["):
+        yours, fix = f"backward returns another array{other}", f"return {name}"
+    elif name.startswith("grads["):
         yours, fix = (f"grads[{key!r}], the key of params[{key!r}], is another array{other}",
                       f"store it under {key!r} (a misspelled key?)")
     else:
-        yours, fix = f"grads[{key!r}] is another array{other}", f"store {place} in grads[{key!r}]"
-    if place.startswith("`"):
-        place = f"backward's variable {place}"
+        yours, fix = f"grads[{key!r}] is another array{other}", f"store {name} in grads[{key!r}]"
     return f"{place} holds the true {what} (equal at every entry); {yours}: {fix}"
 
 
@@ -78,16 +75,20 @@ def used_up(layer) -> str | None:
 
 
 def _places(probe, key: str):
-    """(name, array) for everything a backward could have left the true gradient in."""
+    """(where, its name, array) for everything a backward could have left the true gradient
+    in: its variables, the layer's attributes, grads under keys that are no parameter's."""
     for k, v in probe.watch.seen.items():
-        if k != probe.watch.names.get(key):
-            yield (f"`{k}`" if ":" not in k else f"`{k.split(': ')[1]}` in {k.split(':')[0]}"), v
+        if k == probe.watch.names.get(key):
+            continue
+        method, _, var = k.rpartition(": ")
+        where = f"the variable `{var}` of {method}" if method else f"backward's variable `{var}`"
+        yield where, f"`{var}`", v
     for name, v in arrays_kept(probe.layer):
-        yield name, v
+        yield name, name, v
     params = getattr(probe.layer, "params", {})
     for k, v in getattr(probe.layer, "grads", {}).items():
         if k not in params and isinstance(v, np.ndarray):
-            yield f"grads[{k!r}]", v
+            yield f"grads[{k!r}]", f"grads[{k!r}]", v
 
 
 def _equal(v: np.ndarray, n: np.ndarray) -> bool:
