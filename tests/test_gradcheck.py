@@ -699,3 +699,27 @@ def test_a_real_bug_under_a_far_eps_is_blamed_at_the_default_eps():
     assert [s.layer_index for s in report.suspects] == [0]
     assert report.eps == gradcheck.DEFAULT_EPS
     assert report.warnings[0].startswith("eps=1e-11 is too far from the bottom of the V")
+
+
+class HistoryScale(mn.Layer):
+    """y = 2x, its inputs kept in a list made once in __init__ (never emptied)."""
+
+    def __init__(self):
+        super().__init__()
+        self.seen = []
+
+    def forward(self, x):
+        self.seen.append(x)
+        return 2 * x
+
+    def backward(self, dout):
+        return sum(2 * dout for _ in self.seen)  # one term per call so far
+
+
+def test_a_list_that_grows_with_every_forward_call_is_named():
+    x = np.random.default_rng(0).standard_normal((4, 3))
+    r = mn.check_layer(HistoryScale(), x)
+    assert not r.passed
+    said = r.checks[0].findings[0]
+    assert said.startswith("self.seen grows by 1 entry with every forward call (")
+    assert "forward adds to it without emptying it" in said

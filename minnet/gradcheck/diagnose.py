@@ -42,6 +42,7 @@ from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
 from .show import side_by_side
 from .structure import close, constant, dout_term, from_dout, moved, offset, sums, where
+from .training import growing
 from .unsummed import unsummed
 from .verdicts import FACTOR_TWO, agree
 
@@ -189,6 +190,7 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
     truths = _truths(probe, [inp, *params])
     failing = [c for c in [inp, *params] if c is not None and not c.passed and c.status == "FAIL"]
     step = _safe(lambda: one_step(probe)) if failing else None  # the layer's, said once
+    grown = _safe(lambda: growing(probe)) if failing else None
     for c in failing:
         try:
             found = _findings(probe, c, tol, atol, truths)
@@ -197,6 +199,8 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
         if step and c is failing[0]:  # first where the others only say where, else last
             found = [step, *found] if not any(f and not f.startswith(PLACES) for f in found) \
                 else [*found, step]
+        if grown and c is failing[0]:  # the cause of all the rest
+            found = [grown, *found]
         c.findings = _without_weaker([f for f in dict.fromkeys(found) if f])
         named = any("= √" in f or ", which is" in f for f in c.findings)
         if named and c.hint:  # a better reason for the factor than d(x²)/dx

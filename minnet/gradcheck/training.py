@@ -279,6 +279,26 @@ def carried_state(layer, x) -> list[str]:
     return found
 
 
+def growing(probe) -> str | None:
+    """'self.cache grows by 2 entries with every forward call ...': a list (or dict) the layer
+    keeps that each forward makes longer, a cache appended to and never emptied."""
+    layer = probe.layer
+    before = {k: len(v) for k, v in vars(layer).items() if isinstance(v, (list, dict))}
+    try:
+        probe.calls.forward(probe.x)
+        grown = [(k, len(v) - before[k], len(v)) for k, v in vars(layer).items()
+                 if k in before and isinstance(v, (list, dict)) and len(v) > before[k]]
+    finally:
+        probe.restore()
+    if not grown:
+        return None
+    k, step, size = grown[0]
+    entries = "1 entry" if step == 1 else f"{step} entries"
+    return (f"self.{k} grows by {entries} with every forward call ({size} after this "
+            f"check's calls): forward adds to it without emptying it, so a backward that goes "
+            f"through it takes back every call so far (empty it at the start of forward)")
+
+
 def _equal(a, b) -> bool:
     try:
         return a is b or bool(np.array_equal(a, b))
