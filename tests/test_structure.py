@@ -1002,3 +1002,44 @@ def test_axes_permuted_the_wrong_way_back_are_named():
         "yours is the true dx with its axes in another order: your [i, j, k, l] is the true "
         "[i, k, l, j] (a transpose or moveaxis in the wrong order: forward's permutation "
         "where its inverse belongs?)")
+
+
+class GainBetween(mn.Layer):
+    """A gain between two weights: h = x A, y = (h ⊙ g) B.  x (N, D) -> (N, F);
+    A (D, R), g (R,), B (R, F);  dg = Σ_n h ⊙ (dout Bᵀ)."""
+
+    def __init__(self, d=4, r=3, f=5):
+        super().__init__()
+        rng = np.random.default_rng(0)
+        self.params = {"A": rng.standard_normal((d, r)), "g": np.linspace(0.5, 1.5, r),
+                       "B": rng.standard_normal((r, f))}
+        self.grads = {k: np.zeros_like(v) for k, v in self.params.items()}
+
+    def forward(self, x):
+        self.x, self.h = x, x @ self.params["A"]
+        return (self.h * self.params["g"]) @ self.params["B"]
+
+    def backward(self, dout):
+        A, g, B = self.params["A"], self.params["g"], self.params["B"]
+        dhg = dout @ B.T
+        self.grads["B"] = (self.h * g).T @ dout
+        self.grads["g"] = self.gain_grad(dout, dhg)
+        self.grads["A"] = self.x.T @ (dhg * g)
+        return (dhg * g) @ A.T
+
+    def gain_grad(self, dout, dhg):
+        return (self.h * dhg).sum(axis=0)
+
+
+class GainBetweenSkipsB(GainBetween):
+    def gain_grad(self, dout, dhg):
+        return np.sum(self.h * (dout @ np.ones((dout.shape[1], self.h.shape[1]))), axis=0)
+
+
+def test_a_gradient_taken_back_through_a_weight_first_is_named_with_it():
+    x = np.random.default_rng(6).standard_normal((6, 4))
+    assert mn.check_layer(GainBetween(), x).passed
+    r = mn.check_layer(GainBetweenSkipsB(), x)
+    said = next(c for c in r.checks if c.param == "g").findings
+    assert "the true dg equals Σ (dout·params['B']ᵀ)·self.h over the batch (axis 0); yours " \
+           "is not that" in said, said

@@ -277,6 +277,22 @@ def _add_back(per: np.ndarray, stride: int, dilation: int) -> np.ndarray:
     return out
 
 
+def through_weights(G: np.ndarray, layer, shape: tuple) -> dict:
+    """The candidates of dout taken back through a weight matrix first, (dout·Vᵀ): for a
+    parameter that sits before that weight in forward (s in x·U·diag(s)·V)."""
+    found = {}
+    if G.ndim != 2:
+        return found
+    for k, P in getattr(layer, "params", {}).items():
+        if P.ndim != 2 or G.shape[1] not in P.shape:
+            continue  # forward's h·P is taken back as dout·Pᵀ (a square P that way only)
+        back, name = (G @ P.T, f"(dout·params[{k!r}]ᵀ)") if P.shape[1] == G.shape[1] else \
+            (G @ P, f"(dout·params[{k!r}])")
+        found |= {c.replace("dout", name): v for c, v in
+                  candidates(back, kept(layer, masks=True), shape).items()}
+    return found
+
+
 def pairing(G: np.ndarray | None, layer, key: str, a: np.ndarray, n: np.ndarray) -> str | None:
     """'your dgamma equals Σ dout·self.x over the batch; the true one equals Σ dout·self.xhat
     over the batch', from the candidates that match your gradient and the true one."""
@@ -285,6 +301,8 @@ def pairing(G: np.ndarray | None, layer, key: str, a: np.ndarray, n: np.ndarray)
     cands = candidates(G, kept(layer, masks=True), a.shape)
     if key == "x":
         cands |= placed(G, getattr(layer, "params", {}), a.shape)
+    else:
+        cands |= through_weights(G, layer, a.shape)
     mine = [k for k, v in cands.items() if v.shape == a.shape and close(v, a).all()]
     true = [k for k, v in cands.items() if v.shape == a.shape and close(v, n, 1e-4).all()]
     if not mine and not true or set(mine) & set(true):
