@@ -15,6 +15,8 @@ tensor, what the mechanisms measure (most telling first):
     factors.py        yours = true × a factor: one per index, or one for the whole tensor
                       that is a number the layer holds, a √size, or a count of uses
     lost.py           the true gradient computed, then not returned or stored
+    outputs.py        with dout at one output at a time: which outputs it takes back right
+    training.py       a state carried between calls, a cache that grows with every call
     and here          one sample instead of the sum, products in the wrong order, a loss wrong
                       at its targets, what a gradient ignores
 
@@ -318,8 +320,8 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     found += [_safe(t) for t in tests] + [factor]
     if own:
         found += [*(_safe(lambda: flows(probe)) or []), entry]
-    if not probe.is_loss:
-        found += [_safe(lambda: by_output(probe, c.param, a, what))]
+    if not probe.is_loss and not any(f and not f.startswith(PLACES) for f in found):
+        found += [_safe(lambda: by_output(probe, c.param, a, what))]  # costly: where needed
     return found + [_safe(lambda: sums(a, n, axes, what)), _safe(lambda: offset(err, wrong, axes))]
 
 
