@@ -1,6 +1,6 @@
 """Write the checker's report on every case of the unlisted corpus, shuffled, the truth apart.
 
-    PYTHONPATH=$PWD python tests/print_unlisted.py dev|heldout|heldout2|...|heldout18 OUTDIR
+    PYTHONPATH=$PWD python tests/print_unlisted.py dev|heldout|heldout2|...|heldout19 OUTDIR
 
 OUTDIR/<index>.txt holds only the printed report (str(report); the last line of the traceback
 when the check raises), and OUTDIR/truth.json maps each index to the case's name, truth and fix.
@@ -28,7 +28,8 @@ SETS = {"dev": "unlisted", "heldout": "unlisted_heldout", "heldout2": "unlisted_
         "heldout13": "unlisted_heldout13",
         "heldout14": "unlisted_heldout14", "heldout15": "unlisted_heldout15",
         "heldout16": "unlisted_heldout16", "heldout17": "unlisted_heldout17",
-        "heldout18": "unlisted_heldout18"}
+        "heldout18": "unlisted_heldout18",
+        "heldout19": "unlisted_heldout19"}
 
 
 def report_text(case: Case) -> str:
