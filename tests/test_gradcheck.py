@@ -723,3 +723,26 @@ def test_a_list_that_grows_with_every_forward_call_is_named():
     said = r.checks[0].findings[0]
     assert said.startswith("self.seen grows by 1 entry with every forward call (")
     assert "forward adds to it without emptying it" in said
+
+
+class LoggedDoubleSlope(mn.Layer):
+    """y = x², each call's batch size logged; the slope written 4x (twice the true 2x)."""
+
+    def __init__(self):
+        super().__init__()
+        self.log = []
+
+    def forward(self, x):
+        self.log.append(x.shape[0])
+        self.x = x
+        return x**2
+
+    def backward(self, dout):
+        return dout * 4 * self.x
+
+
+def test_a_log_that_grows_but_backward_never_reads_is_not_blamed():
+    x = np.random.default_rng(1).standard_normal((4, 3))
+    r = mn.check_layer(LoggedDoubleSlope(), x)
+    assert not r.passed
+    assert not any("grows by" in f for c in r.checks for f in c.findings)

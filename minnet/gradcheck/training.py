@@ -288,9 +288,11 @@ def growing(probe) -> str | None:
         probe.calls.forward(probe.x)
         grown = [(k, len(v) - before[k], len(v)) for k, v in vars(layer).items()
                  if k in before and isinstance(v, (list, dict)) and len(v) > before[k]]
+        # a log that only grows is no mistake: one that backward reads makes each call differ
+        once, again = (probe._again(probe.x, probe.G) for _ in range(2)) if grown else ({}, {})
     finally:
         probe.restore()
-    if not grown:
+    if not grown or all(_equal(v, again.get(k)) for k, v in once.items()):
         return None
     k, step, size = grown[0]
     entries = "1 entry" if step == 1 else f"{step} entries"
