@@ -1043,3 +1043,37 @@ def test_a_gradient_taken_back_through_a_weight_first_is_named_with_it():
     said = next(c for c in r.checks if c.param == "g").findings
     assert "the true dg equals Σ (dout·params['B']ᵀ)·self.h over the batch (axis 0); yours " \
            "is not that" in said, said
+
+
+class TemperedSquare(mn.Layer):
+    """y = x² / t, with a temperature t = 2 (a setting, not a parameter)."""
+
+    t = 2.0
+
+    def forward(self, x):
+        self.x = x
+        return x**2 / self.t
+
+    def backward(self, dout):
+        return dout * 2 * self.x / self.t
+
+
+class TemperedSquareStrayT(TemperedSquare):
+    def backward(self, dout):
+        return dout * 2 * self.x  # the 1/t left out: yours is t × the true one
+
+
+class TemperedSquareStrayTwo(TemperedSquare):
+    def backward(self, dout):
+        return dout * 4 * self.x / self.t  # a plain 2 too many
+
+
+def test_a_factor_equal_to_a_setting_is_told_apart_from_a_plain_number():
+    x = np.random.default_rng(7).standard_normal((4, 3))
+    assert mn.check_layer(TemperedSquare(), x).passed
+    said = " ".join(mn.check_layer(TemperedSquareStrayT(), x).checks[0].findings)
+    assert "which is self.t (with t = 3.25 instead of 2, yours is 3.25 × the true one: it " \
+           "follows t)" in said, said
+    said = " ".join(mn.check_layer(TemperedSquareStrayTwo(), x).checks[0].findings)
+    assert "a plain 2, not t (with t = 3.25 instead of 2, yours is still 2 × the true one)" \
+           in said, said

@@ -14,6 +14,7 @@ tensor, what the mechanisms measure (most telling first):
     flow.py           where gradient flows that forward has no path for, back in time too
     factors.py        yours = true × a factor: one per index, or one for the whole tensor
                       that is a number the layer holds, a √size, or a count of uses
+                      (settle.py: a setting or a plain number? checked with it changed)
     lost.py           the true gradient computed, then not returned or stored
     outputs.py        with dout at one output at a time: which outputs it takes back right
     training.py       a state carried between calls, a cache that grows with every call
@@ -42,6 +43,7 @@ from .outputs import by_output
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
+from .settle import settled
 from .show import side_by_side
 from .structure import close, constant, dout_term, from_dout, moved, offset, sums, where
 from .training import growing
@@ -203,6 +205,8 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
                 else [*found, step]
         if grown and c is failing[0]:  # the cause of all the rest
             found = [grown, *found]
+        found = [_safe(lambda f=f, k=c.param: settled(probe, k, f)) or f if f else f
+                 for f in found]
         c.findings = _without_weaker([f for f in dict.fromkeys(found) if f])
         named = any("= √" in f or ", which is" in f for f in c.findings)
         if named and c.hint:  # a better reason for the factor than d(x²)/dx
