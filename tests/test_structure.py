@@ -872,11 +872,11 @@ class HalfStep(mn.Layer):
         return dout + self.step * dout @ self.params["W"].T
 
 
-def test_a_factor_that_is_a_setting_and_a_plain_number_says_both():
+def test_a_factor_that_is_a_setting_and_a_plain_number_is_settled_by_changing_it():
     said = findings(alone(HalfStep(3, 0.5), normal((4, 3))), "W")
-    assert "which is self.step: a stray factor step" in said, said
-    assert "or a plain 1/2: self.step is 0.5 here, so this check cannot tell the two apart" \
-        in said, said
+    assert "which is self.step (with step = 1.75 instead of 0.5, yours is 1.75 × the true one: " \
+           "it follows step): a stray factor step" in said, said
+    assert "plain" not in said, said
     other = findings(alone(HalfStep(3, 0.3), normal((4, 3))), "W")
     assert "which is self.step: a stray factor step" in other and "plain" not in other, other
 
@@ -1077,3 +1077,34 @@ def test_a_factor_equal_to_a_setting_is_told_apart_from_a_plain_number():
     said = " ".join(mn.check_layer(TemperedSquareStrayTwo(), x).checks[0].findings)
     assert "a plain 2, not t (with t = 3.25 instead of 2, yours is still 2 × the true one)" \
            in said, said
+
+
+class CumSum(mn.Layer):
+    """y_t = Σ_{s ≤ t} x_s along time.  x (N, T, D) -> (N, T, D);  dx_t = Σ_{s ≥ t} dout_s."""
+
+    def forward(self, x):
+        return np.cumsum(x, axis=1)
+
+    def order(self, grads):
+        return grads[::-1]
+
+    def backward(self, dout):
+        running, grads = np.zeros_like(dout[:, 0]), []
+        for t in reversed(range(dout.shape[1])):
+            running = running + dout[:, t]
+            grads.append(running)
+        return np.stack(self.order(grads), axis=1)
+
+
+class CumSumNotReversed(CumSum):
+    def order(self, grads):
+        return grads
+
+
+def test_a_gradient_reversed_along_time_is_named():
+    x = np.random.default_rng(8).standard_normal((3, 4, 2))
+    assert mn.check_layer(CumSum(), x).passed
+    said = mn.check_layer(CumSumNotReversed(), x).checks[0].findings
+    assert said[0] == ("yours is the true dx reversed along its time steps (axis 1): your time "
+                       "step i holds the true time step 3 − i (a list built backwards and not "
+                       "reversed, or an index counted from the other end?)"), said

@@ -393,7 +393,7 @@ def settings(layer, most: int = 16) -> dict:
 def values(probe, most: int = 64, said: str = "") -> list[str]:
     """The numbers a guess is worked with by hand, where the settings leave them out: the
     parameters of more than 16 values (up to 3·`most`/2: a 3×3 kernel of 3 by 3 channels),
-    x and dout (up to `most` values each, else their first sample), small arrays the layer
+    x and dout (up to 3·`most`/2 values each, else their first sample), small arrays the layer
     keeps, and backward's own variables that a statement (`said`) names, as rows."""
     arrays = [(f"params[{k!r}]", p, None) for k, p in probe.params.items()
               if 16 < p.size <= 3 * most // 2]
@@ -402,17 +402,29 @@ def values(probe, most: int = 64, said: str = "") -> list[str]:
             continue
         v = np.asarray(v)
         axes = of_input(v.shape, probe.is_loss)
-        if v.size <= most:
+        if v.size <= 3 * most // 2:  # as a weight matrix: x and dout of 6 × 12 whole
             arrays.append((name, v, axes))
         elif v.ndim >= 3 and v[0].size <= most:  # an image's or a sequence's first sample
             arrays.append((f"{name} at sample 0", v[0], _AfterSamples(axes)))
     arrays += _small_kept(probe, most // 2)
     arrays += [(f"`{k}` (a variable of backward)", v, None) for k, v in probe.watch.seen.items()
                if f"`{k}`" in said and 1 < v.size <= most]
+    arrays += _inner_gradients(probe, most)
     lines = []
     for name, v, axes in arrays:
         lines += [f"{name} {v.shape}:", *_rows(v, axes)]
     return ["", "The numbers, to work a guess by hand:", *lines] if lines else []
+
+
+def _inner_gradients(probe, most: int, count: int = 2) -> list[tuple]:
+    """Your backward's own gradients on the way (dA, dp: its variables named d...), small
+    ones: where a guess about which step went wrong can be tested."""
+    watch, G = probe.watch, probe.G
+    found = [(f"`{k}` (your backward's, on the way)", v, None) for k, v in watch.seen.items()
+             if k.startswith("d") and k != "dout" and ":" not in k and 1 < v.size <= most
+             and k not in watch.names.values()
+             and not (G is not None and v.shape == np.shape(G) and np.array_equal(v, G))]
+    return found[:count]
 
 
 class _AfterSamples:

@@ -201,8 +201,7 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
         except Exception:  # a diagnosis is extra: a layer that cannot take one keeps its hint
             continue
         if step and c is failing[0]:  # first where the others only say where, else last
-            found = [step, *found] if not any(f and not f.startswith(PLACES) for f in found) \
-                else [*found, step]
+            found = [step, *found] if not any(_says_what(f) for f in found) else [*found, step]
         if grown and c is failing[0]:  # the cause of all the rest
             found = [grown, *found]
         found = [_safe(lambda f=f, k=c.param: settled(probe, k, f)) or f if f else f
@@ -216,6 +215,12 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
 
 
 PLACES = ("wrong ", "with dout at one ")  # statements of where only, not of what
+HALF = ("yours is not that", "the true one is not of that form", "(nor such a sum)")
+
+
+def _says_what(f: str | None) -> bool:
+    """A statement of what yours is (not only where, nor only what it is not)."""
+    return bool(f) and not f.startswith(PLACES) and not f.endswith(HALF)
 
 
 def _without_weaker(found: list[str]) -> list[str]:
@@ -324,7 +329,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     found += [_safe(t) for t in tests] + [factor]
     if own:
         found += [*(_safe(lambda: flows(probe)) or []), entry]
-    if not probe.is_loss and not any(f and not f.startswith(PLACES) for f in found):
+    if not probe.is_loss and not any(_says_what(f) for f in found):
         found += [_safe(lambda: by_output(probe, c.param, a, what))]  # costly: where needed
     return found + [_safe(lambda: sums(a, n, axes, what)), _safe(lambda: offset(err, wrong, axes))]
 

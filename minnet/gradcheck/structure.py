@@ -313,6 +313,12 @@ def moved(a: np.ndarray, n: np.ndarray, axes: Axes, what: str, x: np.ndarray | N
         for step in (1, -1, 2, -2, 3, -3):
             if all(a.shape[g] > abs(step) + 1 for g in group) and _shifted(a, n, group, step):
                 return _shift_text(axes, group, step, what)
+    for axis in range(a.ndim):
+        if a.shape[axis] > 1 and close(a, np.flip(n, axis)).all():
+            name, k = axes.name(axis), a.shape[axis] - 1
+            return (f"yours is the true {what} reversed along its {axes.plural(axis)} (axis "
+                    f"{axis}): your {name} i holds the true {name} {k} − i (a list built "
+                    f"backwards and not reversed, or an index counted from the other end?)")
     if axes.spatial and close(a, np.flip(n, axes.spatial)).all():
         return (f"yours is the true {what} flipped along rows and columns (turned by 180°): a "
                 f"kernel flipped where it should not be (or not flipped where it should)?")
