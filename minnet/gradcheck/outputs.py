@@ -10,7 +10,7 @@ import itertools
 
 import numpy as np
 
-MOST = 256  # entries of the tensor, at most: its numeric Jacobian costs two forwards each
+MOST = 192  # entries of the tensor, at most: its numeric Jacobian costs two forwards each
 TINY = 1e-12
 
 
@@ -38,7 +38,7 @@ def _groups(shape: tuple) -> list[tuple[str, tuple[int, ...]]]:
     """The outputs to take one at a time: an image's pixels and channels, a sequence's steps
     and features, a matrix's columns (the samples are flow.py's)."""
     if len(shape) == 4:
-        return [("output pixel", (2, 3))] * (shape[2] * shape[3] <= 64) + \
+        return [("output pixel", (2, 3))] * (shape[2] * shape[3] <= 36) + \
             [("output channel", (1,))] * (1 < shape[1] <= 16)
     if len(shape) == 3:
         return [("output step", (1,))] * (1 < shape[1] <= 16) + \
@@ -90,14 +90,10 @@ def _one_at_a_time(probe, key, a, J, name, axes, what) -> str | None:
 def _statuses(probe, key, a, J, axes):
     """({output index: 'right' | 'nothing' | 'wrong'}, how many outputs reach each entry), or
     None when your gradients of the parts do not add up to yours (not linear in dout)."""
-    G = probe.G
     status, total, reach = {}, np.zeros(a.shape), np.zeros(a.shape)
-    scale = np.abs(J @ G.ravel()).max() + TINY
-    for idx in itertools.product(*(range(G.shape[ax]) for ax in axes)):
-        at = tuple(idx[axes.index(ax)] if ax in axes else slice(None) for ax in range(G.ndim))
-        part = np.zeros_like(G)
-        part[at] = G[at]
-        yours = probe._again(probe.x, part).get(key)
+    scale = np.abs(J @ probe.G.ravel()).max() + TINY
+    for idx, part, yours in _parts(probe, axes):
+        yours = yours.get(key)
         if yours is None or np.shape(yours) != a.shape:
             return None
         true = (J @ part.ravel()).reshape(a.shape)
@@ -106,6 +102,22 @@ def _statuses(probe, key, a, J, axes):
         status[idx] = "right" if np.abs(yours - true).max() <= 1e-6 * scale \
             else "nothing" if np.abs(yours).max() <= TINY * scale else "wrong"
     return None if np.abs(total - a).max() > 1e-6 * scale else (status, reach)
+
+
+def _parts(probe, axes) -> list:
+    """(output index, dout there only, your gradients of it) for each output: one backward
+    each, made once per probe and shared by its tensors (dx, dW, db read the same runs)."""
+    made = probe.__dict__.setdefault("_by_output", {})
+    if axes not in made:
+        G, found = probe.G, []
+        for idx in itertools.product(*(range(G.shape[ax]) for ax in axes)):
+            at = tuple(idx[axes.index(ax)] if ax in axes else slice(None)
+                       for ax in range(G.ndim))
+            part = np.zeros_like(G)
+            part[at] = G[at]
+            found.append((idx, part, probe._again(probe.x, part)))
+        made[axes] = found
+    return made[axes]
 
 
 def _which(cells: list[tuple[int, ...]], name: str, sizes: list[int]) -> str:
