@@ -33,7 +33,7 @@ from .axes import of_input, of_param
 from .branches import branch, crossed, extreme
 from .corrections import corrected, correction
 from .elementwise import EXACT, NUMERIC, derivatives
-from .factors import fan, per_index, scaled
+from .factors import fan, names_it, per_index, scaled
 from .flow import back_in_time, flows
 from .formulas import before_product, fitted, gradient_at, gradient_name
 from .lost import lost, used_up
@@ -43,7 +43,7 @@ from .outputs import by_output
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
-from .settle import settled
+from .settle import settler
 from .show import side_by_side
 from .structure import close, constant, dout_term, from_dout, moved, offset, sums, where
 from .training import growing
@@ -204,8 +204,6 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
             found = [step, *found] if not any(_says_what(f) for f in found) else [*found, step]
         if grown and c is failing[0]:  # the cause of all the rest
             found = [grown, *found]
-        found = [_safe(lambda f=f, k=c.param: settled(probe, k, f)) or f if f else f
-                 for f in found]
         c.findings = _without_weaker([f for f in dict.fromkeys(found) if f])
         named = any("= √" in f or ", which is" in f for f in c.findings)
         if named and c.hint:  # a better reason for the factor than d(x²)/dx
@@ -215,7 +213,8 @@ def diagnose(probe: LayerProbe, inp: ParamCheck | None, params: list[ParamCheck]
 
 
 PLACES = ("wrong ", "with dout at one ")  # statements of where only, not of what
-HALF = ("yours is not that", "the true one is not of that form", "(nor such a sum)")
+NO_TRUE = ("the true one is not of that form", "(nor such a sum)")  # yours alone is known
+HALF = ("yours is not that", *NO_TRUE)  # only one of the two is known
 
 
 def _says_what(f: str | None) -> bool:
@@ -228,8 +227,7 @@ def _without_weaker(found: list[str]) -> list[str]:
     and seems to contradict, once another statement gives the true one's formula."""
     if not any("the true one =" in f for f in found):
         return found
-    return [f for f in found if not f.endswith(("the true one is not of that form",
-                                                "one array the layer keeps (nor such a sum)"))]
+    return [f for f in found if not f.endswith(NO_TRUE)]
 
 
 def _truths(probe: LayerProbe, checks: list) -> dict[str, np.ndarray]:
@@ -293,7 +291,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
                                                a, n))]
     targets = None  # "wrong only at the targets" locates it better than any branch
     window = _window(probe) if is_input else None
-    factor = _safe(lambda: per_index(probe.layer, a, n, axes, what))
+    factor = _safe(lambda: per_index(probe.layer, a, n, axes, what, settler(probe, c.param)))
     tests = [lambda: constant(a, n, what),
              lambda: moved(a, n, axes, what, x if is_input else None, window)]
     if own:
@@ -320,11 +318,11 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
               lambda: correction(probe, err, axes) if own and not table_says else None,
               lambda: None if c.derivatives or targets else branch(probe, c.param, wrong, a, n),
               lambda: None if c.derivatives or targets else extreme(probe, c.param, wrong, axes),
-              lambda: None if factor and ", which is" in factor else scaled(probe, a, n, what)]
+              lambda: None if names_it(factor) else scaled(probe, a, n, what)]
     if own:
         tests += [lambda: fan(probe, a, n, what, "x")]
     entry, carry = (_safe(lambda: back_in_time(probe)) or (None, [])) if own else (None, [])
-    named = [factor] if factor and ", which is" in factor else []  # they name it: first
+    named = [factor] if names_it(factor) else []  # they name it: first
     found = [lost_it, *carry, *named]
     found += [_safe(t) for t in tests] + [factor]
     if own:

@@ -15,6 +15,7 @@ from .calls import STEP
 from .factors import factor_named
 from .probe import LayerProbe
 from .report import ParamCheck
+from .settle import settler
 from .structure import close
 
 TRIALS = 4  # off-diagonal probes that must leave every other output entry unchanged
@@ -108,7 +109,8 @@ def derivatives(probe: LayerProbe, inp: ParamCheck, wrong: np.ndarray) -> Deriva
             for i in picks]
     points = [tuple(map(float, p)) for p in zip(x, y, yours, true)]
     region = _region(probe.x.ravel()[compared], wrong.ravel()[compared])
-    lines = [region] + pattern(x, y, yours, true, wrong.ravel()[keep], probe.layer)[1:]
+    lines = [region] + pattern(x, y, yours, true, wrong.ravel()[keep], probe.layer,
+                               settler(probe, "input"))[1:]
     hint = formula(x, y, yours, true) or _constant(lines)
     return Derivatives(rows, picks.index(worst), lines, hint, points,
                        int(compared.sum()) - len(keep))
@@ -129,27 +131,27 @@ def _spread(x: np.ndarray, worst: int) -> list[int]:
 
 
 def pattern(x: np.ndarray, y: np.ndarray, yours: np.ndarray, true: np.ndarray,
-            wrong: np.ndarray | None = None, layer=None) -> list[str]:
+            wrong: np.ndarray | None = None, layer=None, settle=None) -> list[str]:
     """Where your dy/dx is wrong (x < 0, x > 0, near 0, everywhere), your/true, sign flips."""
     wrong = ~close(yours, true, NUMERIC) if wrong is None else wrong
     m, k = len(x), int(wrong.sum())
     lines = [_region(x, wrong)]
     if k == 0:
         return lines
-    lines.append(_ratio(x, y, yours, true, wrong, layer))
+    lines.append(_ratio(x, y, yours, true, wrong, layer, settle))
     flipped = int(np.sum(yours * true < 0))
     lines.append(f"signs flipped at {flipped} of the {m} entries with |G| >= {MIN_G}" if flipped
                  else "no sign is flipped")
     return lines
 
 
-def _ratio(x, y, yours, true, wrong, layer=None) -> str:
+def _ratio(x, y, yours, true, wrong, layer=None, settle=None) -> str:
     """your/true at the wrong entries: a constant, a catalogued function of x or y, or neither."""
     if np.any(wrong & (np.abs(true) <= 1e-9)):
         return "your dy/dx is nonzero where the true one is 0"
     r = yours[wrong] / true[wrong]
     if np.all(np.abs(r - np.median(r)) <= 1e-4 * np.abs(np.median(r)) + 1e-12):
-        named = "" if layer is None else factor_named(layer, float(np.median(r)))
+        named = "" if layer is None else factor_named(layer, float(np.median(r)), settle)
         return (f"your/true = {np.median(r) + 0.0:.4g} at every wrong entry (a constant "
                 f"factor{named})")
     d = yours[wrong] - true[wrong]

@@ -22,7 +22,8 @@ from .structure import close
 RTOL = 1e-5  # how closely yours must equal factor × true at every entry
 
 
-def per_index(layer, a: np.ndarray, n: np.ndarray, axes: Axes, what: str) -> str | None:
+def per_index(layer, a: np.ndarray, n: np.ndarray, axes: Axes, what: str,
+              settle=None) -> str | None:
     """One factor per index of one axis relates your gradient to the true one."""
     if np.abs(a).max(initial=0) <= 1e-12 * np.abs(n).max(initial=0):
         return None  # factors of 1e-17 say only that yours is 0
@@ -39,7 +40,7 @@ def per_index(layer, a: np.ndarray, n: np.ndarray, axes: Axes, what: str) -> str
         return text + _named(layer, c)
     c = whole_factor(a, n)
     if c is not None and abs(c - 1) > 1e-3:
-        named = _named(layer, np.array([c]))
+        named = _named(layer, np.array([c]), settle)
         return f"your {what} is {c:.4g} × the true one" + named if named else None
     return None
 
@@ -119,8 +120,10 @@ def _factors(a: np.ndarray, n: np.ndarray, axis: int) -> np.ndarray | None:
     return c
 
 
-def _named(layer, c: np.ndarray) -> str:
-    """', which is 1/params['gamma']: ...' when an array the layer holds gives the factors."""
+def _named(layer, c: np.ndarray, settle=None) -> str:
+    """', which is 1/params['gamma']: ...' when an array the layer holds gives the factors.
+    settle(name, inverse, plain), given, answers whether a factor that is also a plain number
+    follows the setting (settle.py); None where it cannot tell."""
     arrays = held(layer) | {k: np.array([v]) for k, v in held_numbers(layer).items()
                             if isinstance(v, float) and v not in (0.0, 1.0)}  # alpha, scale
     for name, v in arrays.items():
@@ -129,30 +132,46 @@ def _named(layer, c: np.ndarray) -> str:
             continue
         v = v.ravel()
         if close(c, v, 1e-4).all():
-            return (f", which is {name}: a stray factor {_short(name)} (yours is multiplied by "
-                    f"it, the true one is not)" + _or_plain(name, c))
-        if (v != 0).all() and close(c, 1 / v, 1e-4).all():
-            return f", which is 1/{name}: the factor {_short(name)} is missing" + \
-                _or_plain(name, c)
+            inverse, text = False, (f", which is {name}: a stray factor {_short(name)} (yours "
+                                    f"is multiplied by it, the true one is not)")
+        elif (v != 0).all() and close(c, 1 / v, 1e-4).all():
+            inverse, text = True, f", which is 1/{name}: the factor {_short(name)} is missing"
+        else:
+            continue
+        plain = _plain(c)
+        told = settle(name, inverse, plain) if settle and plain else None
+        return told or text + _or_plain(name, c, plain)
     return ""
 
 
-def _or_plain(name: str, c: np.ndarray) -> str:
-    """'; or a plain 1/2: self.step is 0.5 here, so this layer cannot tell the two apart'."""
+def _plain(c: np.ndarray) -> str | None:
+    """'2', '1/2' or '−3': the one factor c as a small whole number or its reciprocal."""
     if c.size != 1 or c[0] == 0:
-        return ""
+        return None
     for v, word in ((c[0], "{}"), (1 / c[0], "1/{}")):
         k = round(abs(v))
         if 2 <= k <= 10 and abs(abs(v) - k) < 1e-4 * k:
-            plain = ("−" if v < 0 else "") + word.format(k)
-            return (f"; or a plain {plain}: {name} is {c[0]:.4g} here, so this check cannot "
-                    f"tell the two apart (try another value of {_short(name)})")
-    return ""
+            return ("−" if v < 0 else "") + word.format(k)
+    return None
 
 
-def factor_named(layer, c: float) -> str:
+def _or_plain(name: str, c: np.ndarray, plain: str | None) -> str:
+    """'; or a plain 1/2: self.step is 0.5 here, so this layer cannot tell the two apart'."""
+    if plain is None:
+        return ""
+    return (f"; or a plain {plain}: {name} is {c[0]:.4g} here, so this check cannot tell the "
+            f"two apart (try another value of {_short(name)})")
+
+
+def names_it(text: str | None) -> bool:
+    """Does per_index's statement name its factor (an array the layer holds, or, settled by a
+    second check, a plain number)?"""
+    return bool(text) and (", which is" in text or ": a plain " in text)
+
+
+def factor_named(layer, c: float, settle=None) -> str:
     """', which is 1/self.lam: the factor lam is missing' when a number the layer holds is c."""
-    return _named(layer, np.array([c]))
+    return _named(layer, np.array([c]), settle)
 
 
 def _listed(c: np.ndarray) -> str:

@@ -1,50 +1,47 @@
 """A factor that is both a setting and a plain number ("2 × the true one, which is self.t; or a
 plain 2: self.t is 2 here"), told apart by checking once more with the setting changed: a
-stray factor t follows t, a plain 2 stays 2."""
+stray factor t follows t, a plain 2 stays 2. factors.py asks, through settler()."""
 
 from __future__ import annotations
-
-import re
 
 import numpy as np
 
 from .numeric import numeric_gradient
 from .structure import close
 
-AMBIGUOUS = re.compile(r", which is (1/)?(\S+): .*?; or a plain (\S+): \S+ is \S+ here, so this "
-                       r"check cannot tell the two apart \(try another value of \w+\)")
+
+def settler(probe, key: str):
+    """settle(name, inverse, plain) for factors.py, on the tensor `key` of this probe."""
+    return lambda name, inverse, plain: settled(probe, key, name, inverse, plain)
 
 
-def settled(probe, key: str, text: str) -> str:
-    """text with its 'cannot tell the two apart' answered, when the check can answer it."""
-    found = AMBIGUOUS.search(text)
-    if not found:
-        return text
-    inverse, name, plain = found.groups()
+def settled(probe, key: str, name: str, inverse: bool, plain: str) -> str | None:
+    """The factor is `name` (1/`name` if inverse) and also the plain number `plain`: which, by
+    a second check with the setting changed; None when the check cannot say."""
     old = _get(probe, name)
     if old is None:
-        return text
+        return None
     new = old + 1.25  # not a whole multiple of old: the two readings part
     try:
         _set(probe, name, new)
         c = _ratio(probe, key)
+    except (ValueError, TypeError, IndexError, ArithmeticError):
+        c = None  # a layer that cannot run at the new value: the factor stays unsettled
     finally:
         _set(probe, name, old)
         probe.restore()
-    short = name.split("'")[1] if "'" in name else name.removeprefix("self.")
     if c is None:
-        return text
+        return None
+    short = name.split("'")[1] if "'" in name else name.removeprefix("self.")
+    changed = f"with {short} = {new:.4g} instead of {old:.4g}"
     follows = 1 / new if inverse else new
     if abs(c - follows) < 1e-4 * abs(follows):
-        said = (f", which is {inverse or ''}{name} (with {short} = {new:.4g} instead of "
-                f"{old:.4g}, yours is {c:.4g} × the true one: it follows {short}): "
-                + ("a stray factor " + short if not inverse else f"the factor {short} is missing"))
-    elif abs(c - _value(plain)) < 1e-4 * abs(_value(plain)):
-        said = (f": a plain {plain}, not {short} (with {short} = {new:.4g} instead of "
-                f"{old:.4g}, yours is still {c:.4g} × the true one)")
-    else:
-        return text
-    return text[:found.start()] + said + text[found.end():]
+        return (f", which is {'1/' if inverse else ''}{name} ({changed}, yours is {c:.4g} × the "
+                f"true one: it follows {short}): "
+                + (f"the factor {short} is missing" if inverse else f"a stray factor {short}"))
+    if abs(c - _value(plain)) < 1e-4 * abs(_value(plain)):
+        return f": a plain {plain}, not {short} ({changed}, yours is still {c:.4g} × the true one)"
+    return None
 
 
 def _get(probe, name: str) -> float | None:
