@@ -419,11 +419,9 @@ def values(probe, most: int = 64, said: str = "") -> list[str]:
 def _inner_gradients(probe, most: int, count: int = 2) -> list[tuple]:
     """Your backward's own gradients on the way (dA, dp: its variables named d...), small
     ones: where a guess about which step went wrong can be tested."""
-    watch, G = probe.watch, probe.G
-    found = [(f"`{k}` (your backward's, on the way)", v, None) for k, v in watch.seen.items()
-             if k.startswith("d") and k != "dout" and ":" not in k and 1 < v.size <= most
-             and k not in watch.names.values()
-             and not (G is not None and v.shape == np.shape(G) and np.array_equal(v, G))]
+    found = [(f"`{k}` (your backward's, on the way)", v, None)
+             for k, v in probe.watch.own(probe.G).items()
+             if k.startswith("d") and k != "dout" and 1 < v.size <= most]
     return found[:count]
 
 

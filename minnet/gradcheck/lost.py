@@ -43,6 +43,14 @@ class Watch:
                           for key, g in [("input", arg), *grads.items()] if v is g}
 
 
+    def own(self, G: np.ndarray | None = None) -> dict[str, np.ndarray]:
+        """backward's own variables (not a helper method's), leaving out what it returned or
+        stored, and dout under another name (backward(self, G))."""
+        return {k: v for k, v in self.seen.items() if ":" not in k
+                and k not in self.names.values()
+                and not (G is not None and v.shape == np.shape(G) and np.array_equal(v, G))}
+
+
 def lost(probe, key: str, a: np.ndarray, n: np.ndarray, what: str) -> str | None:
     """'backward's variable `dW_sum` holds the true dW (equal at every entry); grads['W'] is
     another array (`dW`, all zeros): store `dW_sum` in grads['W']'."""

@@ -277,9 +277,10 @@ def _add_back(per: np.ndarray, stride: int, dilation: int) -> np.ndarray:
     return out
 
 
-def through_weights(G: np.ndarray, layer, shape: tuple) -> dict:
-    """The candidates of dout taken back through a weight matrix first, (dout·Vᵀ): for a
-    parameter that sits before that weight in forward (s in x·U·diag(s)·V)."""
+def through_weights(G: np.ndarray, layer, arrays: dict, shape: tuple) -> dict:
+    """The candidates of dout taken back through a weight matrix first, (dout·Vᵀ), with the
+    arrays the layer keeps: for a parameter that sits before that weight in forward (s in
+    x·U·diag(s)·V)."""
     found = {}
     if G.ndim != 2:
         return found
@@ -288,8 +289,7 @@ def through_weights(G: np.ndarray, layer, shape: tuple) -> dict:
             continue  # forward's h·P is taken back as dout·Pᵀ (a square P that way only)
         back, name = (G @ P.T, f"(dout·params[{k!r}]ᵀ)") if P.shape[1] == G.shape[1] else \
             (G @ P, f"(dout·params[{k!r}])")
-        found |= {c.replace("dout", name): v for c, v in
-                  candidates(back, kept(layer, masks=True), shape).items()}
+        found |= {c.replace("dout", name): v for c, v in candidates(back, arrays, shape).items()}
     return found
 
 
@@ -298,11 +298,12 @@ def pairing(G: np.ndarray | None, layer, key: str, a: np.ndarray, n: np.ndarray)
     over the batch', from the candidates that match your gradient and the true one."""
     if G is None:
         return None
-    cands = candidates(G, kept(layer, masks=True), a.shape)
+    arrays = kept(layer, masks=True)
+    cands = candidates(G, arrays, a.shape)
     if key == "x":
         cands |= placed(G, getattr(layer, "params", {}), a.shape)
     else:
-        cands |= through_weights(G, layer, a.shape)
+        cands |= through_weights(G, layer, arrays, a.shape)
     mine = [k for k, v in cands.items() if v.shape == a.shape and close(v, a).all()]
     true = [k for k, v in cands.items() if v.shape == a.shape and close(v, n, 1e-4).all()]
     if not mine and not true or set(mine) & set(true):
@@ -313,9 +314,9 @@ def pairing(G: np.ndarray | None, layer, key: str, a: np.ndarray, n: np.ndarray)
     if mine:
         return (f"your {what} equals {mine[0]}; the true one is not dout times one array the "
                 f"layer keeps (nor such a sum)")
-    scale = _scale(a, cands[true[0]])
     if not a.any():
         return f"the true {what} equals {true[0]}; yours is all zeros"
+    scale = _scale(a, cands[true[0]])
     if scale is not None:
         return (f"the true {what} equals {true[0]}; yours is {scale:.4g} × that (a factor "
                 f"{'too many' if abs(scale) > 1 else 'missing'}?)")
