@@ -184,13 +184,25 @@ def arrays(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
     if key == "input" and not probe.is_loss and probe.base_out is not None:
         raw["out"] = np.asarray(probe.base_out)
     raw |= {f"params[{k!r}]": v for k, v in probe.params.items()}
-    raw |= made_in_backward(probe)
     raw |= {f"{k}ᵀ": v.T for k, v in list(raw.items())  # a square mask or weight, turned
             if np.ndim(v) == 2 and v.shape[0] == v.shape[1] == shape[-1] and len(shape) == 2}
     found = {}
     for name, b in raw.items():
         b = _fitted(b, shape, probe.is_loss)
         if b is not None and not any(np.array_equal(b, c) for c in found.values()):
+            found[name] = b
+    return found | _new_in_backward(probe, shape, with_functions(found))
+
+
+def _new_in_backward(probe, shape: tuple, known: dict) -> dict[str, np.ndarray]:
+    """backward's own variables that are none of the arrays above nor a function of one: a
+    student's s = σ(x) reads better as σ(x), which also says what s is."""
+    found = {}
+    for name, b in made_in_backward(probe).items():
+        b = _fitted(b, shape, probe.is_loss)
+        if b is not None and not any(np.shape(c) == b.shape and np.allclose(b, c, rtol=1e-9,
+                                                                            atol=0)
+                                     for c in (*known.values(), *found.values())):
             found[name] = b
     return found
 
