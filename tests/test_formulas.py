@@ -542,3 +542,52 @@ def test_no_statement_denies_the_formula_another_gives():
     said = findings(mn.check_layer(NoisyWeight(4, 3), normal((6, 4), seed=3)), "sigma")
     assert "your dsigma = self.xᵀ·dout; the true one = (self.xᵀ·dout)·self.eps" in said, said
     assert "nor such a sum" not in said
+
+
+class BetaSoftplus(mn.Layer):
+    """y = log(1 + exp(βx))/β; dy/dx = σ(βx), written σ(x): β left out of the sigmoid."""
+
+    def __init__(self, beta=2.0):
+        super().__init__()
+        self.beta = beta
+
+    def forward(self, x):
+        self.x = x
+        out = np.empty_like(x)
+        np.logaddexp(0, self.beta * x, out=out)
+        out /= self.beta
+        return out
+
+    def backward(self, dout):
+        s = 1 / (1 + np.exp(-self.x))
+        return dout * s
+
+
+class BetaSwish(mn.Layer):
+    """y = x·σ(βx); dy/dx = σ + βx·σ(1 − σ), written with x·σ(1 − σ): β left out there."""
+
+    def __init__(self, beta=1.7):
+        super().__init__()
+        self.beta = beta
+
+    def forward(self, x):
+        self.x = x
+        self.s = 1 / (1 + np.exp(-self.beta * x))
+        return x * self.s
+
+    def backward(self, dout):
+        s = self.s
+        return dout * (s + self.x * s * (1 - s))
+
+
+def test_a_function_of_a_setting_times_x_is_a_building_block():
+    text = findings(mn.check_layer(BetaSoftplus(), normal((4, 5), seed=3)))
+    assert "your dx = dout·σ(x); the true one = dout·σ(self.beta·x)" in text
+
+
+def test_a_coefficient_a_setting_makes_is_named_by_it():
+    text = findings(mn.check_layer(BetaSwish(), normal((4, 5), seed=3)))
+    assert "lacks a term 0.7·dout·out·(1 − self.s)" in text  # σ(βx) is self.s: the student's
+    assert "(0.7 = self.beta − 1)" in text
+    right = findings(mn.check_layer(BetaSwish(beta=3.0), normal((4, 5), seed=3)))
+    assert "self.beta" not in right.split("lacks a term")[1]  # 2: a plain number, not named

@@ -20,8 +20,8 @@ import itertools
 
 import numpy as np
 
-from .fit import Formula, fit, holds, power_text, proportional
-from .pairing import candidates, kept
+from .fit import Formula, as_number, fit, holds, power_text, proportional
+from .pairing import candidates, held_numbers, kept
 
 BASES = 6  # contractions of dout tried as a parameter gradient's base, at most
 
@@ -38,7 +38,7 @@ def formulas(probe, key: str, a: np.ndarray, n: np.ndarray) -> str | None:
     formulas yours, the true one and their difference fit; None when none fits."""
     what = gradient_name(probe, key)
     return compared(what, a, n, building_blocks(probe, key, a.shape),
-                     _bases(probe, key, a.shape))
+                     _bases(probe, key, a.shape), settings=layer_settings(probe.layer))
 
 
 def gradient_name(probe, key: str) -> str:
@@ -79,7 +79,8 @@ def where_wrong(probe, key: str, a: np.ndarray, n: np.ndarray, wrong: np.ndarray
     blocks = {k: b[wrong] for k, b in building_blocks(probe, key, a.shape).items()
               if np.ptp(b[wrong]) > 0}
     bases = {k: None if v is None else v[wrong] for k, v in _bases(probe, key, a.shape).items()}
-    said = compared(what, a[wrong], n[wrong], blocks, bases, alone=True)
+    said = compared(what, a[wrong], n[wrong], blocks, bases, alone=True,
+                    settings=layer_settings(probe.layer))
     return f"at the {int(wrong.sum())} entries where yours is wrong: {said}" if said else None
 
 
@@ -93,7 +94,8 @@ def before_product(probe, a: np.ndarray, n: np.ndarray) -> str | None:
         if D is None or not (holds(a, D @ W.T, 1e-6) and holds(n, Dn @ W.T, 1e-5)):
             continue  # x reaches the output by another path too
         bases = {"dout": G} if G is not None and np.shape(G) == D.shape else {"": None}
-        said = compared("D", D, Dn, building_blocks(probe, "input", D.shape), bases)
+        said = compared("D", D, Dn, building_blocks(probe, "input", D.shape), bases,
+                        settings=layer_settings(probe.layer))
         if said:
             return f"{through('dx', name, W)}: {said}"
     return None
@@ -119,14 +121,20 @@ def gradient_at(Q: np.ndarray, v: np.ndarray) -> np.ndarray | None:
 
 
 def compared(what: str, a: np.ndarray, n: np.ndarray, blocks: dict, bases: dict,
-             alone: bool = False, few: bool = False) -> str | None:
+             alone: bool = False, few: bool = False, settings: dict | None = None) -> str | None:
     """Yours and the true one as formulas; `alone`: c · base by itself is worth saying too;
-    `few`: the blocks are few, and any three of them may be tried (fit.fit)."""
+    `few`: the blocks are few, and any three of them may be tried (fit.fit); `settings`: the
+    layer's numbers (self.beta), which a formula's coefficient is then said to be made of."""
     blocks = {k: b for k, b in blocks.items() if not k.startswith("self.") or not (
         proportional(b, a) or proportional(b, n))}  # a kept copy of a gradient says nothing
     with np.errstate(all="ignore"):  # blocks such as exp(x) may overflow; such fits fail
         mine, true = fit(a, bases, blocks, 1e-6, few=few), fit(n, bases, blocks, 1e-5, few=few)
         error = fit(a - n, bases, blocks, 1e-5, products_only=True)
+    said = _said(what, a, mine, true, error, alone)
+    return said and said + of_settings(mine[:1] + true[:1] + error[:1], settings or {})
+
+
+def _said(what, a, mine, true, error, alone) -> str | None:
     if not alone and not any(f.blocks or f.terms[0][1] for f in mine[:1] + true[:1]):
         mine = true = []  # both c · base alone: pairing.py says that
     if mine and true:
@@ -151,6 +159,44 @@ def compared(what: str, a: np.ndarray, n: np.ndarray, blocks: dict, bases: dict,
     return None
 
 
+def of_settings(formulas: list[Formula], settings: dict) -> str:
+    """' (0.7 = self.beta − 1)': a formula's coefficient that one of the layer's settings
+    makes, where it is no plain number (a 2, a 1/6) that could as well be meant."""
+    found = [f"{as_number(abs(c))} = {text}" for f in formulas for c, _ in f.terms
+             if (text := setting_made(abs(c), settings))]
+    found = list(dict.fromkeys(found))
+    return f" ({'; '.join(found[:3])})" if found else ""
+
+
+def setting_made(c: float, settings: dict) -> str | None:
+    """'self.beta − 1' for 0.7 when self.beta = 1.7; None for a plain number (2, 1/6)."""
+    if c == 0 or _plain_number(c):
+        return None
+    for name, s in settings.items():
+        for text, v in _made_of(name, s):
+            if abs(c - abs(v)) <= 1e-6 * c:
+                return text
+    return None
+
+
+def _made_of(name: str, s: float) -> list[tuple[str, float]]:
+    return [(name, s), (f"1/{name}", 1 / s), (f"{name} − 1", s - 1), (f"{name} + 1", s + 1),
+            (f"{name}²", s * s), (f"1/{name}²", 1 / s**2), (f"2·{name}", 2 * s),
+            (f"{name}/2", s / 2), (f"√{name}", np.sqrt(abs(s))), (f"1/√{name}", abs(s)**-0.5)]
+
+
+def _plain_number(c: float) -> bool:
+    """1, 3, 1/6: a whole number up to 100 or its reciprocal."""
+    return any(abs(v - round(v)) < 1e-9 * max(v, 1) and 1 <= round(v) <= 100
+               for v in (c, 1 / c))
+
+
+def layer_settings(layer) -> dict[str, float]:
+    """The layer's own numbers that no plain number could be (self.beta = 1.7, not 2)."""
+    return {k: float(v) for k, v in held_numbers(layer).items()
+            if v != 0 and not _plain_number(abs(float(v)))}
+
+
 def building_blocks(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
     """The arrays a formula for a gradient of this shape may be made of, by name: the arrays
     themselves, then a few functions of each."""
@@ -160,17 +206,24 @@ def building_blocks(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
 def with_functions(found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """The arrays, then a few functions of each (σ(b), 1 − b², ...): the simpler come first."""
     found = dict(found)
+    seen = {_key(b) for b in found.values()}
     for name, b in list(found.items()):
         inner = name[1:-1] if name.startswith("(") else name
-        for form, f in FUNCTIONS.items():
-            found[form.format(inner if "(" in form else name)] = f(b)
-        found[f"({inner} > 0)" if (b >= 0).all() else f"sign({inner})"] = np.sign(b)
+        made = {form.format(inner if "(" in form else name): f(b) for form, f in FUNCTIONS.items()}
+        made[f"({inner} > 0)" if (b >= 0).all() else f"sign({inner})"] = np.sign(b)
+        found |= {k: v for k, v in made.items() if _key(v) not in seen}  # σ(βx): self.s
     return found
+
+
+def _key(b: np.ndarray) -> bytes:
+    with np.errstate(all="ignore"):
+        return np.round(b, 9).tobytes()
 
 
 def arrays(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
     """x (a loss's scores, y and scores − y), what the layer keeps, its output and parameters,
-    each broadcast to the gradient's shape (those that do not broadcast are left out)."""
+    and x times each of its settings (for σ(βx)), each broadcast to the gradient's shape (those
+    that do not broadcast are left out)."""
     raw = {}
     if probe.is_loss:
         raw["scores"] = probe.x
@@ -184,6 +237,9 @@ def arrays(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
     if key == "input" and not probe.is_loss and probe.base_out is not None:
         raw["out"] = np.asarray(probe.base_out)
     raw |= {f"params[{k!r}]": v for k, v in probe.params.items()}
+    if key == "input" and not probe.is_loss:  # last: the student's own names read better
+        raw |= {f"{k}·x": v * probe.x for k, v in held_numbers(probe.layer).items()
+                if isinstance(v, float) and v not in (0.0, 1.0, -1.0)}  # σ(βx), tanh(x/τ)
     raw |= {f"{k}ᵀ": v.T for k, v in list(raw.items())  # a square mask or weight, turned
             if np.ndim(v) == 2 and v.shape[0] == v.shape[1] == shape[-1] and len(shape) == 2}
     found = {}
