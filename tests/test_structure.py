@@ -730,7 +730,10 @@ def test_a_failing_layer_prints_the_numbers_to_work_a_guess_by_hand():
     assert lines[at + 1] == "params['W'] (5, 4):"
     assert lines[at + 7] == "x (its input) (3, 5):"
     np.testing.assert_allclose([float(v) for v in lines[at + 8].split()], x[0], rtol=1e-3)
-    assert lines[at + 11] == "dout (G) (3, 4):"
+    assert lines[at + 11] == "y (its output) (3, 4):"
+    np.testing.assert_allclose([float(v) for v in lines[at + 12].split()],
+                               x[0] @ normal((5, 4), seed=1), rtol=1e-3)
+    assert lines[at + 15] == "dout (G) (3, 4):"
     assert "The numbers" not in str(alone(mn.Dense(5, 4, seed=0), x))  # a passing layer: none
     assert "self.x (3, 5):" not in lines  # a kept copy of x is printed once, as x
 

@@ -16,6 +16,7 @@ from . import training, wiring
 from .axes import of_input
 from .calls import Calls
 from .diagnose import diagnose
+from .forward import facts as forward_facts
 from .kinks import one_sided
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
 from .pairing import arrays_kept, held_numbers
@@ -393,11 +394,13 @@ def settings(layer, most: int = 16) -> dict:
 def values(probe, most: int = 64, said: str = "") -> list[str]:
     """The numbers a guess is worked with by hand, where the settings leave them out: the
     parameters of more than 16 values (up to 3·`most`/2: a 3×3 kernel of 3 by 3 channels),
-    x and dout (up to 3·`most`/2 values each, else their first sample), small arrays the layer
-    keeps, and backward's own variables that a statement (`said`) names, as rows."""
+    x, y and dout (up to 3·`most`/2 values each, else their first sample), arrays of up to
+    `most` values the layer keeps, and backward's own variables that a statement (`said`)
+    names, as rows."""
     arrays = [(f"params[{k!r}]", p, None) for k, p in probe.params.items()
               if 16 < p.size <= 3 * most // 2]
-    for name, v in (("x (its input)", probe.x), ("dout (G)", probe.G)):
+    for name, v in (("x (its input)", probe.x), ("y (its output)", probe.base_out),
+                    ("dout (G)", probe.G)):
         if v is None or np.asarray(v).dtype.kind != "f" or np.size(v) == 0:
             continue
         v = np.asarray(v)
@@ -406,14 +409,17 @@ def values(probe, most: int = 64, said: str = "") -> list[str]:
             arrays.append((name, v, axes))
         elif v.ndim >= 3 and v[0].size <= most:  # an image's or a sequence's first sample
             arrays.append((f"{name} at sample 0", v[0], _AfterSamples(axes)))
-    arrays += _small_kept(probe, most // 2)
+    arrays += _small_kept(probe, most)
     arrays += [(f"`{k}` (a variable of backward)", v, None) for k, v in probe.watch.seen.items()
                if f"`{k}`" in said and 1 < v.size <= most]
     arrays += _inner_gradients(probe, most)
     lines = []
     for name, v, axes in arrays:
         lines += [f"{name} {v.shape}:", *_rows(v, axes)]
-    return ["", "The numbers, to work a guess by hand:", *lines] if lines else []
+    made = [f"  - {fact}" for fact in forward_facts(probe)]
+    made = ["", "What forward made (a backward differentiates what forward computes, so a "
+            "mistake in forward shows here):", *made] if made else []
+    return made + (["", "The numbers, to work a guess by hand:", *lines] if lines else [])
 
 
 def _inner_gradients(probe, most: int, count: int = 2) -> list[tuple]:
