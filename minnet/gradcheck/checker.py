@@ -19,7 +19,7 @@ from .diagnose import diagnose
 from .forward import facts as forward_facts
 from .kinks import one_sided
 from .numeric import DEFAULT_EPS, DEFAULT_TOL, rel_error
-from .pairing import arrays_kept, held_numbers
+from .pairing import BOOKKEEPING, arrays_kept, held_numbers
 from .probe import LayerProbe, ModelProbe, is_loss
 from .report import CheckReport, LayerCheck, ParamCheck, layer_advice, severity
 from .restore import Preserved
@@ -373,9 +373,6 @@ def _check_one(layer, x, y, eps, mode, seed, tol, index, fast, dx_unused=False) 
     if dx_unused and probe.x.dtype.kind not in "iu":
         result.notes.append("its dx is not checked: training never uses it (first layer)")
     return result
-
-
-BOOKKEEPING = frozenset({"training", "frozen", "input_grad", "seed", "return_sequences"})
 
 
 def settings(layer, most: int = 16) -> dict:

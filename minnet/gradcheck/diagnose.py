@@ -14,7 +14,8 @@ tensor, what the mechanisms measure (most telling first):
     flow.py           where gradient flows that forward has no path for, back in time too
     factors.py        yours = true × a factor: one per index, or one for the whole tensor
                       that is a number the layer holds, a √size, or a count of uses
-                      (settle.py: a setting or a plain number? checked with it changed)
+                      (settle.py: a setting or a plain number? checked with it changed;
+                      and yours as the true one with a setting at another value)
     lost.py           the true gradient computed, then not returned or stored
     outputs.py        with dout at one output at a time: which outputs it takes back right
     training.py       a state carried between calls, a cache that grows with every call
@@ -43,7 +44,7 @@ from .outputs import by_output
 from .pairing import held, pairing
 from .probe import STACK_BUDGET, LayerProbe
 from .report import ParamCheck
-from .settle import settler
+from .settle import as_if, settler
 from .show import side_by_side
 from .structure import close, constant, dout_term, from_dout, moved, offset, sums, where
 from .training import growing
@@ -286,6 +287,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     nothing; the others still speak."""
     G, x, own = probe.G, probe.x, is_input and not probe.is_loss  # own: a layer's dx
     lost_it = _safe(lambda: lost(probe, c.param, a, n, what)) or used_up(probe.layer)
+    lost_it = lost_it or _safe(lambda: as_if(probe, c.param, a, what))
     if not a.any():  # E is the true gradient itself: only what it is, and where it went, tell
         return [lost_it, _safe(lambda: pairing(G, probe.layer, "x" if is_input else c.param,
                                                a, n))]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from .axes import Axes
+from .formulas import layer_settings, setting_made
 from .pairing import held, held_numbers
 from .probe import LayerProbe
 from .structure import close
@@ -141,7 +142,8 @@ def _named(layer, c: np.ndarray, settle=None) -> str:
         plain = _plain(c)
         told = settle(name, inverse, plain) if settle and plain else None
         return told or text + _or_plain(name, c, plain)
-    return ""
+    made = setting_made(abs(float(c[0])), layer_settings(layer)) if c.size == 1 else None
+    return f", which is {'−' if c[0] < 0 else ''}{made}" if made else ""
 
 
 def _plain(c: np.ndarray) -> str | None:

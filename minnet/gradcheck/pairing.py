@@ -40,6 +40,9 @@ def arrays_kept(layer):
                 yield f"self.{name}" + ("" if key is None else f"[{key!r}]"), u
 
 
+BOOKKEEPING = frozenset({"training", "frozen", "input_grad", "seed", "return_sequences"})
+
+
 def held_numbers(layer, skip: frozenset = frozenset()) -> dict[str, float | int]:
     """The numbers a layer holds, by name ('self.alpha'): its own attributes, and those its
     author's classes set in their bodies (`cap = 1.5`), which students write as constants."""
