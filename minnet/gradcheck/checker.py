@@ -13,7 +13,7 @@ import numpy as np
 from .._progress import tqdm
 from ..layers import Layer
 from . import training, wiring
-from .axes import of_input
+from .axes import of_input, of_param
 from .calls import Calls
 from .diagnose import diagnose
 from .forward import facts as forward_facts
@@ -391,11 +391,12 @@ def settings(layer, most: int = 16) -> dict:
 def values(probe, most: int = 64, said: str = "") -> list[str]:
     """The numbers a guess is worked with by hand, where the settings leave them out: the
     parameters of more than 16 values (up to 3·`most`/2: a 3×3 kernel of 3 by 3 channels),
-    x, y and dout (up to 3·`most`/2 values each, else their first sample), arrays of up to
-    `most` values the layer keeps, and backward's own variables that a statement (`said`)
-    names, as rows."""
-    arrays = [(f"params[{k!r}]", p, None) for k, p in probe.params.items()
-              if 16 < p.size <= 3 * most // 2]
+    x, y and dout (up to 3·`most`/2 values each, else their first sample of up to 2·`most`),
+    arrays of up to `most` values the layer keeps, and backward's own variables that a
+    statement (`said`) names, as rows."""
+    out = None if probe.base_out is None else np.shape(probe.base_out)
+    arrays = [(f"params[{k!r}]", p, of_param(p.shape, probe.x.shape, out, probe.layer))
+              for k, p in probe.params.items() if 16 < p.size <= 3 * most // 2]
     for name, v in (("x (its input)", probe.x), ("y (its output)", probe.base_out),
                     ("dout (G)", probe.G)):
         if v is None or np.asarray(v).dtype.kind != "f" or np.size(v) == 0:
@@ -404,7 +405,7 @@ def values(probe, most: int = 64, said: str = "") -> list[str]:
         axes = of_input(v.shape, probe.is_loss)
         if v.size <= 3 * most // 2:  # as a weight matrix: x and dout of 6 × 12 whole
             arrays.append((name, v, axes))
-        elif v.ndim >= 3 and v[0].size <= most:  # an image's or a sequence's first sample
+        elif v.ndim >= 3 and v[0].size <= 2 * most:  # an image's or a sequence's first sample
             arrays.append((f"{name} at sample 0", v[0], _AfterSamples(axes)))
     arrays += _small_kept(probe, most)
     arrays += [(f"`{k}` (a variable of backward)", v, None) for k, v in probe.watch.seen.items()
