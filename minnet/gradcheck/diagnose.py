@@ -17,6 +17,7 @@ tensor, what the mechanisms measure (most telling first):
                       (settle.py: a setting or a plain number? checked with it changed;
                       and yours as the true one with a setting at another value)
     lost.py           the true gradient computed, then not returned or stored
+    mixing.py         dout mixed along one axis by a matrix, yours and the true one
     outputs.py        with dout at one output at a time: which outputs it takes back right
     training.py       a state carried between calls, a cache that grows with every call
     and here          one sample instead of the sum, products in the wrong order, a loss wrong
@@ -38,6 +39,7 @@ from .factors import fan, names_it, per_index, scaled
 from .flow import back_in_time, flows
 from .formulas import before_product, fitted, gradient_at, gradient_name
 from .lost import lost, used_up
+from .mixing import mixing
 from .normalization import missing_term, norm_axis, normalized
 from .onestep import one_step
 from .outputs import by_output
@@ -316,6 +318,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
         said in (c.derivatives.hint or "") for said in ("your dy/dx equals", "your dy/dx is "))
     tests += [lambda: None if table_says else fitted(probe, c.param, a, n, wrong),
               lambda: before_product(probe, a, n) if own else None,
+              lambda: mixing(probe, a, n, axes, what) if own else None,
               lambda: corrected(probe, a, n, axes) if own and not table_says else None,
               lambda: correction(probe, err, axes) if own and not table_says else None,
               lambda: None if c.derivatives or targets else branch(probe, c.param, wrong, a, n),
