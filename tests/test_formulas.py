@@ -591,3 +591,41 @@ def test_a_coefficient_a_setting_makes_is_named_by_it():
     assert "(0.7 = self.beta − 1)" in text
     right = findings(mn.check_layer(BetaSwish(beta=3.0), normal((4, 5), seed=3)))
     assert "self.beta" not in right.split("lacks a term")[1]  # 2: a plain number, not named
+
+
+class TemperedSoftplus(mn.Layer):
+    """y = τ·log(1 + exp(x/τ)), dy/dx = σ(x/τ); backward takes σ(x)·τ."""
+
+    def __init__(self, tau=0.4):
+        super().__init__()
+        self.tau = tau
+
+    def forward(self, x):
+        self.x = x
+        return self.tau * np.logaddexp(0, x / self.tau)
+
+    def backward(self, dout):
+        return dout * self.tau / (1 + np.exp(-self.x))
+
+
+def test_x_over_a_setting_is_a_building_block():
+    text = findings(mn.check_layer(TemperedSoftplus(), normal((4, 5), seed=3)))
+    assert "the true one = dout·σ(x/self.tau)" in text
+
+
+class MeanAbsError(mn.Loss):
+    """L = mean |s − y|; backward forgets the sign: 1/N for every score."""
+
+    def forward(self, scores, y):
+        self.s, self.y = scores, y
+        return float(np.mean(np.abs(scores - y)))
+
+    def backward(self):
+        return np.ones_like(self.s) / self.s.shape[0]
+
+
+def test_one_number_that_is_one_over_the_samples_says_so():
+    s, y = normal((6, 1), seed=3), normal((6, 1), seed=4)
+    text = findings(mn.check_layer(MeanAbsError(), s, y=y))
+    assert "your dscores is one number, 0.1667, at every entry, where the true one varies: " \
+           "1/6, one over the 6 samples" in text

@@ -74,3 +74,4 @@ class Smooth(mn.Layer):
 def test_a_matrix_where_its_inverse_belongs_is_named():
     text = findings(mn.check_layer(Smooth(), normal((5, 4, 3), seed=2)))
     assert "your M = self.Aᵀ (4 × 4); the true one's M = self.A⁻ᵀ (4 × 4)" in text
+

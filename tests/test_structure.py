@@ -1111,3 +1111,36 @@ def test_a_gradient_reversed_along_time_is_named():
     assert said[0] == ("yours is the true dx reversed along its time steps (axis 1): your time "
                        "step i holds the true time step 3 − i (a list built backwards and not "
                        "reversed, or an index counted from the other end?)"), said
+
+
+class TimeShift(mn.Layer):
+    """y_t = (1 − δ)·x_t + δ·x_{t+1} per feature (x_T = 0): a learned sub-step shift in time.
+    x (N, T, D) -> y (N, T, D); delta (D,)."""
+
+    def __init__(self, d=3):
+        super().__init__()
+        self.params = {"delta": np.array([0.25, 0.5, 0.75][:d])}
+        self.grads = {"delta": np.zeros(d)}
+
+    def forward(self, x):
+        self.x = x
+        nxt = np.zeros_like(x)
+        nxt[:, :-1] = x[:, 1:]
+        self.y = (1 - self.params["delta"]) * x + self.params["delta"] * nxt
+        return self.y
+
+    def backward(self, dout):
+        d = self.params["delta"]
+        y_next = np.zeros_like(self.y)
+        y_next[:, :-1] = self.y[:, 1:]
+        self.grads["delta"] = (dout * (y_next - self.y)).sum(axis=(0, 1))  # y where x belongs
+        dx = (1 - d) * dout
+        dx[:, 1:] += d * dout[:, :-1]
+        return dx
+
+
+def test_a_shifts_slope_taken_on_the_output_is_paired_with_the_step_of_each_array():
+    text = findings(mn.check_layer(TimeShift(), normal((4, 5, 3), seed=2)), "delta")
+    assert ("your ddelta equals Σ dout·(self.y[j + 1] − self.y[j] along axis 1) over axes 0, 1; "
+            "the true one equals Σ dout·(self.x[j + 1] − self.x[j] along axis 1) over axes 0, 1"
+            ) in text

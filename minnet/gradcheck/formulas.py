@@ -210,8 +210,8 @@ def with_functions(found: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     for name, b in list(found.items()):
         inner = name[1:-1] if name.startswith("(") else name
         made = {form.format(inner if "(" in form else name): f(b) for form, f in FUNCTIONS.items()}
-        made[f"({inner} > 0)" if (b >= 0).all() else f"sign({inner})"] = np.sign(b)
         found |= {k: v for k, v in made.items() if _key(v) not in seen}  # σ(βx): self.s
+        found[f"({inner} > 0)" if (b >= 0).all() else f"sign({inner})"] = np.sign(b)
     return found
 
 
@@ -238,8 +238,10 @@ def arrays(probe, key: str, shape: tuple) -> dict[str, np.ndarray]:
         raw["out"] = np.asarray(probe.base_out)
     raw |= {f"params[{k!r}]": v for k, v in probe.params.items()}
     if key == "input" and not probe.is_loss:  # last: the student's own names read better
-        raw |= {f"{k}·x": v * probe.x for k, v in held_numbers(probe.layer).items()
-                if isinstance(v, float) and v not in (0.0, 1.0, -1.0)}  # σ(βx), tanh(x/τ)
+        for k, v in held_numbers(probe.layer).items():  # σ(βx), σ((1 − α)x), tanh(x/τ)
+            if isinstance(v, float) and v not in (0.0, 1.0, -1.0):
+                raw |= {f"{k}·x": v * probe.x, f"x·(1 − {k})": (1 - v) * probe.x,
+                        f"x/{k}": probe.x / v}
     raw |= {f"{k}ᵀ": v.T for k, v in list(raw.items())  # a square mask or weight, turned
             if np.ndim(v) == 2 and v.shape[0] == v.shape[1] == shape[-1] and len(shape) == 2}
     found = {}

@@ -69,6 +69,7 @@ def candidates(G: np.ndarray, arrays: dict[str, np.ndarray], shape: tuple) -> di
         z = _times(z1, z2)
         if z is not None and z.shape == G.shape:
             factors[f"{n1}·{n2}"] = z
+    factors |= _differences(arrays, G.shape)
     found = {}
     for name, z in factors.items():
         found |= _reduced(G, z, name, shape)
@@ -76,6 +77,20 @@ def candidates(G: np.ndarray, arrays: dict[str, np.ndarray], shape: tuple) -> di
         found |= _products(G, arrays, shape) | _pointwise(G, arrays, shape)
     if len(shape) == 4:
         found |= _windows(G, arrays, shape)
+    return found
+
+
+def _differences(arrays: dict, shape: tuple) -> dict:
+    """A kept sequence's or image's step to the next entry along each axis but the batch's,
+    0 beyond the edge: the slope of a shift or a sampling position, d x(j + δ)/dδ."""
+    found = {}
+    for name, z in arrays.items():
+        if z.shape != shape or z.ndim < 3:
+            continue
+        for axis in range(1, z.ndim):
+            ahead = np.roll(z, -1, axis=axis)
+            np.moveaxis(ahead, axis, 0)[-1] = 0
+            found[f"({name}[j + 1] − {name}[j] along axis {axis})"] = ahead - z
     return found
 
 

@@ -110,8 +110,11 @@ def _spread(shape: tuple) -> tuple:
 
 
 def _others(s: float) -> list[float]:
-    """The values a backward may have used for a setting s: 1 or 0 (left out), −s, 2s, s/2, 1/s."""
-    found = [1.0, 0.0, -s, 2 * s, s / 2] + ([1 / s] if s else [])
+    """The values a backward may have used for a setting s: 1 or 0 (left out), −s, 2s, s/2, 1/s;
+    for an eps-like s (below 1e-3), 0 alone: at 1 or 1/s the layer is another layer."""
+    if abs(s) < 1e-3:
+        return [0.0] if s else []
+    found = [1.0, 0.0, -s, 2 * s, s / 2] + ([1 / s] if 1e-2 < abs(s) < 1e2 else [])
     return [v for v in dict.fromkeys(found) if v != s]
 
 

@@ -219,6 +219,12 @@ def constant(a: np.ndarray, n: np.ndarray, what: str) -> str | None:
         made["the trace of the true one (the sum of its diagonal)"] = np.trace(n)
     which = next((k for k, v in made.items() if close(c, v, 1e-6)), None)
     text = f"your {what} is one number, {c:.4g}, at every entry, where the true one varies"
+    count = len(a)
+    if a.ndim and count > 1 and abs(abs(c) * count - 1) < 1e-9:
+        also = f" (here also {which})" if which else ""
+        return (f"{text}: {'−' if c < 0 else ''}1/{count}, one over the {count} samples{also}: "
+                f"every sample gets the same gradient (a mean's 1/N with each sample's own "
+                f"term left out, or one branch's value given to all)")
     if which and which.startswith("the trace"):
         return (f"{text}: {which}: a dot product where the outer product belongs (u.T @ v of "
                 f"1-D arrays is their dot product; np.outer(u, v) is the matrix)")
