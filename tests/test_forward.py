@@ -162,3 +162,22 @@ def test_the_weights_of_a_right_softmax_are_named_as_one():
     layer.backward = lambda dout: 2 * DotAttention.backward(layer, dout)  # a wrong backward
     said = made(check_layer(layer, x))
     assert "self.p: = softmax(0.5·x·xᵀ) along axis 2" in said
+
+
+class TemperedSoftmax(Softmax):
+    """y = softmax(x/τ) over the features; backward leaves 1/τ out."""
+
+    def __init__(self, tau=0.7):
+        super().__init__()
+        self.tau = tau
+
+    def forward(self, x):
+        e = np.exp(x / self.tau)
+        self.y = e / np.sum(e, axis=1, keepdims=True)
+        return self.y
+
+
+def test_a_softmax_of_a_multiple_names_the_setting_that_makes_it():
+    said = made(check_layer(TemperedSoftmax(), x_batch()))
+    assert "y (its output): = softmax(10/7·x) along the features (axis 1) (10/7 = 1/self.tau)" \
+        in said

@@ -84,15 +84,15 @@ def softmax_of(p: np.ndarray, axis: int, sources: list, settings: dict, sums: st
         c = _multiple(lp, np.where(on, A, 0.0), on, (axis,))
         if c is not None:
             masked = "" if on.all() else f", at its {int(on.sum())} entries that are not 0"
-            return f"= softmax({_times(c, name, settings)}) {where}{masked}"
+            return f"= softmax({_times(c, name)}) {where}{masked}{_made(c, settings)}"
     for name, A in candidates if on.all() else ():
         for other in (b for b in range(p.ndim) if b != axis and p.shape[b] > 1):
             c = _multiple(lp, A, on, (axis, other))
             if c is not None:
-                return (f"{sums}, but it is no softmax there: its log = "
-                        f"{_times(c, name, settings)} + a term that is one number along axis "
-                        f"{other}, not along axis {axis}: a shift (a max, a mean) taken along "
-                        f"axis {other} where the softmax runs along axis {axis}?")
+                return (f"{sums}, but it is no softmax there: its log = {_times(c, name)} + "
+                        f"a term that is one number along axis {other}, not along axis {axis}"
+                        f"{_made(c, settings)}: a shift (a max, a mean) taken along axis "
+                        f"{other} where the softmax runs along axis {axis}?")
     return sums
 
 
@@ -106,12 +106,15 @@ def _multiple(lp: np.ndarray, a: np.ndarray, on: np.ndarray, axes: tuple) -> flo
     return c if np.linalg.norm(lp - c * a) <= 1e-7 * np.linalg.norm(lp) else None
 
 
-def _times(c: float, name: str, settings: dict) -> str:
-    """'self.S', '1/2·self.q·self.kᵀ', '0.7071·self.S (0.7071 = 1/√self.d)'."""
-    if abs(c - 1) < 1e-6:
-        return name
-    made = setting_made(abs(c), settings)
-    return f"{as_number(c)}·{name}" + (f", {as_number(c)} = {made}" if made else "")
+def _times(c: float, name: str) -> str:
+    """'self.S', '0.5·self.q·self.kᵀ'."""
+    return name if abs(c - 1) < 1e-6 else f"{as_number(c)}·{name}"
+
+
+def _made(c: float, settings: dict) -> str:
+    """' (0.7071 = 1/√self.d)', where one of the layer's settings makes c."""
+    made = None if abs(c - 1) < 1e-6 else setting_made(abs(c), settings)
+    return f" ({as_number(c)} = {made})" if made else ""
 
 
 def _products(sources: list, shape: tuple) -> list:
