@@ -391,7 +391,7 @@ def settings(layer, most: int = 16) -> dict:
 def values(probe, most: int = 64, said: str = "") -> list[str]:
     """The numbers a guess is worked with by hand, where the settings leave them out: the
     parameters of more than 16 values (up to 3·`most`/2: a 3×3 kernel of 3 by 3 channels),
-    x, y and dout (up to 3·`most`/2 values each, else their first sample of up to 2·`most`),
+    x, y and dout (up to 3·`most` values each, else their first sample of up to 2·`most`),
     arrays of up to `most` values the layer keeps, and backward's own variables that a
     statement (`said`) names, as rows."""
     out = None if probe.base_out is None else np.shape(probe.base_out)
@@ -403,7 +403,7 @@ def values(probe, most: int = 64, said: str = "") -> list[str]:
             continue
         v = np.asarray(v)
         axes = of_input(v.shape, probe.is_loss)
-        if v.size <= 3 * most // 2:  # as a weight matrix: x and dout of 6 × 12 whole
+        if v.size <= 3 * most:  # whole: x of a 4 × 3 × 4 × 4 image batch
             arrays.append((name, v, axes))
         elif v.ndim >= 3 and v[0].size <= 2 * most:  # an image's or a sequence's first sample
             arrays.append((f"{name} at sample 0", v[0], _AfterSamples(axes)))
