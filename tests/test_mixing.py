@@ -28,23 +28,6 @@ class CausalAverageForwardMap(CausalAverage):
         return np.einsum("ts,nsd->ntd", self.A, dout)  # forward's map, not its transpose
 
 
-class SquareDense(mn.Layer):
-    """y = x·W.  x (N, D) -> y (N, D)."""
-
-    def __init__(self, d=3):
-        super().__init__()
-        self.params = {"W": normal((d, d), seed=5)}
-        self.grads = {"W": np.zeros((d, d))}
-
-    def forward(self, x):
-        self.x = x
-        return x @ self.params["W"]
-
-    def backward(self, dout):
-        self.grads["W"] = self.x.T @ dout
-        return dout @ self.params["W"]  # W where Wᵀ belongs
-
-
 def test_forwards_map_applied_to_dout_is_named_against_its_transpose():
     x = normal((5, 4, 3), seed=2)
     assert not mn.check_layer(CausalAverage(), x).failed
@@ -52,11 +35,6 @@ def test_forwards_map_applied_to_dout_is_named_against_its_transpose():
     assert ("along the time steps (axis 1), dout mixed by a matrix M, the same for every other "
             "index (dx[t] = Σ_s M[t, s]·dout[s]): your M = self.A (4 × 4); the true one's M = "
             "self.Aᵀ (4 × 4)") in text
-
-
-def test_a_weight_where_its_transpose_belongs_reads_as_the_two_matrices():
-    text = findings(mn.check_layer(SquareDense(), normal((6, 3), seed=2)))
-    assert "your M = params['W']ᵀ (3 × 3); the true one's M = params['W'] (3 × 3)" in text
 
 
 class Smooth(mn.Layer):

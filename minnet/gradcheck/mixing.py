@@ -6,7 +6,8 @@ Backward is linear in dout, so where forward mixes x along one axis alike everyw
 dx is dout times a matrix along that axis, and so is yours when it is made the same way. Both
 matrices are read off by least squares and compared; each is named where it is an array the
 layer holds, or its transpose: "along the time steps, your dx = dout·M with M = self.R; the
-true one's M = self.Rᵀ" is the map of forward applied where its transpose belongs.
+true one's M = self.Rᵀ" is the map of forward applied where its transpose belongs. Where the
+true M is one of the layer's weights, a dense product, the products and pairing.py speak.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def mixing(probe, a: np.ndarray, n: np.ndarray, axes: Axes, what: str) -> str | 
         if np.delete(a.shape, k).tolist() != np.delete(G.shape, k).tolist() or a.shape[k] < 2:
             continue
         mine, true = _matrix(G, a, k, 1e-8), _matrix(G, n, k, 1e-6)
-        if mine is None or true is None or np.allclose(mine, true, rtol=1e-4, atol=1e-6):
-            continue
+        if mine is None or true is None or np.allclose(mine, true, rtol=1e-4, atol=1e-6) or \
+                _shown(true, probe.layer).startswith("= params["):
+            continue  # a weight's product: pairing.py and the products say it better
         where = f"along the {axes.plural(k)} (axis {k}), dout mixed by a matrix M, the same for " \
                 f"every other index ({what}[t] = Σ_s M[t, s]·dout[s])"
         return (f"{where}: your M {_shown(mine, probe.layer)}; the true one's M "
