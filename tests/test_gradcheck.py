@@ -235,6 +235,26 @@ def test_kinks_of_an_undeclared_layer_are_found_by_the_bend_test():
     assert report.passed and report.params[1].kinks > 0
 
 
+class CornerPoolReLU(HomemadeReLU):
+    """A student's layer whose own attributes are named as the checker's hints: `corners` the
+    pixel offsets it pools over, `kink` the name of its nonlinearity. Neither is a hint."""
+
+    corners = ((0, 0), (0, 1))
+
+    def __init__(self):
+        super().__init__()
+        self.kink = "relu"
+
+
+def test_attributes_named_as_hints_but_of_another_kind_are_not_taken_for_hints():
+    model = mn.Model([mn.Dense(3, 4, seed=0), CornerPoolReLU(), mn.Dense(4, 2, seed=1)],
+                     loss=mn.SoftmaxCE())
+    X = np.random.default_rng(0).standard_normal((6, 3))
+    X[0] = 0.0
+    report = check(model, X, np.array([0, 1, 0, 1, 0, 1]))
+    assert report.passed and report.params[1].kinks > 0  # found by the bend test, as above
+
+
 def test_float32_model_is_checked_on_a_float64_copy():
     model, X, y = mlp()(0)
     model.astype(np.float32)

@@ -21,18 +21,18 @@ BEND = 0.1  # second difference / first difference above this: an output has a c
 def declared(obj) -> bool:
     """Does the class that wrote forward say where its corners are, or that it has none?"""
     return bool((trusted(obj, "smooth") and getattr(obj, "smooth", False))
-                or (trusted(obj, "kink") and getattr(obj, "kink", None) is not None)
-                or trusted(obj, "corners"))
+                or _kink(obj) is not None
+                or _has_corners(obj))
 
 
 def crosses(obj, plus, minus, base, y=None) -> np.ndarray:
     """Per perturbation: does some declared corner lie between the -eps and +eps inputs?"""
-    if trusted(obj, "corners"):
+    if _has_corners(obj):
         side = _corners(obj, base[None], y)[0] > 0
         flips = (_corners(obj, plus, y) > 0) != side
         flips |= (_corners(obj, minus, y) > 0) != side
         return flips.reshape(len(plus), -1).any(axis=1)
-    k = getattr(obj, "kink", None) if trusted(obj, "kink") else None
+    k = _kink(obj)
     if k is None:
         return np.zeros(len(plus), dtype=bool)
     side = base > k
@@ -49,6 +49,19 @@ def met(obj, plus, minus, base, outs=None, base_out=None, y=None) -> np.ndarray:
     if outs is not None and not declared(obj):
         flags |= bends(outs[:len(plus)], outs[len(plus):], base_out)
     return flags
+
+
+def _kink(obj) -> float | None:
+    """The declared kink, a number; a student's attribute of that name that is none is no hint."""
+    k = getattr(obj, "kink", None) if trusted(obj, "kink") else None
+    return k if isinstance(k, (int, float, np.integer, np.floating)) and \
+        not isinstance(k, bool) else None
+
+
+def _has_corners(obj) -> bool:
+    """A corners method, declared by forward's class: a student's own attribute of that name
+    (a tuple of pixel offsets) is no hint."""
+    return trusted(obj, "corners") and callable(getattr(obj, "corners", None))
 
 
 def _corners(obj, xs, y):
