@@ -170,3 +170,16 @@ def test_a_softmax_of_a_multiple_names_the_setting_that_makes_it():
     said = made(check_layer(TemperedSoftmax(), x_batch()))
     assert "y (its output): = softmax(10/7·x) along the features (axis 1) (10/7 = 1/self.tau)" \
         in said
+
+
+def test_a_masked_softmax_says_where_it_is_0_when_that_is_a_few_places():
+    from minnet.gradcheck.forward import softmax_of
+
+    s = x_batch((2, 3, 3))
+    s[0, 0, 0] = s[1, 2, 2] = -np.inf  # two masked scores
+    e = np.exp(s - s.max(axis=2, keepdims=True))
+    p = e / e.sum(axis=2, keepdims=True)
+    said = softmax_of(p, 2, [("s", np.where(np.isfinite(s), s, 0.0))], {}, "sums to 1 along "
+                      "axis 2")
+    assert said == "= softmax(s) along axis 2, at its 16 entries that are not 0 (0 at (0, 0, 0), " \
+                   "(1, 2, 2))"

@@ -83,7 +83,8 @@ def softmax_of(p: np.ndarray, axis: int, sources: list, settings: dict, sums: st
     for name, A in candidates:
         c = _multiple(lp, np.where(on, A, 0.0), on, (axis,))
         if c is not None:
-            masked = "" if on.all() else f", at its {int(on.sum())} entries that are not 0"
+            masked = "" if on.all() else f", at its {int(on.sum())} entries that are not 0" \
+                + _zeros(on)
             return f"= softmax({_times(c, name)}) {where}{masked}{_made(c, settings)}"
     for name, A in candidates if on.all() else ():
         for other in (b for b in range(p.ndim) if b != axis and p.shape[b] > 1):
@@ -94,6 +95,14 @@ def softmax_of(p: np.ndarray, axis: int, sources: list, settings: dict, sums: st
                         f"{_made(c, settings)}: a shift (a max, a mean) taken along axis "
                         f"{other} where the softmax runs along axis {axis}?")
     return sums
+
+
+def _zeros(on: np.ndarray, most: int = 8) -> str:
+    """' (0 at (0, 0, 0), (1, 1, 1))': where a masked softmax is 0, when that is a few places."""
+    at = np.argwhere(~on)
+    if len(at) > most:
+        return ""
+    return " (0 at " + ", ".join("(" + ", ".join(map(str, i)) + ")" for i in at) + ")"
 
 
 def _multiple(lp: np.ndarray, a: np.ndarray, on: np.ndarray, axes: tuple) -> float | None:
