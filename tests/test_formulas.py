@@ -629,3 +629,33 @@ def test_one_number_that_is_one_over_the_samples_says_so():
     text = findings(mn.check_layer(MeanAbsError(), s, y=y))
     assert "your dscores is one number, 0.1667, at every entry, where the true one varies: " \
            "1/6, one over the 6 samples" in text
+
+
+class PiecewiseSlopes(mn.Layer):
+    """y = a piecewise-linear function with slopes params['s'] on the pieces cut at −1, 0, 1;
+    backward looks each piece's slope up one index too low (np.searchsorted(...) − 1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.params = {"s": np.array([0.1, 0.5, 1.0, 2.0])}
+        self.grads = {"s": np.zeros(4)}
+        self.cuts = np.array([-1.0, 0.0, 1.0])
+
+    def forward(self, x):
+        self.x = x
+        y = np.zeros_like(x)
+        for k, s in enumerate(self.params["s"]):
+            lo = -np.inf if k == 0 else self.cuts[k - 1]
+            hi = np.inf if k == 3 else self.cuts[k]
+            y += s * np.clip(x, lo, hi) - (0 if k == 0 else s * lo)
+        return y
+
+    def backward(self, dout):
+        piece = np.searchsorted(self.cuts, self.x) - 1  # already 0-based: the −1 is one too many
+        return dout * self.params["s"][piece]
+
+
+def test_slopes_looked_up_one_index_too_low_are_named_by_the_index():
+    text = findings(mn.check_layer(PiecewiseSlopes(), 2 * normal((5, 6), seed=3)))
+    assert "your dy/dx takes the true one's values, each where another belongs" in text
+    assert "yours is params['s'][k − 1] where params['s'][k] belongs: an index one too low" in text

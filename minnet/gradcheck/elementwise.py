@@ -111,9 +111,55 @@ def derivatives(probe: LayerProbe, inp: ParamCheck, wrong: np.ndarray) -> Deriva
     region = _region(probe.x.ravel()[compared], wrong.ravel()[compared])
     lines = [region] + pattern(x, y, yours, true, wrong.ravel()[keep], probe.layer,
                                settler(probe, "input"))[1:]
-    hint = formula(x, y, yours, true) or _constant(lines)
+    moved = relabelled(x, yours, true, probe.layer)
+    lines += [moved] if moved else []
+    hint = formula(x, y, yours, true) or _constant(lines) or moved
     return Derivatives(rows, picks.index(worst), lines, hint, points,
                        int(compared.sum()) - len(keep))
+
+
+def relabelled(x: np.ndarray, yours: np.ndarray, true: np.ndarray, layer=None,
+               most: int = 8) -> str | None:
+    """A piecewise-constant dy/dx whose values are the true one's, each on another piece:
+    'where the true dy/dx is 0.05, yours is 1.6; ...', and by index into an array the layer
+    holds, when its entries are those values ('params['s'][k − 1] where params['s'][k]
+    belongs': an index one too low)."""
+    true, yours = np.round(true, 6), np.round(yours, 6)  # levels: values to 6 digits
+    values = _levels(true, most)
+    if values is None or len(values) < 2 or not np.isin(yours, values).all():
+        return None
+    given = {v: _levels(yours[true == v], 1) for v in values}
+    if any(m is None for m in given.values()):
+        return None
+    given = {v: m[0] for v, m in given.items()}
+    if all(v == m for v, m in given.items()) or set(given.values()) != set(values):
+        return None  # not a reshuffle of the true one's values (a mask left out: all 1)
+    order = sorted(values, key=lambda v: np.mean(x[true == v]))
+    pairs = "; ".join(f"where the true one is {v:.4g}, yours is {given[v]:.4g}" for v in order)
+    text = f"your dy/dx takes the true one's values, each where another belongs: {pairs}"
+    return text + _by_index(given, layer)
+
+
+def _levels(v: np.ndarray, most: int) -> list[float] | None:
+    """The distinct values of v, when there are at most `most`."""
+    found = np.unique(v)
+    return [float(u) for u in found] if len(found) <= most else None
+
+
+def _by_index(given: dict, layer) -> str:
+    """'; yours is params['s'][k − 1] where params['s'][k] belongs (index one too low...)'."""
+    for name, p in (getattr(layer, "params", {}) or {}).items():
+        p = np.round(np.ravel(p), 6)
+        if p.ndim != 1 or len(set(p)) != len(p) or not set(given) <= set(p):
+            continue
+        index = {v: i for i, v in enumerate(p)}
+        steps = {(index.get(m, -99) - index[v]) % len(p) for v, m in given.items()}
+        if len(steps) == 1 and (step := steps.pop()) in (1, len(p) - 1):
+            sign, how = ("−", "low (the first piece takes the last entry, index −1)") \
+                if step == len(p) - 1 else ("+", "high")
+            return (f"; yours is params[{name!r}][k {sign} 1] where params[{name!r}][k] "
+                    f"belongs: an index one too {how}")
+    return ""
 
 
 def _constant(lines: list[str]) -> str | None:
