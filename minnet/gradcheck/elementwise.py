@@ -111,10 +111,10 @@ def derivatives(probe: LayerProbe, inp: ParamCheck, wrong: np.ndarray) -> Deriva
     region = _region(probe.x.ravel()[compared], wrong.ravel()[compared])
     lines = [region] + pattern(x, y, yours, true, wrong.ravel()[keep], probe.layer,
                                settler(probe, "input"))[1:]
-    moved = None if any("swapped" in line for line in lines) else \
-        relabelled(x, yours, true, probe.layer)  # two pieces swapped: said already
+    told = formula(x, y, yours, true)  # two pieces swapped, say: the reshuffle adds nothing
+    moved = None if told else relabelled(x, yours, true, probe.layer)
     lines += [moved] if moved else []
-    hint = formula(x, y, yours, true) or _constant(lines) or moved
+    hint = told or _constant(lines) or moved
     return Derivatives(rows, picks.index(worst), lines, hint, points,
                        int(compared.sum()) - len(keep))
 
