@@ -30,7 +30,8 @@ SETS = {"dev": "unlisted", "heldout": "unlisted_heldout", "heldout2": "unlisted_
         "heldout16": "unlisted_heldout16", "heldout17": "unlisted_heldout17",
         "heldout18": "unlisted_heldout18",
         "heldout19": "unlisted_heldout19", "heldout20": "unlisted_heldout20",
-        "heldout21": "unlisted_heldout21", "heldout22": "unlisted_heldout22"}
+        "heldout21": "unlisted_heldout21", "heldout22": "unlisted_heldout22",
+        "heldout23": "unlisted_heldout23"}
 
 
 def report_text(case: Case) -> str:

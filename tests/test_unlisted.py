@@ -1,5 +1,5 @@
 """The unlisted corpus (tests/unlisted.py and the held-out sets tests/unlisted_heldout.py,
-tests/unlisted_heldout2.py to tests/unlisted_heldout22.py) is what it says it is.
+tests/unlisted_heldout2.py to tests/unlisted_heldout23.py) is what it says it is.
 
 First the textbook: every buggy case is wrong, its parent class (the fix) is right, every
 correct twin is right. Then the checker: it fails each buggy case and passes each correct one.
@@ -38,6 +38,7 @@ import unlisted_heldout19
 import unlisted_heldout20
 import unlisted_heldout21
 import unlisted_heldout22
+import unlisted_heldout23
 from print_unlisted import write
 from students import WRONG
 from unlisted import (
@@ -69,7 +70,7 @@ LATER = (unlisted_heldout2, unlisted_heldout3, unlisted_heldout4, unlisted_heldo
          unlisted_heldout13, unlisted_heldout14, unlisted_heldout15,
          unlisted_heldout16, unlisted_heldout17, unlisted_heldout18,
          unlisted_heldout19, unlisted_heldout20, unlisted_heldout21,
-         unlisted_heldout22)
+         unlisted_heldout22, unlisted_heldout23)
 TWINS = {unlisted_heldout2: 4, unlisted_heldout3: 4, unlisted_heldout4: 3,
          unlisted_heldout5: 3, unlisted_heldout6: 3, unlisted_heldout7: 3,
          unlisted_heldout8: 3, unlisted_heldout9: 3, unlisted_heldout10: 3,
@@ -78,7 +79,7 @@ TWINS = {unlisted_heldout2: 4, unlisted_heldout3: 4, unlisted_heldout4: 3,
          unlisted_heldout16: 3, unlisted_heldout17: 3,
          unlisted_heldout18: 3, unlisted_heldout19: 3,
          unlisted_heldout20: 3, unlisted_heldout21: 3,
-         unlisted_heldout22: 3}  # correct cases
+         unlisted_heldout22: 3, unlisted_heldout23: 3}  # correct cases
 
 
 def cases(buggy: bool | None = None, missed: bool = False) -> list:
@@ -119,7 +120,9 @@ def cases(buggy: bool | None = None, missed: bool = False) -> list:
                                  ("heldout21-", unlisted_heldout21.CASES,
                                   unlisted_heldout21.MISSED),
                                  ("heldout22-", unlisted_heldout22.CASES,
-                                  unlisted_heldout22.MISSED)):
+                                  unlisted_heldout22.MISSED),
+                                 ("heldout23-", unlisted_heldout23.CASES,
+                                  unlisted_heldout23.MISSED)):
         for i, case in enumerate(group):
             if buggy is not None and case.buggy != buggy:
                 continue
