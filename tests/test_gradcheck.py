@@ -226,12 +226,17 @@ class HomemadeReLU(mn.Layer):
         return dout * (self.x > 0)
 
 
-def test_kinks_of_an_undeclared_layer_are_found_by_the_bend_test():
-    model = mn.Model([mn.Dense(3, 4, seed=0), HomemadeReLU(), mn.Dense(4, 2, seed=1)],
+def checked_between_dense_layers(relu):
+    """The check of Dense → relu → Dense on inputs with a row of zeros: kinks at x = 0."""
+    model = mn.Model([mn.Dense(3, 4, seed=0), relu, mn.Dense(4, 2, seed=1)],
                      loss=mn.SoftmaxCE())
     X = np.random.default_rng(0).standard_normal((6, 3))
     X[0] = 0.0
-    report = check(model, X, np.array([0, 1, 0, 1, 0, 1]))
+    return check(model, X, np.array([0, 1, 0, 1, 0, 1]))
+
+
+def test_kinks_of_an_undeclared_layer_are_found_by_the_bend_test():
+    report = checked_between_dense_layers(HomemadeReLU())
     assert report.passed and report.params[1].kinks > 0
 
 
@@ -247,11 +252,7 @@ class CornerPoolReLU(HomemadeReLU):
 
 
 def test_attributes_named_as_hints_but_of_another_kind_are_not_taken_for_hints():
-    model = mn.Model([mn.Dense(3, 4, seed=0), CornerPoolReLU(), mn.Dense(4, 2, seed=1)],
-                     loss=mn.SoftmaxCE())
-    X = np.random.default_rng(0).standard_normal((6, 3))
-    X[0] = 0.0
-    report = check(model, X, np.array([0, 1, 0, 1, 0, 1]))
+    report = checked_between_dense_layers(CornerPoolReLU())
     assert report.passed and report.params[1].kinks > 0  # found by the bend test, as above
 
 
