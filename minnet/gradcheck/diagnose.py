@@ -288,10 +288,10 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     """Statements that need every entry compared. A mechanism that cannot read this layer says
     nothing; the others still speak."""
     G, x, own = probe.G, probe.x, is_input and not probe.is_loss  # own: a layer's dx
-    lost_it = _safe(lambda: lost(probe, c.param, a, n, what)) or used_up(probe.layer)
-    lost_it = lost_it or _safe(lambda: as_if(probe, c.param, a, what))
+    first = _safe(lambda: lost(probe, c.param, a, n, what)) or used_up(probe.layer) or \
+        _safe(lambda: as_if(probe, c.param, a, what))  # where it went, or the setting's value
     if not a.any():  # E is the true gradient itself: only what it is, and where it went, tell
-        return [lost_it, _safe(lambda: pairing(G, probe.layer, "x" if is_input else c.param,
+        return [first, _safe(lambda: pairing(G, probe.layer, "x" if is_input else c.param,
                                                a, n))]
     targets = None  # "wrong only at the targets" locates it better than any branch
     window = _window(probe) if is_input else None
@@ -328,7 +328,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
         tests += [lambda: fan(probe, a, n, what, "x")]
     entry, carry = (_safe(lambda: back_in_time(probe)) or (None, [])) if own else (None, [])
     named = [factor] if names_it(factor) else []  # they name it: first
-    found = [lost_it, *carry, *named]
+    found = [first, *carry, *named]
     found += [_safe(t) for t in tests] + [factor]
     if own:
         found += [*(_safe(lambda: flows(probe)) or []), entry]
