@@ -393,7 +393,7 @@ def values(probe, most: int = 64, said: str = "") -> list[str]:
     parameters of more than 16 values (up to 3·`most`/2: a 3×3 kernel of 3 by 3 channels),
     x, y and dout (up to 3·`most` values each, else their first sample of up to 2·`most`),
     arrays of up to `most` values the layer keeps, and backward's own variables that a
-    statement (`said`) names, as rows."""
+    statement (`said`) names, as rows; before them, what forward made (forward.py)."""
     out = None if probe.base_out is None else np.shape(probe.base_out)
     arrays = [(f"params[{k!r}]", p, of_param(p.shape, probe.x.shape, out, probe.layer))
               for k, p in probe.params.items() if 16 < p.size <= 3 * most // 2]
