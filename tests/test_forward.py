@@ -183,3 +183,21 @@ def test_a_masked_softmax_says_where_it_is_0_when_that_is_a_few_places():
                       "axis 2")
     assert said == "= softmax(s) along axis 2, at its 16 entries that are not 0 (0 at (0, 0, 0), " \
                    "(1, 2, 2))"
+
+
+class DotAttentionWithDistance(DotAttention):
+    """Scores less |i − j|/2, the same for every sample: a position bias, meant."""
+
+    def softmax(self, s):
+        T = s.shape[1]
+        s = s - 0.5 * np.abs(np.arange(T)[:, None] - np.arange(T)[None, :])
+        e = np.exp(s - s.max(axis=2, keepdims=True))
+        return e / e.sum(axis=2, keepdims=True)
+
+
+def test_a_bias_the_same_in_every_sample_is_named_as_one_not_as_a_shift():
+    layer = DotAttentionWithDistance()
+    layer.backward = lambda dout: 2 * DotAttention.backward(layer, dout)  # a wrong backward
+    said = made(check_layer(layer, x_batch((2, 3, 4))))
+    assert "self.p: = softmax(0.5·x·xᵀ + B) along axis 2, with B the same in every sample" in said
+    assert "shift" not in said

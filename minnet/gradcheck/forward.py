@@ -89,6 +89,10 @@ def softmax_of(p: np.ndarray, axis: int, sources: list, settings: dict, sums: st
     for name, A in candidates if on.all() else ():
         for other in (b for b in range(p.ndim) if b != axis and p.shape[b] > 1):
             c = _multiple(lp, A, on, (axis, other))
+            if c is not None and other == 0:  # one bias for every sample: a position bias
+                return (f"= softmax({_times(c, name)} + B) {where}, with B the same in every "
+                        f"sample{_made(c, settings)} (a bias added to the scores, such as a "
+                        f"position bias)")
             if c is not None:
                 return (f"{sums}, but it is no softmax there: its log = {_times(c, name)} + "
                         f"a term that is one number along axis {other}, not along axis {axis}"
