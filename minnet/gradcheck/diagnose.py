@@ -289,7 +289,7 @@ def _whole(probe, c, a, n, err, wrong, axes, what, is_input) -> list[str | None]
     nothing; the others still speak."""
     G, x, own = probe.G, probe.x, is_input and not probe.is_loss  # own: a layer's dx
     first = _safe(lambda: lost(probe, c.param, a, n, what)) or used_up(probe.layer) or \
-        _safe(lambda: as_if(probe, c.param, a, what))  # where it went, or the setting's value
+        _safe(lambda: as_if(probe, c.param, a, n, what))  # where it went, or the setting's value
     if not a.any():  # E is the true gradient itself: only what it is, and where it went, tell
         return [first, _safe(lambda: pairing(G, probe.layer, "x" if is_input else c.param,
                                                a, n))]

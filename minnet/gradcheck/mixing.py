@@ -30,13 +30,14 @@ def mixing(probe, a: np.ndarray, n: np.ndarray, axes: Axes, what: str) -> str | 
         if np.delete(a.shape, k).tolist() != np.delete(G.shape, k).tolist() or a.shape[k] < 2:
             continue
         mine, true = _matrix(G, a, k, 1e-8), _matrix(G, n, k, 1e-6)
-        if mine is None or true is None or np.allclose(mine, true, rtol=1e-4, atol=1e-6) or \
-                _shown(true, probe.layer).startswith("= params["):
+        if mine is None or true is None or np.allclose(mine, true, rtol=1e-4, atol=1e-6):
+            continue
+        true_shown = _shown(true, probe.layer)
+        if true_shown.startswith("= params["):
             continue  # a weight's product: pairing.py and the products say it better
         where = f"along the {axes.plural(k)} (axis {k}), dout mixed by a matrix M, the same for " \
                 f"every other index ({what}[t] = Σ_s M[t, s]·dout[s])"
-        return (f"{where}: your M {_shown(mine, probe.layer)}; the true one's M "
-                f"{_shown(true, probe.layer)}")
+        return f"{where}: your M {_shown(mine, probe.layer)}; the true one's M {true_shown}"
     return None
 
 

@@ -79,21 +79,22 @@ def _set(probe, name: str, v: float) -> None:
         probe.params[name.split("'")[1]][...] = v
 
 
-def as_if(probe, key: str, a: np.ndarray, what: str, most: int = 4) -> str | None:
+def as_if(probe, key: str, a: np.ndarray, n: np.ndarray, what: str,
+          most: int = 4) -> str | None:
     """'your dx is the true dx of this layer with beta = 1 instead of 1.7 (equal at every
-    entry): backward leaves beta out', for a setting at 1, 0, −s, 2s, s/2 or 1/s. Each value
-    is tried at a few entries first; only one that agrees there is checked at every entry."""
+    entry): backward leaves beta out', for a setting at 1, 0, −s, 2s, s/2 or 1/s (n: the true
+    gradient at the settings as they are). Each value is tried at a few entries first; only
+    one that agrees there is checked at every entry."""
     held = [(k, float(s)) for k, s in held_numbers(probe.layer, BOOKKEEPING).items()
             if np.isfinite(s)][:most]
     tries = [(k, v) for k, s in held for v in _others(s)]
     if not tries or 2 * (a.size + FEW * len(tries)) > COST:
         return None
     few = _spread(a.shape)
-    now = _true(probe, key, few)
     for name, v in tries:
         true = _at(probe, name, v, lambda: _true(probe, key, few))
-        if true is None or not close(a[few], true, 1e-5).all() or close(true, now, 1e-5).all():
-            continue
+        if true is None or not close(a[few], true, 1e-5).all() or close(true, n[few], 1e-5).all():
+            continue  # yours is not that, or the setting does not change the true one there
         true = _at(probe, name, v, lambda: _true(probe, key))
         if true is not None and true.shape == a.shape and close(a, true, 1e-5).all():
             short, old = name.removeprefix("self."), _get(probe, name)
